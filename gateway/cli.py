@@ -1,0 +1,173 @@
+"""The `rounds` command line, a Flask CLI group (tested through `app.test_cli_runner()`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from gateway import create_app
+from store.settings import Settings
+
+
+def _settings() -> Settings:
+    return current_app.config["ROUNDS"]
+
+
+def _parse_instant(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time, e.g. 2026-11-26T07:00:00Z") from exc
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
+def cli() -> None:
+    """Rounds: daily exam questions, resources and mentoring by SMS and WhatsApp."""
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations."""
+    from store import migrate
+
+    migrate.upgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@cli.group()
+def content() -> None:
+    """Questions, resources and the message catalog."""
+
+
+def _content_path(path: str | None) -> Path:
+    from content import content_root
+
+    return Path(path) if path else content_root(_settings().content_path)
+
+
+@content.command("check")
+@click.argument("path", required=False)
+def content_check(path: str | None) -> None:
+    """Validate content: schema, answer keys, GSM-7 and segment budgets."""
+    from content.check import check_content
+
+    root = _content_path(path)
+    problems = check_content(root, date.today())
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        click.echo(str(problem))
+    click.echo(f"{root}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@content.command("load")
+@click.argument("path", required=False)
+def content_load(path: str | None) -> None:
+    """Upsert content into the database (idempotent)."""
+    from content.load import load_content
+    from store.db import session_scope
+
+    root = _content_path(path)
+    with session_scope(_settings().database_url) as session:
+        report = load_content(session, root)
+    click.echo(str(report))
+
+
+@cli.command()
+@click.option("--at", "at", help="ISO-8601 instant to run the pass at (default: now)")
+def tick(at: str | None) -> None:
+    """One scheduling pass: enqueue every push due at that instant."""
+    from workers.schedule import run_tick
+
+    report = run_tick(_settings(), _parse_instant(at))
+    click.echo(str(report))
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+@click.option("--simple", is_flag=True, help="run jobs in this process instead of forking")
+@click.option("--with-scheduler/--without-scheduler", default=True, help="run RQ's scheduler for delayed jobs")
+def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
+    """Process queued jobs (sends, ticks, sweeps)."""
+    from rq import SimpleWorker, Worker
+
+    from workers import runtime
+
+    connection = runtime.redis_connection()
+    queues = [runtime.queue(name, connection) for name in runtime.QUEUE_NAMES]
+    worker_class = SimpleWorker if simple else Worker
+    worker_process = worker_class(queues, connection=connection)
+    worker_process.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+@cli.command()
+def clock() -> None:
+    """The periodic scheduler: a tick every minute and the outbox sweep."""
+    from workers import runtime
+    from workers.clock import run_clock
+
+    run_clock(runtime.redis_connection())
+
+
+@cli.command()
+@click.option("--from", "phone", default="+2348030000001", show_default=True, help="the phone to text from")
+@click.option("--whatsapp", is_flag=True, help="text as a WhatsApp user")
+@click.option("--url", help="a running web process, e.g. http://localhost:5000 (default: in-process)")
+def simulate(phone: str, whatsapp: bool, url: str | None) -> None:
+    """Chat with the service in the terminal as a phone would."""
+    from flows.phones import BadPhoneNumber, parse_address
+    from gateway.simulate import Simulator, app_poster, http_poster, run
+
+    try:
+        address = parse_address(phone)
+    except BadPhoneNumber as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from exc
+    settings = _settings()
+    post = http_poster(url) if url else app_poster(current_app)
+    simulator = Simulator(settings, address.phone, whatsapp, post, url or "http://localhost")
+    channel = "WhatsApp" if whatsapp else "SMS"
+    if sys.stdin.isatty():
+        click.echo(f"Texting Rounds as {address.phone} by {channel}. Type a message; /quit to stop.")
+    run(simulator, _prompted_lines(), click.echo)
+
+
+def _prompted_lines():  # type: ignore[no-untyped-def]
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            click.echo("> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        yield line
+
+
+@cli.command("dev")
+def dev() -> None:
+    """What `make run` does: migrate, load sample content, start Redis if needed, run the Procfile."""
+    from gateway.devserver import run_dev
+
+    run_dev(_settings())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("FLASK_RUN_FROM_CLI", "false")
+    cli()

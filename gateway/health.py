@@ -1,0 +1,51 @@
+"""`/healthz` for load balancers and `/metrics` for Prometheus."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis import Redis
+from sqlalchemy import text
+
+from gateway import metrics
+from store.db import get_engine
+from store.settings import Settings
+
+blueprint = Blueprint("health", __name__)
+
+
+def _check_database(settings: Settings) -> str:
+    try:
+        with get_engine(settings.database_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+
+
+def _check_redis(settings: Settings) -> str:
+    if not settings.redis_url:
+        return "down: REDIS_URL is not set"
+    try:
+        conn = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            conn.ping()
+        finally:
+            conn.close()
+        return "ok"
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+
+
+@blueprint.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    settings: Settings = current_app.config["ROUNDS"]
+    checks = {"database": _check_database(settings), "redis": _check_redis(settings)}
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify(status="ok" if healthy else "unavailable", **checks), 200 if healthy else 503
+
+
+@blueprint.get("/metrics")
+def prometheus() -> Response:
+    metrics.MESSAGE_STATES.database_url = current_app.config["ROUNDS"].database_url
+    return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

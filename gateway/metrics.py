@@ -1,0 +1,62 @@
+"""Prometheus metrics: webhook counters and latency in this process, message states from the database.
+
+Message counts come from the database at scrape time, so they are true across every
+web and worker process without a shared metrics directory.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from store.db import session_factory
+from store.models import Message
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+INBOUND = Counter(
+    "rounds_inbound_messages_total", "Inbound texts received by this process", ["channel"], registry=REGISTRY
+)
+STATUS_CALLBACKS = Counter(
+    "rounds_status_callbacks_total", "Delivery status callbacks received", ["status"], registry=REGISTRY
+)
+WEBHOOK_REJECTED = Counter(
+    "rounds_webhook_rejected_total", "Webhook requests refused", ["reason"], registry=REGISTRY
+)
+WEBHOOK_LATENCY = Histogram(
+    "rounds_webhook_seconds",
+    "Time to answer a Twilio webhook",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0),
+    registry=REGISTRY,
+)
+
+
+class MessageStateCollector:
+    """`rounds_messages{direction,channel,status}` counted in the database."""
+
+    def __init__(self) -> None:
+        self.database_url: str | None = None
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily(
+            "rounds_messages", "Messages in the log by direction, channel and status",
+            labels=["direction", "channel", "status"],
+        )
+        if self.database_url:
+            session = session_factory(self.database_url)()
+            try:
+                rows = session.execute(
+                    select(Message.direction, Message.channel, Message.status, func.count())
+                    .group_by(Message.direction, Message.channel, Message.status)
+                ).all()
+            finally:
+                session.close()
+            for direction, channel, status, count in rows:
+                family.add_metric(["inbound" if direction == "in" else "outbound", channel, status], count)
+        yield family
+
+
+MESSAGE_STATES = MessageStateCollector()
+REGISTRY.register(MESSAGE_STATES)

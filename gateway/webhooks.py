@@ -1,0 +1,295 @@
+"""Twilio's webhooks: inbound SMS/WhatsApp and delivery status callbacks.
+
+Every request is checked with the twilio package's RequestValidator first; a forged or
+unsigned one gets 403 and changes nothing. Inbound messages are idempotent on
+MessageSid through a unique constraint, so a retry replays the stored answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import wraps
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import case, select, update
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+import flows
+from content import segments
+from content.catalog import get_catalog
+from flows.phones import BadPhoneNumber, mask, parse_address
+from gateway import metrics
+from store.db import insert_or_ignore, session_factory
+from store.models import (
+    INBOUND,
+    OPTED_OUT,
+    OUTBOUND,
+    STATUS_RANK,
+    Message,
+    Person,
+    utcnow,
+)
+from store.settings import Settings
+from workers.outbox import enqueue_send, queue_message
+
+log = logging.getLogger("rounds.webhooks")
+
+blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
+
+# Twilio's status words, folded into Rounds' own message states.
+TWILIO_STATUS = {
+    "accepted": "sent",
+    "scheduled": "sent",
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "read": "read",
+    "canceled": "canceled",
+    "received": "received",
+}
+
+
+def _settings() -> Settings:
+    return current_app.config["ROUNDS"]
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: PUBLIC_URL plus path and query when configured, else the request's."""
+    public = _settings().public_url
+    if not public:
+        return request.url
+    query = request.query_string.decode()
+    return f"{public}{request.path}" + (f"?{query}" if query else "")
+
+
+def twilio_signed(view):  # type: ignore[no-untyped-def]
+    @wraps(view)
+    def checked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        signature = request.headers.get("X-Twilio-Signature", "")
+        token = _settings().webhook_token
+        params = request.form.to_dict(flat=True)
+        if not signature or not token or not RequestValidator(token).validate(signed_url(), params, signature):
+            metrics.WEBHOOK_REJECTED.labels(reason="signature").inc()
+            return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def twiml(replies: list[str]) -> Response:
+    response = MessagingResponse()
+    for text in replies:
+        response.message(text)
+    return Response(str(response), 200, mimetype="text/xml")
+
+
+def _bad_request(message: str) -> Response:
+    metrics.WEBHOOK_REJECTED.labels(reason="bad_request").inc()
+    return Response(f"Bad request: {message}\n", 400, mimetype="text/plain")
+
+
+@blueprint.post("/messages")
+@twilio_signed
+def inbound() -> Response:
+    started = time.perf_counter()
+    form = request.form
+    sid = form.get("MessageSid", "").strip()
+    raw_from = form.get("From", "").strip()
+    if not sid:
+        return _bad_request("MessageSid is required")
+    if not raw_from:
+        return _bad_request("From is required")
+    try:
+        response = _handle_inbound(_settings(), form, sid, raw_from)
+    finally:
+        metrics.WEBHOOK_LATENCY.labels(endpoint="messages").observe(time.perf_counter() - started)
+    return response
+
+
+def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Response:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    body = form.get("Body", "")
+    num_media = _int(form.get("NumMedia"))
+    try:
+        address = parse_address(raw_from)
+    except BadPhoneNumber:
+        return _unroutable(settings, sid, raw_from, body, num_media, now)
+    channel = address.channel
+    metrics.INBOUND.labels(channel=channel).inc()
+
+    session = session_factory(settings.database_url)()
+    pushes: list[int] = []
+    try:
+        person, created = _person_for(session, address, now)
+        counted = segments.count(body)
+        inbound_id = insert_or_ignore(
+            session,
+            Message,
+            {
+                "person_id": person.id,
+                "direction": INBOUND,
+                "channel": channel,
+                "phone": address.phone,
+                "body": body,
+                "kind": "inbound",
+                "status": "received",
+                "twilio_sid": sid,
+                "segments": _int(form.get("NumSegments")) or counted.segments,
+                "encoding": counted.encoding,
+                "num_media": num_media,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ["twilio_sid"],
+        )
+        if inbound_id is None:
+            session.rollback()
+            log.info("MessageSid %s seen before; replaying its answer", sid)
+            return twiml(_stored_replies(session, sid))
+
+        person.channel = channel
+        person.last_inbound_at = now
+        if not person.country and address.country:
+            person.country = address.country
+        ctx = flows.Context(session, get_catalog(settings.content_path), settings, now)
+        inbound_text = flows.Inbound(body, channel, now, num_media, form.get("ProfileName") or None)
+        outcome = _run_flow(ctx, person, inbound_text, created)
+
+        for text in outcome.replies:
+            counted = segments.count(text)
+            session.add(
+                Message(
+                    person_id=person.id, direction=OUTBOUND, channel=channel, phone=address.phone,
+                    body=text, kind="reply", status="replied", reply_to_id=inbound_id,
+                    segments=counted.segments, encoding=counted.encoding, created_at=now, sent_at=now,
+                )
+            )
+        for push in outcome.pushes:
+            target = session.get(Person, push.person_id)
+            if target is not None:
+                message_id = queue_message(session, target, push.body, push.kind, push.key)
+                if message_id is not None:
+                    pushes.append(message_id)
+        session.commit()
+        replies = outcome.replies
+    finally:
+        session.close()
+    enqueue_send(pushes, urgent=True)
+    log.info("inbound %s from %s: %d reply(ies)", sid, mask(address.phone), len(replies))
+    return twiml(replies)
+
+
+def _run_flow(ctx: flows.Context, person: Person, inbound: flows.Inbound, created: bool) -> flows.Outcome:
+    """Run the flow step; a bug in a flow costs the student an apology, never the message."""
+    savepoint = ctx.session.begin_nested()
+    try:
+        outcome = flows.handle(ctx, person, inbound, first_contact=created)
+        savepoint.commit()
+        return outcome
+    except Exception:
+        savepoint.rollback()
+        log.exception("flow failed for %s", mask(person.phone))
+        return flows.Outcome(replies=[ctx.say(person, "error")])
+
+
+def _person_for(session, address, now):  # type: ignore[no-untyped-def]
+    person = session.execute(select(Person).where(Person.phone == address.phone)).scalar_one_or_none()
+    if person is not None:
+        return person, False
+    new_id = insert_or_ignore(
+        session,
+        Person,
+        {
+            "phone": address.phone, "channel": address.channel, "country": address.country,
+            "language": "en", "role": "student", "status": "active", "flow_state": {},
+            "unreachable": False, "created_at": now, "updated_at": now,
+        },
+        ["phone"],
+    )
+    person = session.execute(select(Person).where(Person.phone == address.phone)).scalar_one()
+    return person, new_id is not None
+
+
+def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-def]
+    original = select(Message.id).where(Message.twilio_sid == sid).scalar_subquery()
+    return list(
+        session.execute(
+            select(Message.body).where(Message.reply_to_id == original, Message.kind == "reply").order_by(Message.id)
+        ).scalars()
+    )
+
+
+def _unroutable(settings: Settings, sid, raw_from, body, num_media, now) -> Response:  # type: ignore[no-untyped-def]
+    """A sender that is not a phone number (an alphanumeric ID, say): keep it, answer nothing."""
+    session = session_factory(settings.database_url)()
+    try:
+        insert_or_ignore(
+            session,
+            Message,
+            {
+                "person_id": None, "direction": INBOUND, "channel": "sms", "phone": raw_from[:32],
+                "body": body, "kind": "unroutable", "status": "received", "twilio_sid": sid,
+                "segments": segments.segment_count(body), "encoding": segments.count(body).encoding,
+                "num_media": num_media, "created_at": now, "updated_at": now,
+            },
+            ["twilio_sid"],
+        )
+        session.commit()
+    finally:
+        session.close()
+    log.warning("inbound %s from a sender that is not a phone number: %r", sid, raw_from[:32])
+    return twiml([])
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+@blueprint.post("/status")
+@twilio_signed
+def status_callback() -> Response:
+    form = request.form
+    sid = form.get("MessageSid", "").strip()
+    twilio_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or not twilio_status:
+        return _bad_request("MessageSid and MessageStatus are required")
+    status = TWILIO_STATUS.get(twilio_status)
+    if status is None:
+        return Response(status=204)  # a status word Twilio added later: nothing to move
+    error_code = _int(form.get("ErrorCode")) or None
+    metrics.STATUS_CALLBACKS.labels(status=status).inc()
+    settings = _settings()
+    session = session_factory(settings.database_url)()
+    try:
+        rank = case(STATUS_RANK, value=Message.status, else_=0)
+        values: dict = {"status": status, "updated_at": utcnow()}
+        if error_code is not None:
+            values["error_code"] = error_code
+        moved = session.execute(
+            update(Message)
+            .where(Message.twilio_sid == sid, rank < STATUS_RANK[status])
+            .values(**values)
+            .returning(Message.person_id)
+        ).scalars().all()
+        if error_code == 21610:
+            # The carrier says this number sent STOP: never send to it again.
+            person_ids = [pid for pid in moved if pid] or list(
+                session.execute(select(Message.person_id).where(Message.twilio_sid == sid)).scalars()
+            )
+            if person_ids and person_ids[0]:
+                session.execute(
+                    update(Person).where(Person.id == person_ids[0]).values(status=OPTED_OUT, next_push_at=None)
+                )
+        session.commit()
+    finally:
+        session.close()
+    # Unknown sids get a success too, so Twilio stops retrying.
+    return Response(status=204)

@@ -1,0 +1,231 @@
+"""SQLAlchemy models: people, the message log (which is also the outbox) and learning state.
+
+Times are stored as naive UTC and handed back as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database, aware UTC in Python, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Rounds stores aware UTC times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+# Person.status values
+ACTIVE, PAUSED, OPTED_OUT = "active", "paused", "opted_out"
+# Person.role values
+STUDENT, MENTOR = "student", "mentor"
+# Channels
+SMS, WHATSAPP = "sms", "whatsapp"
+
+
+class Person(Base):
+    """A phone number Rounds talks to: a student or a mentor."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(10), default=SMS)
+    name: Mapped[str | None] = mapped_column(String(60))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    role: Mapped[str] = mapped_column(String(10), default=STUDENT)
+    status: Mapped[str] = mapped_column(String(12), default=ACTIVE)
+    paused_until: Mapped[datetime | None]
+    track: Mapped[str | None] = mapped_column(String(16))
+    daily_time: Mapped[str | None] = mapped_column(String(5))
+    # The next instant a daily question is due, in UTC; NULL while not eligible
+    # (onboarding, paused, opted out), so the scheduling pass is one range scan.
+    next_push_at: Mapped[datetime | None] = mapped_column(index=True)
+    flow: Mapped[str | None] = mapped_column(String(40))
+    flow_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_inbound_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="person", lazy="raise")
+
+    @property
+    def address(self) -> str:
+        """The address Twilio uses for this person on their channel."""
+        return f"whatsapp:{self.phone}" if self.channel == WHATSAPP else self.phone
+
+
+# Message.direction values
+INBOUND, OUTBOUND = "in", "out"
+
+# Outbound life: queued -> sending -> sent -> delivered/undelivered/failed (-> read).
+# `replied` marks a reply handed to Twilio inside the webhook's TwiML answer;
+# `suppressed` a push that was never sent because the person had opted out.
+STATUS_RANK: dict[str, int] = {
+    "received": 0,
+    "queued": 0,
+    "sending": 1,
+    "uncertain": 1,
+    "replied": 2,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "suppressed": 3,
+    "canceled": 3,
+    "read": 4,
+}
+
+
+class Message(Base):
+    """Every text in or out; outbound rows in `queued` are the outbox."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_status_created", "status", "created_at"),
+        Index("ix_messages_person_created", "person_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    direction: Mapped[str] = mapped_column(String(3))
+    channel: Mapped[str] = mapped_column(String(10), default=SMS)
+    phone: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    status: Mapped[str] = mapped_column(String(16))
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    send_after: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    person: Mapped[Person | None] = relationship(back_populates="messages", lazy="raise")
+
+
+class Question(Base):
+    """A question from the bank, loaded from content (ids are the content's)."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    topic: Mapped[str] = mapped_column(String(32), index=True)
+    tracks: Mapped[list[str]] = mapped_column(default=list)
+    difficulty: Mapped[int] = mapped_column(Integer, default=2)
+    stem: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    answer: Mapped[str] = mapped_column(String(1))
+    explanation: Mapped[str] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(String(80))
+    review_by: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Resource(Base):
+    """A free study resource, loaded from content."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(80))
+    url: Mapped[str] = mapped_column(String(400))
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    kind: Mapped[str] = mapped_column(String(16), default="reference")
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    note: Mapped[str | None] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Attempt(Base):
+    """One question put to one person, and what they did with it."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        Index("ix_attempts_person_asked", "person_id", "asked_at"),
+        # At most one daily question per person per local date.
+        UniqueConstraint("person_id", "local_date", "source", name="uq_attempts_daily"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    # 'daily' for the scheduled push; 'more:<n>' for extra ones, so the constraint
+    # above binds only the daily push.
+    source: Mapped[str] = mapped_column(String(16), default="daily")
+    local_date: Mapped[date] = mapped_column(Date)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    choice: Mapped[str | None] = mapped_column(String(1))
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    response_seconds: Mapped[float | None]
+
+
+class Card(Base):
+    """Spaced-repetition state (an fsrs Card) for one person and question."""
+
+    __tablename__ = "cards"
+    __table_args__ = (
+        UniqueConstraint("person_id", "question_id", name="uq_cards_person_question"),
+        Index("ix_cards_person_due", "person_id", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    due: Mapped[datetime]
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reviews: Mapped[int] = mapped_column(Integer, default=0)
+    lapses: Mapped[int] = mapped_column(Integer, default=0)

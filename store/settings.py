@@ -1,0 +1,117 @@
+"""Configuration, read from the environment (and a `.env` file) once at start-up.
+
+Every process (web, worker, clock, CLI) builds one `Settings` and passes it down;
+nothing deeper reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/rounds.db"
+DEFAULT_API_BASE = "https://api.twilio.com"
+DEV_WEBHOOK_TOKEN = "rounds-development-token"
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Rounds process needs to know about its surroundings."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_base: str = DEFAULT_API_BASE
+    sms_from: str = ""
+    messaging_service_sid: str = ""
+    whatsapp_from: str = ""
+    public_url: str = ""
+    secret_key: str = ""
+    content_path: str = ""
+    send_rate: float = 1.0
+    environment: str = "development"
+    quiet_start: str = "21:00"
+    quiet_end: str = "07:00"
+    daily_question_cap: int = 5
+    send_batch_size: int = 100
+    sweep_after_seconds: int = 60
+    twilio_timeout_seconds: float = 10.0
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def webhook_token(self) -> str:
+        """The key `X-Twilio-Signature` is checked with.
+
+        Outside production, with no Twilio account configured, a fixed development
+        token lets `rounds simulate` sign its requests like Twilio would.
+        """
+        if self.twilio_auth_token:
+            return self.twilio_auth_token
+        return "" if self.production else DEV_WEBHOOK_TOKEN
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, dotenv: bool = True) -> Settings:
+        """Build settings from `env` (default: the process environment plus `.env`)."""
+        if env is None:
+            if dotenv:
+                from dotenv import dotenv_values
+
+                file_values = {
+                    k: v for k, v in dotenv_values(Path.cwd() / ".env").items() if v is not None
+                }
+                env = {**file_values, **os.environ}
+            else:
+                env = dict(os.environ)
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL", ""),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_api_base=env.get("TWILIO_API_BASE") or DEFAULT_API_BASE,
+            sms_from=env.get("SMS_FROM", ""),
+            messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
+            whatsapp_from=env.get("WHATSAPP_FROM", ""),
+            public_url=env.get("PUBLIC_URL", "").rstrip("/"),
+            secret_key=env.get("SECRET_KEY", ""),
+            content_path=env.get("ROUNDS_CONTENT", ""),
+            send_rate=_env_float(env, "ROUNDS_SEND_RATE", 1.0),
+            environment=env.get("ROUNDS_ENV", "development"),
+            quiet_start=env.get("ROUNDS_QUIET_START", "21:00"),
+            quiet_end=env.get("ROUNDS_QUIET_END", "07:00"),
+            daily_question_cap=_env_int(env, "ROUNDS_DAILY_QUESTION_CAP", 5),
+            send_batch_size=_env_int(env, "ROUNDS_SEND_BATCH", 100),
+            sweep_after_seconds=_env_int(env, "ROUNDS_SWEEP_AFTER", 60),
+            twilio_timeout_seconds=_env_float(env, "TWILIO_TIMEOUT", 10.0),
+        )

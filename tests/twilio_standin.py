@@ -1,0 +1,136 @@
+"""A local HTTP stand-in for Twilio's Messages REST API, with fault injection.
+
+Speaks enough of 2010-04-01 for the twilio package's own client: create a message
+(Basic auth checked, every form field recorded) and list messages by recipient.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+from collections import deque
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class TwilioStandIn:
+    def __init__(self, account_sid: str, auth_token: str):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.sent: list[dict[str, str]] = []
+        self.requests = 0
+        self.faults: deque[tuple[int, dict]] = deque()
+        self.fail_every: int = 0  # answer 500 to every Nth create when > 0
+        self.opted_out: set[str] = set()
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> TwilioStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def inject(self, status: int, code: int, message: str = "injected fault") -> None:
+        """Answer the next create request with this error."""
+        self.faults.append((status, {"code": code, "message": message, "status": status,
+                                     "more_info": f"https://www.twilio.com/docs/errors/{code}"}))
+
+    def bodies_to(self, to: str) -> list[str]:
+        return [m["Body"] for m in self.sent if m.get("To") == to]
+
+    def _create(self, form: dict[str, str]) -> tuple[int, dict]:
+        with self._lock:
+            self.requests += 1
+            if self.faults:
+                return self.faults.popleft()
+            if self.fail_every and self.requests % self.fail_every == 0:
+                return 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
+            to = form.get("To", "")
+            if to in self.opted_out:
+                return 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                             "status": 400}
+            sid = "SM" + f"{next(self._counter):032x}"
+            record = dict(form, sid=sid, date_created=datetime.now(UTC).isoformat())
+            self.sent.append(record)
+        return 201, self._resource(record, "queued")
+
+    def _resource(self, record: dict[str, str], status: str) -> dict:
+        return {
+            "sid": record["sid"],
+            "account_sid": self.account_sid,
+            "to": record.get("To"),
+            "from": record.get("From"),
+            "messaging_service_sid": record.get("MessagingServiceSid"),
+            "body": record.get("Body"),
+            "status": status,
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_created": record["date_created"],
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{record['sid']}.json",
+        }
+
+    def _list(self, query: dict[str, list[str]]) -> tuple[int, dict]:
+        to = (query.get("To") or [None])[0]
+        with self._lock:
+            rows = [self._resource(r, "sent") for r in self.sent if to is None or r.get("To") == to]
+        return 200, {"messages": rows, "page": 0, "page_size": len(rows), "next_page_uri": None,
+                     "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"}
+
+    def _handler_class(self):  # noqa: C901 - one small HTTP handler
+        standin = self
+        prefix = f"/2010-04-01/Accounts/{standin.account_sid}/Messages.json"
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _authorised(self) -> bool:
+                expected = base64.b64encode(
+                    f"{standin.account_sid}:{standin.auth_token}".encode()
+                ).decode()
+                return self.headers.get("Authorization") == f"Basic {expected}"
+
+            def _answer(self, status: int, payload: dict) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                if not self._authorised():
+                    return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                if urlparse(self.path).path != prefix:
+                    return self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+                self._answer(*standin._create(form))
+
+            def do_GET(self) -> None:  # noqa: N802
+                if not self._authorised():
+                    return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                parsed = urlparse(self.path)
+                if parsed.path != prefix:
+                    return self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                self._answer(*standin._list(parse_qs(parsed.query)))
+
+        return Handler

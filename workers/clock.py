@@ -1,0 +1,93 @@
+"""The clock: RQ's own cron scheduler, guarded so that only one clock enqueues.
+
+RQ's cron takes no lock, so two clock processes would enqueue everything twice. Here a
+Redis lease elects one leader, and each minute's job also carries a unique job id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from rq import Queue
+from rq.cron import CronJob, CronScheduler
+from rq.exceptions import DuplicateJobError
+from rq.utils import now
+
+from workers import jobs, runtime
+
+log = logging.getLogger("rounds.clock")
+
+LEADER_KEY = "rounds:clock:leader"
+LEASE_MS = 90_000  # longer than the scheduler's longest sleep (60 s)
+
+# Take the lease if it is free, or renew it if it is ours, in one step.
+_LEASE_SCRIPT = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class GuardedCronScheduler(CronScheduler):
+    """A CronScheduler that enqueues only while it holds the leader lease."""
+
+    def __init__(self, connection: Redis, **kwargs: object):
+        super().__init__(connection, **kwargs)  # type: ignore[arg-type]
+        self._lease = connection.register_script(_LEASE_SCRIPT)
+
+    def is_leader(self) -> bool:
+        return bool(self._lease(keys=[LEADER_KEY], args=[self.name, LEASE_MS]))
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        enqueue_time = now()
+        due = [job for job in self._cron_jobs if job.should_run()]
+        if not due:
+            return []
+        leader = self.is_leader()
+        enqueued: list[CronJob] = []
+        for job in due:
+            if leader and self._enqueue_once(job, enqueue_time):
+                enqueued.append(job)
+            # A follower advances its timers too, so taking over later fires no backlog.
+            job.set_enqueue_time(enqueue_time)
+        return enqueued
+
+    def _enqueue_once(self, job: CronJob, enqueue_time) -> bool:  # type: ignore[no-untyped-def]
+        slot = enqueue_time.strftime("%Y%m%dT%H%M")
+        queue = Queue(job.queue_name, connection=self.connection)
+        try:
+            queue.enqueue(
+                job.func, args=job.args, kwargs=job.kwargs, job_id=f"{job.name}:{slot}", unique=True,
+                **job.job_options,
+            )
+        except DuplicateJobError:
+            log.info("%s for %s was already enqueued by another clock", job.name, slot)
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the lease up (on shutdown) so another clock can take over at once."""
+        if (self.connection.get(LEADER_KEY) or b"").decode() == self.name:
+            self.connection.delete(LEADER_KEY)
+
+
+def build_scheduler(connection: Redis) -> GuardedCronScheduler:
+    scheduler = GuardedCronScheduler(connection)
+    scheduler.register(jobs.tick, runtime.DEFAULT, cron="* * * * *", name="rounds.tick", result_ttl=600)
+    scheduler.register(jobs.sweep, runtime.DEFAULT, interval=60, name="rounds.sweep", result_ttl=600)
+    return scheduler
+
+
+def run_clock(connection: Redis) -> None:
+    scheduler = build_scheduler(connection)
+    try:
+        scheduler.start()
+    finally:
+        scheduler.release()

@@ -1,0 +1,104 @@
+"""The outbox: every push is a database row first and an RQ job second.
+
+The row is the truth and Redis only the signal: if the enqueue is lost (Redis down,
+restarted, flushed) the sweeper finds the row still `queued` and enqueues it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from content import segments
+from store.db import insert_or_ignore
+from store.models import OPTED_OUT, OUTBOUND, Message, Person, utcnow
+from workers import runtime
+
+log = logging.getLogger("rounds.outbox")
+
+
+def message_row(
+    person: Person,
+    body: str,
+    kind: str,
+    key: str | None = None,
+    send_after: datetime | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Column values for one queued outbound message to `person`."""
+    text = segments.normalise(body)
+    counted = segments.count(text)
+    now = now or utcnow()
+    return {
+        "person_id": person.id,
+        "direction": OUTBOUND,
+        "channel": person.channel,
+        "phone": person.phone,
+        "body": text,
+        "kind": kind,
+        "status": "queued",
+        "idempotency_key": key,
+        "segments": counted.segments,
+        "encoding": counted.encoding,
+        "send_after": send_after,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "num_media": 0,
+    }
+
+
+def queue_message(
+    session: Session,
+    person: Person,
+    body: str,
+    kind: str,
+    key: str | None = None,
+    send_after: datetime | None = None,
+) -> int | None:
+    """Add a queued message for `person`; None if they opted out or `key` was already used.
+
+    The caller commits, then calls `enqueue_send` with the ids it got back.
+    """
+    if person.status == OPTED_OUT:
+        return None
+    values = message_row(person, body, kind, key, send_after)
+    if key is None:
+        message = Message(**values)
+        session.add(message)
+        session.flush()
+        return message.id
+    return insert_or_ignore(session, Message, values, ["idempotency_key"])
+
+
+def batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def enqueue_send(ids: Sequence[int], urgent: bool = False) -> int:
+    """Signal the workers to send these committed rows; returns jobs queued (0 if Redis is down).
+
+    A failure here loses nothing: the rows stay `queued` and the sweeper retries.
+    """
+    if not ids:
+        return 0
+    from workers.send import send_messages
+
+    settings = runtime.settings()
+    name = runtime.URGENT if urgent else runtime.BULK
+    try:
+        queue = runtime.queue(name)
+        jobs = [
+            queue.prepare_data(send_messages, args=(batch,), result_ttl=60, failure_ttl=86400)
+            for batch in batches(ids, settings.send_batch_size)
+        ]
+        queue.enqueue_many(jobs)
+        return len(jobs)
+    except (RedisError, RuntimeError) as exc:
+        log.warning("could not enqueue %d message(s), the sweeper will: %s", len(ids), exc)
+        return 0
