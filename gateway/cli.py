@@ -171,3 +171,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("FLASK_RUN_FROM_CLI", "false")
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -60,11 +60,11 @@ class GuardedCronScheduler(CronScheduler):
         return enqueued
 
     def _enqueue_once(self, job: CronJob, enqueue_time) -> bool:  # type: ignore[no-untyped-def]
-        slot = enqueue_time.strftime("%Y%m%dT%H%M")
+        slot = enqueue_time.strftime("%Y%m%d%H%M")
         queue = Queue(job.queue_name, connection=self.connection)
         try:
             queue.enqueue(
-                job.func, args=job.args, kwargs=job.kwargs, job_id=f"{job.name}:{slot}", unique=True,
+                job.func, args=job.args, kwargs=job.kwargs, job_id=f"{job.name.replace('.', '-')}-{slot}", unique=True,
                 **job.job_options,
             )
         except DuplicateJobError:

@@ -1,0 +1,70 @@
+"""The clock: RQ's cron scheduler guarded by a Redis lease, so two clocks enqueue once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.utils import now
+
+from workers import runtime
+from workers.clock import LEADER_KEY, build_scheduler
+
+
+@pytest.fixture
+def connection(redis_url):
+    conn = Redis.from_url(redis_url)
+    yield conn
+    conn.close()
+
+
+def due_now(scheduler) -> None:
+    """Make every registered job due, as if its minute had come."""
+    for job in scheduler.get_jobs():
+        job.next_enqueue_time = now() - timedelta(seconds=1)
+        job.latest_enqueue_time = now() - timedelta(minutes=1)
+
+
+def test_only_the_leader_enqueues(connection):
+    first, second = build_scheduler(connection), build_scheduler(connection)
+    due_now(first)
+    due_now(second)
+    enqueued_first = first.enqueue_jobs()
+    enqueued_second = second.enqueue_jobs()
+    assert {job.name for job in enqueued_first} == {"rounds.tick", "rounds.sweep"}
+    assert enqueued_second == []
+    assert Queue(runtime.DEFAULT, connection=connection).count == 2
+    assert connection.get(LEADER_KEY).decode() == first.name
+
+
+def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
+    first, second = build_scheduler(connection), build_scheduler(connection)
+    due_now(first)
+    first.enqueue_jobs()
+    connection.delete(LEADER_KEY)  # the lease expired between the two, say
+    due_now(second)
+    enqueued = second.enqueue_jobs()
+    queue = Queue(runtime.DEFAULT, connection=connection)
+    # A second clock in the same minute finds the unique job ids taken.
+    assert queue.count == 2
+    assert enqueued == []
+
+
+def test_a_follower_takes_over_when_the_leader_stops(connection):
+    first, second = build_scheduler(connection), build_scheduler(connection)
+    due_now(first)
+    first.enqueue_jobs()
+    first.release()
+    assert connection.get(LEADER_KEY) is None
+    assert second.is_leader()
+
+
+def test_a_follower_keeps_its_timers_moving(connection):
+    leader, follower = build_scheduler(connection), build_scheduler(connection)
+    assert leader.is_leader()
+    due_now(follower)
+    follower.enqueue_jobs()
+    # Not leader: nothing enqueued, but the jobs are no longer overdue.
+    assert all(not job.should_run() for job in follower.get_jobs())
