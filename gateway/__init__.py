@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     runtime.configure(settings)
 
-    from gateway import health, webhooks
+    from gateway import cli, health, webhooks
+
+    cli.register(app)
 
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(health.blueprint)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from gateway import create_app
 from store.settings import Settings
@@ -35,9 +35,9 @@ def cli() -> None:
     """Rounds: daily exam questions, resources and mentoring by SMS and WhatsApp."""
 
 
-@cli.group()
-def db() -> None:
-    """The database schema."""
+# Commands live on the app's own CLI group (app.cli), as in Flask's tutorial, so that
+# `app.test_cli_runner()` reaches them; the `rounds` script is a FlaskGroup over it.
+db = AppGroup("db", help="The database schema.")
 
 
 @db.command("upgrade")
@@ -50,9 +50,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
-@cli.group()
-def content() -> None:
-    """Questions, resources and the message catalog."""
+content = AppGroup("content", help="Questions, resources and the message catalog.")
 
 
 def _content_path(path: str | None) -> Path:
@@ -90,7 +88,8 @@ def content_load(path: str | None) -> None:
     click.echo(str(report))
 
 
-@cli.command()
+@click.command()
+@with_appcontext
 @click.option("--at", "at", help="ISO-8601 instant to run the pass at (default: now)")
 def tick(at: str | None) -> None:
     """One scheduling pass: enqueue every push due at that instant."""
@@ -100,7 +99,8 @@ def tick(at: str | None) -> None:
     click.echo(str(report))
 
 
-@cli.command()
+@click.command()
+@with_appcontext
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 @click.option("--simple", is_flag=True, help="run jobs in this process instead of forking")
 @click.option("--with-scheduler/--without-scheduler", default=True, help="run RQ's scheduler for delayed jobs")
@@ -117,7 +117,8 @@ def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
     worker_process.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 
-@cli.command()
+@click.command()
+@with_appcontext
 def clock() -> None:
     """The periodic scheduler: a tick every minute and the outbox sweep."""
     from workers import runtime
@@ -126,7 +127,8 @@ def clock() -> None:
     run_clock(runtime.redis_connection())
 
 
-@cli.command()
+@click.command()
+@with_appcontext
 @click.option("--from", "phone", default="+2348030000001", show_default=True, help="the phone to text from")
 @click.option("--whatsapp", is_flag=True, help="text as a WhatsApp user")
 @click.option("--url", help="a running web process, e.g. http://localhost:5000 (default: in-process)")
@@ -159,12 +161,21 @@ def _prompted_lines():  # type: ignore[no-untyped-def]
         yield line
 
 
-@cli.command("dev")
+@click.command("dev")
+@with_appcontext
 def dev() -> None:
     """What `make run` does: migrate, load sample content, start Redis if needed, run the Procfile."""
     from gateway.devserver import run_dev
 
     run_dev(_settings())
+
+
+COMMANDS = [db, content, tick, worker, clock, simulate, dev]
+
+
+def register(app) -> None:  # type: ignore[no-untyped-def]
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,93 @@
+"""Health, metrics and the command line, through Flask's CLI runner."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from gateway import ConfigurationError, create_app
+from store.db import get_engine
+from store.settings import Settings
+from tests.conftest import Phone
+
+
+def test_healthz_reports_database_and_redis(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def test_healthz_is_503_when_redis_is_down(app_settings):
+    client = create_app(app_settings.with_(redis_url="redis://127.0.0.1:1/0")).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["database"] == "ok" and body["redis"].startswith("down")
+
+
+def test_healthz_is_503_when_the_database_is_down(app_settings):
+    broken = app_settings.with_(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = create_app(broken).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"].startswith("down")
+
+
+def test_metrics_count_messages_and_latency(client):
+    Phone(client, "+2348031234111").text("HELP")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'rounds_inbound_messages_total{channel="sms"}' in text
+    assert 'rounds_messages{channel="sms",direction="inbound",status="received"} 1.0' in text
+    assert 'rounds_messages{channel="sms",direction="outbound",status="replied"} 1.0' in text
+    assert "rounds_webhook_seconds_bucket" in text
+
+
+def test_production_refuses_to_start_without_credentials():
+    try:
+        create_app(Settings(environment="production"))
+    except ConfigurationError as exc:
+        assert "TWILIO_AUTH_TOKEN" in str(exc)
+    else:
+        raise AssertionError("create_app started without credentials in production")
+
+
+def test_production_has_no_development_webhook_token():
+    assert Settings(environment="production").webhook_token == ""
+    assert Settings().webhook_token  # development: simulate can sign
+
+
+def test_db_upgrade_is_idempotent(runner, database_url):
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    tables = set(inspect(get_engine(database_url)).get_table_names())
+    assert {"people", "messages", "alembic_version"} <= tables
+
+
+def test_simulate_texts_help_and_prints_the_answer(runner):
+    result = runner.invoke(args=["simulate", "--from", "+2348031234999"], input="HELP\n")
+    assert result.exit_code == 0, result.output
+    assert "< Rounds: A-D answer" in result.output
+
+
+def test_simulate_rejects_a_bad_number(runner):
+    result = runner.invoke(args=["simulate", "--from", "not-a-number"], input="HELP\n")
+    assert result.exit_code != 0
+    assert "not a phone number" in result.output
+
+
+def test_settings_from_env_reads_the_contract_names():
+    settings = Settings.from_env(
+        {"DATABASE_URL": "sqlite:///x.db", "REDIS_URL": "redis://r:6379/0", "TWILIO_API_BASE": "http://127.0.0.1:9",
+         "PUBLIC_URL": "https://a.example/", "ROUNDS_SEND_RATE": "3", "SMS_FROM": "+15005550006"}
+    )
+    assert settings.database_url == "sqlite:///x.db"
+    assert settings.twilio_api_base == "http://127.0.0.1:9"
+    assert settings.public_url == "https://a.example"
+    assert settings.send_rate == 3.0
+
+
+def test_settings_reject_a_malformed_number():
+    try:
+        Settings.from_env({"ROUNDS_SEND_RATE": "fast"})
+    except ValueError as exc:
+        assert "ROUNDS_SEND_RATE" in str(exc)
+    else:
+        raise AssertionError("a malformed ROUNDS_SEND_RATE was accepted")
