@@ -91,6 +91,8 @@ class Command:
 KEYWORDS: dict[str, Handler] = {}
 # Handlers for an open flow, by the part of `Person.flow` before the first colon.
 OPEN_FLOWS: dict[str, Handler] = {}
+# People whose role has its own conversation (mentors) are routed here after opt-out words.
+ROLE_HANDLERS: dict[str, Handler] = {}
 # Called for a person's first ever message.
 FIRST_CONTACT: list[Handler] = []
 # Tried in order when no keyword or flow took the text (e.g. a bare answer letter).
@@ -127,6 +129,10 @@ def handle(ctx: Context, person: Person, inbound: Inbound, first_contact: bool =
         return reply(ctx.say(person, "help"))
     if command.whole in ("START", "UNSTOP"):
         return reply(ctx.say(person, "already_active"))
+
+    role_handler = ROLE_HANDLERS.get(person.role)
+    if role_handler is not None:
+        return role_handler(ctx, person, command)
 
     if first_contact and FIRST_CONTACT:
         return FIRST_CONTACT[0](ctx, person, command)

@@ -41,7 +41,7 @@ db = AppGroup("db", help="The database schema.")
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations."""
     from store import migrate
@@ -174,7 +174,9 @@ COMMANDS = [db, content, tick, worker, clock, simulate, dev]
 
 
 def register(app) -> None:  # type: ignore[no-untyped-def]
-    for command in COMMANDS:
+    from gateway import admin_cli, mentor_cli
+
+    for command in [*COMMANDS, *mentor_cli.COMMANDS, *admin_cli.COMMANDS]:
         app.cli.add_command(command)
 
 

@@ -18,8 +18,8 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision`."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Apply migrations up to `revision` (every branch head by default)."""
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from store import migrate
 from store.db import dispose_all, get_engine, session_factory
-from store.models import Base
+from store.schema import metadata as all_tables
 from store.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("ROUNDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -83,7 +83,7 @@ def database_url(request, database_urls) -> Iterator[str]:
 
 def _empty(url: str) -> None:
     engine = get_engine(url)
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = [t.name for t in reversed(all_tables.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
@@ -102,3 +102,11 @@ def enqueue_send(ids: Sequence[int], urgent: bool = False) -> int:
     except (RedisError, RuntimeError) as exc:
         log.warning("could not enqueue %d message(s), the sweeper will: %s", len(ids), exc)
         return 0
+
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+def within_whatsapp_window(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Free-form WhatsApp is allowed only within 24 h of the person's last message to us."""
+    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW

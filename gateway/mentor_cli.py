@@ -1,0 +1,5 @@
+"""`rounds mentor ...`: manage mentors and pairs from the command line."""
+
+import click
+
+COMMANDS: list[click.Command] = []

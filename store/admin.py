@@ -1,0 +1,1 @@
+"""Admin models: accounts, API tokens and broadcasts."""

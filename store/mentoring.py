@@ -1,0 +1,1 @@
+"""Mentoring models: mentor profiles, pairs, check-ins and safeguarding flags."""

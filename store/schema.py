@@ -1,0 +1,7 @@
+"""Every table Rounds has, gathered from each model module (for migrations and tests)."""
+
+import store.admin  # noqa: F401 - registers admin tables
+import store.mentoring  # noqa: F401 - registers mentoring tables
+from store.models import Base
+
+metadata = Base.metadata
