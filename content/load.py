@@ -1,0 +1,138 @@
+"""`load_content`: upsert the checked question bank and resources into the database by id.
+
+Idempotent, and history-safe: an item removed from the files is marked inactive,
+never deleted, so students' attempts and cards keep pointing at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from content.bank import QuestionItem, ResourceItem, load_bank
+from content.check import check_bank
+from content.report import Problem
+from store.models import Question, Resource
+
+# Any fixed number: the PostgreSQL advisory lock that serialises concurrent loads.
+_LOAD_LOCK = 0x524F554E  # "ROUN"
+
+
+class ContentError(Exception):
+    """The content has errors; nothing was loaded. `problems` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.is_error]
+        super().__init__(f"content has {len(errors)} error(s); run `rounds content check`")
+
+
+@dataclass
+class Counts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.deactivated} deactivated"
+        )
+
+
+@dataclass
+class LoadReport:
+    questions: Counts = field(default_factory=Counts)
+    resources: Counts = field(default_factory=Counts)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            c.inserted or c.updated or c.deactivated for c in (self.questions, self.resources)
+        )
+
+    def __str__(self) -> str:
+        return f"questions: {self.questions}\nresources: {self.resources}"
+
+
+def _question_values(q: QuestionItem) -> dict[str, Any]:
+    return {
+        "topic": q.topic,
+        "tracks": list(q.tracks),
+        "difficulty": q.difficulty,
+        "stem": q.stem,
+        "options": dict(sorted(q.options.items())),
+        "answer": q.answer,
+        "explanation": q.explanation,
+        "reviewer": q.reviewer,
+        "review_by": q.review_by,
+    }
+
+
+def _resource_values(r: ResourceItem) -> dict[str, Any]:
+    return {
+        "title": r.title,
+        "url": r.url,
+        "topics": list(r.topics),
+        "kind": r.kind,
+        "languages": list(r.languages),
+        "note": r.note or None,
+    }
+
+
+def _sync(
+    session: Session, model: type[Question] | type[Resource], wanted: dict[Any, dict[str, Any]]
+) -> Counts:
+    """Make the table match `wanted` (id -> column values) without deleting a row."""
+    counts = Counts()
+    existing = {row.id: row for row in session.scalars(select(model))}
+    for ident, values in wanted.items():
+        values = {**values, "active": True}
+        row = existing.get(ident)
+        if row is None:
+            session.add(model(id=ident, **values))
+            counts.inserted += 1
+            continue
+        # Assign only what differs, so an unchanged row is not rewritten (nor its updated_at).
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        for name, value in changed.items():
+            setattr(row, name, value)
+        if changed:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    for ident, row in existing.items():
+        if ident not in wanted and row.active:
+            row.active = False
+            counts.deactivated += 1
+    session.flush()
+    return counts
+
+
+def load_content(
+    session: Session, root: Path | str | None = None, today: date | None = None
+) -> LoadReport:
+    """Check the content under `root`, then upsert it; the caller commits the session.
+
+    Raises ContentError, changing nothing, when the check finds any error.
+    """
+    bank = load_bank(root)
+    problems = check_bank(bank, today or date.today())
+    if any(p.is_error for p in problems):
+        raise ContentError(problems)
+    # Two loads at once (two deploys) would race to insert the same ids; SQLite's
+    # BEGIN IMMEDIATE already serialises writers, PostgreSQL needs a lock.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK})
+    return LoadReport(
+        questions=_sync(session, Question, {q.id: _question_values(q) for q in bank.questions}),
+        resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
+        warnings=problems,
+    )

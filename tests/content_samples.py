@@ -1,0 +1,118 @@
+"""A small, valid content folder written to disk, for content check and load tests.
+
+Tests break one thing in it and expect exactly that to be reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TAXONOMY = """\
+topics:
+  - key: renal
+    name: "Renal"
+    synonyms: ["kidney", "nephro"]
+  - key: cardiology
+    name: "Cardiology"
+    synonyms: ["cardio", "heart"]
+tracks:
+  - key: step1
+    name: "USMLE Step 1"
+  - key: plab1
+    name: "PLAB 1"
+"""
+
+
+def question(
+    ident: int,
+    stem: str = "Which ion does a loop diuretic waste most?",
+    explanation: str = "Loop diuretics block NKCC2 and waste K.",
+    answer: str = "B",
+    topic: str = "renal",
+    review_by: str = "2030-01-31",
+) -> str:
+    """One question item; every line is fixed so tests can name exact line numbers."""
+    return f"""\
+- id: {ident}
+  topic: {topic}
+  tracks: [step1, plab1]
+  difficulty: 2
+  stem: "{stem}"
+  options:
+    A: "Sodium only"
+    B: "Potassium"
+    C: "Phosphate"
+    D: "Bicarbonate"
+  answer: {answer}
+  explanation: "{explanation}"
+  reviewer: "Test reviewer"
+  review_by: {review_by}
+"""
+
+
+# Each question() is 14 lines: item n (from 0) starts on line 14*n + 1, and its fields
+# sit at these offsets from that line.
+QUESTION_LINES = 14
+FIELD_OFFSET = {
+    "id": 0,
+    "topic": 1,
+    "tracks": 2,
+    "difficulty": 3,
+    "stem": 4,
+    "options": 5,
+    "A": 6,
+    "B": 7,
+    "C": 8,
+    "D": 9,
+    "answer": 10,
+    "explanation": 11,
+    "reviewer": 12,
+    "review_by": 13,
+}
+
+RESOURCES = """\
+- id: statpearls
+  title: "StatPearls"
+  url: "https://www.ncbi.nlm.nih.gov/books/NBK430685/"
+  topics: [general]
+  kind: reference
+  languages: [en]
+  note: ""
+- id: kidney-basics
+  title: "Kidney basics"
+  url: "https://example.org/kidney"
+  topics: [renal]
+  kind: textbook
+  languages: [en, fr]
+"""
+
+CATALOG_EN = """\
+help: "Rounds: A-D answer, Q question, SCORE, RES topic, STOP to end."
+welcome: "Welcome to Rounds, {name}! Your first question comes at {time}."
+score: "Streak {streak}, accuracy {accuracy}%."
+"""
+
+CATALOG_FR = """\
+help: "Rounds : A-D repondre, Q question, SCORE, RES sujet, STOP pour arreter."
+welcome: "Bienvenue sur Rounds, {name} ! Premiere question a {time}."
+score: "Serie {streak}, precision {accuracy} %."
+"""
+
+
+def write_content(root: Path, renal: str | None = None, cardiology: str | None = None) -> Path:
+    """Write a valid content folder under `root` (questions overridable) and return it."""
+    (root / "questions").mkdir(parents=True, exist_ok=True)
+    (root / "catalog").mkdir(exist_ok=True)
+    (root / "taxonomy.yaml").write_text(TAXONOMY)
+    if renal is None:
+        renal = question(201) + question(
+            202, stem="Which ion does a loop diuretic lose, put another way?"
+        )
+    if cardiology is None:
+        cardiology = question(101, topic="cardiology")
+    (root / "questions" / "renal.yaml").write_text(renal)
+    (root / "questions" / "cardiology.yaml").write_text(cardiology)
+    (root / "resources.yaml").write_text(RESOURCES)
+    (root / "catalog" / "en.yaml").write_text(CATALOG_EN)
+    (root / "catalog" / "fr.yaml").write_text(CATALOG_FR)
+    return root
