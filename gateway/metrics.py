@@ -41,15 +41,17 @@ class MessageStateCollector:
 
     def collect(self):  # type: ignore[no-untyped-def]
         family = GaugeMetricFamily(
-            "rounds_messages", "Messages in the log by direction, channel and status",
+            "rounds_messages",
+            "Messages in the log by direction, channel and status",
             labels=["direction", "channel", "status"],
         )
         if self.database_url:
             session = session_factory(self.database_url)()
             try:
                 rows = session.execute(
-                    select(Message.direction, Message.channel, Message.status, func.count())
-                    .group_by(Message.direction, Message.channel, Message.status)
+                    select(Message.direction, Message.channel, Message.status, func.count()).group_by(
+                        Message.direction, Message.channel, Message.status
+                    )
                 ).all()
             finally:
                 session.close()

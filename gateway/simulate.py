@@ -25,9 +25,17 @@ def webhook_form(phone: str, text: str, whatsapp: bool, to: str) -> dict[str, st
     sid = "SM" + uuid.uuid4().hex
     sender = f"whatsapp:{phone}" if whatsapp else phone
     form = {
-        "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": "AC" + "0" * 32,
-        "From": sender, "To": to, "Body": text, "NumMedia": "0", "NumSegments": "1",
-        "SmsStatus": "received", "ApiVersion": "2010-04-01",
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": to,
+        "Body": text,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
     }
     if whatsapp:
         form.update({"WaId": phone.lstrip("+"), "ProfileName": "Simulator", "MessageType": "text"})
@@ -69,8 +77,10 @@ class Simulator:
             rows = session.execute(
                 select(Message.id, Message.body)
                 .where(
-                    Message.phone == self.phone, Message.direction == OUTBOUND,
-                    Message.kind != "reply", Message.id > self.last_seen,
+                    Message.phone == self.phone,
+                    Message.direction == OUTBOUND,
+                    Message.kind != "reply",
+                    Message.id > self.last_seen,
                 )
                 .order_by(Message.id)
             ).all()
@@ -92,7 +102,9 @@ def http_poster(base_url: str) -> Callable[[str, dict, dict], str]:
     """Post to a running web process; the signature is computed over its own URL."""
 
     def post(_signed_url: str, form: dict, headers: dict) -> str:
-        request = Request(base_url.rstrip("/") + "/twilio/messages", data=urlencode(form).encode(), headers=headers)
+        request = Request(
+            base_url.rstrip("/") + "/twilio/messages", data=urlencode(form).encode(), headers=headers
+        )
         with urlopen(request, timeout=15) as response:  # noqa: S310 - the operator's own URL
             return response.read().decode()
 
@@ -105,7 +117,9 @@ def app_poster(app) -> Callable[[str, dict, dict], str]:  # type: ignore[no-unty
     def post(url: str, form: dict, headers: dict) -> str:
         response = client.post(url, data=form, headers=headers)
         if response.status_code != 200:
-            raise RuntimeError(f"the webhook answered {response.status_code}: {response.get_data(as_text=True)}")
+            raise RuntimeError(
+                f"the webhook answered {response.status_code}: {response.get_data(as_text=True)}"
+            )
         return response.get_data(as_text=True)
 
     return post

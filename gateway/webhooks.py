@@ -13,6 +13,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -73,7 +74,11 @@ def twilio_signed(view):  # type: ignore[no-untyped-def]
         signature = request.headers.get("X-Twilio-Signature", "")
         token = _settings().webhook_token
         params = request.form.to_dict(flat=True)
-        if not signature or not token or not RequestValidator(token).validate(signed_url(), params, signature):
+        if (
+            not signature
+            or not token
+            or not RequestValidator(token).validate(signed_url(), params, signature)
+        ):
             metrics.WEBHOOK_REJECTED.labels(reason="signature").inc()
             return Response("Forbidden: missing or invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
         return view(*args, **kwargs)
@@ -164,9 +169,18 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
             counted = segments.count(text)
             session.add(
                 Message(
-                    person_id=person.id, direction=OUTBOUND, channel=channel, phone=address.phone,
-                    body=text, kind="reply", status="replied", reply_to_id=inbound_id,
-                    segments=counted.segments, encoding=counted.encoding, created_at=now, sent_at=now,
+                    person_id=person.id,
+                    direction=OUTBOUND,
+                    channel=channel,
+                    phone=address.phone,
+                    body=text,
+                    kind="reply",
+                    status="replied",
+                    reply_to_id=inbound_id,
+                    segments=counted.segments,
+                    encoding=counted.encoding,
+                    created_at=now,
+                    sent_at=now,
                 )
             )
         for push in outcome.pushes:
@@ -205,9 +219,16 @@ def _person_for(session, address, now):  # type: ignore[no-untyped-def]
         session,
         Person,
         {
-            "phone": address.phone, "channel": address.channel, "country": address.country,
-            "language": "en", "role": "student", "status": "active", "flow_state": {},
-            "unreachable": False, "created_at": now, "updated_at": now,
+            "phone": address.phone,
+            "channel": address.channel,
+            "country": address.country,
+            "language": "en",
+            "role": "student",
+            "status": "active",
+            "flow_state": {},
+            "unreachable": False,
+            "created_at": now,
+            "updated_at": now,
         },
         ["phone"],
     )
@@ -219,7 +240,9 @@ def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-
     original = select(Message.id).where(Message.twilio_sid == sid).scalar_subquery()
     return list(
         session.execute(
-            select(Message.body).where(Message.reply_to_id == original, Message.kind == "reply").order_by(Message.id)
+            select(Message.body)
+            .where(Message.reply_to_id == original, Message.kind == "reply")
+            .order_by(Message.id)
         ).scalars()
     )
 
@@ -232,10 +255,19 @@ def _unroutable(settings: Settings, sid, raw_from, body, num_media, now) -> Resp
             session,
             Message,
             {
-                "person_id": None, "direction": INBOUND, "channel": "sms", "phone": raw_from[:32],
-                "body": body, "kind": "unroutable", "status": "received", "twilio_sid": sid,
-                "segments": segments.segment_count(body), "encoding": segments.count(body).encoding,
-                "num_media": num_media, "created_at": now, "updated_at": now,
+                "person_id": None,
+                "direction": INBOUND,
+                "channel": "sms",
+                "phone": raw_from[:32],
+                "body": body,
+                "kind": "unroutable",
+                "status": "received",
+                "twilio_sid": sid,
+                "segments": segments.segment_count(body),
+                "encoding": segments.count(body).encoding,
+                "num_media": num_media,
+                "created_at": now,
+                "updated_at": now,
             },
             ["twilio_sid"],
         )
@@ -273,12 +305,16 @@ def status_callback() -> Response:
         values: dict = {"status": status, "updated_at": utcnow()}
         if error_code is not None:
             values["error_code"] = error_code
-        moved = session.execute(
-            update(Message)
-            .where(Message.twilio_sid == sid, rank < STATUS_RANK[status])
-            .values(**values)
-            .returning(Message.person_id)
-        ).scalars().all()
+        moved = (
+            session.execute(
+                update(Message)
+                .where(Message.twilio_sid == sid, rank < STATUS_RANK[status])
+                .values(**values)
+                .returning(Message.person_id)
+            )
+            .scalars()
+            .all()
+        )
         if error_code == 21610:
             # The carrier says this number sent STOP: never send to it again.
             person_ids = [pid for pid in moved if pid] or list(
@@ -286,10 +322,24 @@ def status_callback() -> Response:
             )
             if person_ids and person_ids[0]:
                 session.execute(
-                    update(Person).where(Person.id == person_ids[0]).values(status=OPTED_OUT, next_push_at=None)
+                    update(Person)
+                    .where(Person.id == person_ids[0])
+                    .values(status=OPTED_OUT, next_push_at=None)
                 )
         session.commit()
     finally:
         session.close()
     # Unknown sids get a success too, so Twilio stops retrying.
     return Response(status=204)
+
+
+@blueprint.errorhandler(SQLAlchemyError)
+def database_unavailable(error: SQLAlchemyError) -> Response:
+    """The database is down or locked: a 5xx makes Twilio retry, and the transaction rolled back."""
+    log.error("webhook could not reach the database: %s", error)
+    return Response(
+        "Service temporarily unavailable; please retry\n",
+        503,
+        mimetype="text/plain",
+        headers={"Retry-After": "5"},
+    )

@@ -103,7 +103,7 @@ def insert_or_ignore(session: Session, model: type, values: dict, conflict: list
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = (
-        insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    ).returning(model.id)
+    statement = (insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)).returning(
+        model.id
+    )
     return session.execute(statement).scalar_one_or_none()

@@ -7,7 +7,7 @@ nothing deeper reads `os.environ`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/rounds.db"
@@ -35,6 +35,19 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _env_pairs(env: dict[str, str], name: str) -> dict[str, str]:
+    """`a=1,b=2` -> {"a": "1", "b": "2"}; keys may contain colons (whatsapp:+1...)."""
+    pairs: dict[str, str] = {}
+    for item in env.get(name, "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.rpartition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{name} must look like key=value,key=value; got {item.strip()!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a Rounds process needs to know about its surroundings."""
@@ -50,7 +63,18 @@ class Settings:
     public_url: str = ""
     secret_key: str = ""
     content_path: str = ""
-    send_rate: float = 1.0
+    # Segments per second per sender; None picks a default from the sender's kind.
+    send_rate: float | None = None
+    # Per-sender overrides, e.g. {"whatsapp:+14155238886": 80.0}.
+    send_rates: dict[str, float] = field(default_factory=dict)
+    # Approved WhatsApp templates (ContentSid) by message kind, for outside the 24 h window.
+    whatsapp_templates: dict[str, str] = field(default_factory=dict)
+    # What to do with a WhatsApp push outside the window and without a template: "sms" or "skip".
+    whatsapp_fallback: str = "sms"
+    # A row left in `sending` this long belongs to a dead worker and is reconciled.
+    sending_timeout_seconds: int = 360
+    # Queued outbound messages above which new broadcasts wait.
+    outbox_limit: int = 50_000
     environment: str = "development"
     quiet_start: str = "21:00"
     quiet_end: str = "07:00"
@@ -88,9 +112,7 @@ class Settings:
             if dotenv:
                 from dotenv import dotenv_values
 
-                file_values = {
-                    k: v for k, v in dotenv_values(Path.cwd() / ".env").items() if v is not None
-                }
+                file_values = {k: v for k, v in dotenv_values(Path.cwd() / ".env").items() if v is not None}
                 env = {**file_values, **os.environ}
             else:
                 env = dict(os.environ)
@@ -106,7 +128,12 @@ class Settings:
             public_url=env.get("PUBLIC_URL", "").rstrip("/"),
             secret_key=env.get("SECRET_KEY", ""),
             content_path=env.get("ROUNDS_CONTENT", ""),
-            send_rate=_env_float(env, "ROUNDS_SEND_RATE", 1.0),
+            send_rate=_env_float(env, "ROUNDS_SEND_RATE", 0.0) or None,
+            send_rates={k: float(v) for k, v in _env_pairs(env, "ROUNDS_SEND_RATES").items()},
+            whatsapp_templates=_env_pairs(env, "ROUNDS_WHATSAPP_TEMPLATES"),
+            whatsapp_fallback=env.get("ROUNDS_WHATSAPP_FALLBACK", "sms").strip().lower() or "sms",
+            sending_timeout_seconds=_env_int(env, "ROUNDS_SENDING_TIMEOUT", 360),
+            outbox_limit=_env_int(env, "ROUNDS_OUTBOX_LIMIT", 50_000),
             environment=env.get("ROUNDS_ENV", "development"),
             quiet_start=env.get("ROUNDS_QUIET_START", "21:00"),
             quiet_end=env.get("ROUNDS_QUIET_END", "07:00"),

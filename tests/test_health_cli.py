@@ -75,8 +75,14 @@ def test_simulate_rejects_a_bad_number(runner):
 
 def test_settings_from_env_reads_the_contract_names():
     settings = Settings.from_env(
-        {"DATABASE_URL": "sqlite:///x.db", "REDIS_URL": "redis://r:6379/0", "TWILIO_API_BASE": "http://127.0.0.1:9",
-         "PUBLIC_URL": "https://a.example/", "ROUNDS_SEND_RATE": "3", "SMS_FROM": "+15005550006"}
+        {
+            "DATABASE_URL": "sqlite:///x.db",
+            "REDIS_URL": "redis://r:6379/0",
+            "TWILIO_API_BASE": "http://127.0.0.1:9",
+            "PUBLIC_URL": "https://a.example/",
+            "ROUNDS_SEND_RATE": "3",
+            "SMS_FROM": "+15005550006",
+        }
     )
     assert settings.database_url == "sqlite:///x.db"
     assert settings.twilio_api_base == "http://127.0.0.1:9"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
@@ -14,29 +15,16 @@ from sqlalchemy import select
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
-from tests.twilio_standin import TwilioStandIn
 from workers import runtime
 from workers.outbox import enqueue_send, queue_message
 from workers.send import sweep_outbox
 
 
-@pytest.fixture
-def twilio():
-    standin = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def send_settings(app_settings, twilio):
-    settings = app_settings.with_(twilio_api_base=twilio.url)
-    runtime.configure(settings)
-    return settings
-
-
-def add_person(settings, phone="+2348031234111", channel="sms", status="active") -> int:
+def add_person(settings, phone="+2348031234111", channel="sms", status="active", last_inbound_at=None) -> int:
     with session_scope(settings.database_url) as session:
-        person = Person(phone=phone, channel=channel, status=status, flow_state={})
+        person = Person(
+            phone=phone, channel=channel, status=status, flow_state={}, last_inbound_at=last_inbound_at
+        )
         session.add(person)
         session.flush()
         return person.id
@@ -79,7 +67,12 @@ def test_queued_message_is_sent_once_with_the_exact_fields(send_settings, twilio
 
 
 def test_whatsapp_push_uses_the_whatsapp_sender(send_settings, twilio):
-    person_id = add_person(send_settings, phone="+447700900123", channel="whatsapp")
+    person_id = add_person(
+        send_settings,
+        phone="+447700900123",
+        channel="whatsapp",
+        last_inbound_at=datetime.now(UTC) - timedelta(hours=2),
+    )
     enqueue_send([queue(send_settings, person_id, "hello")])
     work(send_settings)
     assert twilio.sent[0]["To"] == "whatsapp:+447700900123"
@@ -199,7 +192,10 @@ def test_rounds_worker_burst_process_sends(send_settings, twilio):
     )
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "worker", "--burst"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert twilio.bodies_to("+2348031234111") == ["from a worker process"]

@@ -39,21 +39,11 @@ def count(db, model=Message) -> int:
 
 # One row per case: the payload, what Twilio must get back, and what must be stored.
 CASES = [
-    pytest.param(
-        "sms_help", {}, "sms", "Rounds: A-D answer", id="sms-help"
-    ),
-    pytest.param(
-        "whatsapp_help", {}, "whatsapp", "Rounds: A-D answer", id="whatsapp-help-profile-waid"
-    ),
-    pytest.param(
-        "mms_photo", {"Body": ""}, "sms", None, id="media-empty-body"
-    ),
-    pytest.param(
-        "sms_help", {"Body": "x" * 1600}, "sms", None, id="body-1600-chars"
-    ),
-    pytest.param(
-        "sms_help", {"Body": "مرحبا 👋🏽"}, "sms", None, id="arabic-emoji"
-    ),
+    pytest.param("sms_help", {}, "sms", "Rounds: A-D answer", id="sms-help"),
+    pytest.param("whatsapp_help", {}, "whatsapp", "Rounds: A-D answer", id="whatsapp-help-profile-waid"),
+    pytest.param("mms_photo", {"Body": ""}, "sms", None, id="media-empty-body"),
+    pytest.param("sms_help", {"Body": "x" * 1600}, "sms", None, id="body-1600-chars"),
+    pytest.param("sms_help", {"Body": "مرحبا 👋🏽"}, "sms", None, id="arabic-emoji"),
 ]
 
 
@@ -166,8 +156,9 @@ def test_two_concurrent_deliveries_of_one_message_sid(app, database_url):
     assert replies == len(replies_from(answers[0][1]))
 
 
-@pytest.mark.parametrize("word", ["STOP", "stop", " Stop ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
-                                  "REVOKE", "OPTOUT"])
+@pytest.mark.parametrize(
+    "word", ["STOP", "stop", " Stop ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
+)
 def test_opt_out_words_work_in_any_state(client, db, word):
     phone = Phone(client, "+2348031234111")
     phone.text("hello")  # first contact opens onboarding
@@ -228,11 +219,17 @@ def test_forwarded_headers_rebuild_the_url_without_public_url(app_settings, db):
     client = create_app(app_settings.with_(public_url="")).test_client()
     form = payload("sms_help")
     signature = sign(form, "/twilio/messages", base="https://sms.example.net")
-    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sms.example.net",
-               "X-Twilio-Signature": signature}
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "sms.example.net",
+        "X-Twilio-Signature": signature,
+    }
     assert client.post("/twilio/messages", data=form, headers=headers).status_code == 200
     plain = {"X-Twilio-Signature": signature}
-    assert client.post("/twilio/messages", data=dict(form, MessageSid="SMother"), headers=plain).status_code == 403
+    assert (
+        client.post("/twilio/messages", data=dict(form, MessageSid="SMother"), headers=plain).status_code
+        == 403
+    )
 
 
 # --- status callbacks ----------------------------------------------------------------------
@@ -243,9 +240,16 @@ def sent_message(db):
     person = Person(phone="+2348031234111", channel="sms", flow_state={})
     db.add(person)
     db.flush()
-    message = Message(person_id=person.id, direction=OUTBOUND, channel="sms", phone=person.phone,
-                      body="Q101 ...", kind="question", status="sent",
-                      twilio_sid="SMSTATUS0000000000000000000000001")
+    message = Message(
+        person_id=person.id,
+        direction=OUTBOUND,
+        channel="sms",
+        phone=person.phone,
+        body="Q101 ...",
+        kind="question",
+        status="sent",
+        twilio_sid="SMSTATUS0000000000000000000000001",
+    )
     db.add(message)
     db.commit()
     return message

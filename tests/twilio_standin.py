@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,12 +25,16 @@ class TwilioStandIn:
         self.requests = 0
         self.faults: deque[tuple[int, dict]] = deque()
         self.fail_every: int = 0  # answer 500 to every Nth create when > 0
+        self.per_second: int = 0  # answer 429 beyond this many creates in one second when > 0
+        self.delay: float = 0.0  # seconds each create takes, to make a batch slow enough to kill
+        self.retry_after: str | None = None  # Retry-After header sent with 429s
+        self._window: tuple[int, int] = (0, 0)
         self.opted_out: set[str] = set()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -46,23 +51,53 @@ class TwilioStandIn:
 
     def inject(self, status: int, code: int, message: str = "injected fault") -> None:
         """Answer the next create request with this error."""
-        self.faults.append((status, {"code": code, "message": message, "status": status,
-                                     "more_info": f"https://www.twilio.com/docs/errors/{code}"}))
+        self.faults.append(
+            (
+                status,
+                {
+                    "code": code,
+                    "message": message,
+                    "status": status,
+                    "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                },
+            )
+        )
 
     def bodies_to(self, to: str) -> list[str]:
-        return [m["Body"] for m in self.sent if m.get("To") == to]
+        return [m.get("Body", "") for m in self.sent if m.get("To") == to]
+
+    def add_sent(self, to: str, body: str) -> str:
+        """Record a message as if it had been created (a send whose answer was lost)."""
+        with self._lock:
+            sid = "SM" + f"{next(self._counter):032x}"
+            self.sent.append(
+                {"To": to, "Body": body, "sid": sid, "date_created": datetime.now(UTC).isoformat()}
+            )
+        return sid
 
     def _create(self, form: dict[str, str]) -> tuple[int, dict]:
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
             self.requests += 1
             if self.faults:
                 return self.faults.popleft()
             if self.fail_every and self.requests % self.fail_every == 0:
                 return 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
+            if self.per_second:
+                second, used = self._window
+                now = int(time.time())
+                used = used + 1 if now == second else 1
+                self._window = (now, used)
+                if used > self.per_second:
+                    return 429, {"code": 20429, "message": "Too Many Requests", "status": 429}
             to = form.get("To", "")
             if to in self.opted_out:
-                return 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient",
-                             "status": 400}
+                return 400, {
+                    "code": 21610,
+                    "message": "Attempt to send to unsubscribed recipient",
+                    "status": 400,
+                }
             sid = "SM" + f"{next(self._counter):032x}"
             record = dict(form, sid=sid, date_created=datetime.now(UTC).isoformat())
             self.sent.append(record)
@@ -88,8 +123,13 @@ class TwilioStandIn:
         to = (query.get("To") or [None])[0]
         with self._lock:
             rows = [self._resource(r, "sent") for r in self.sent if to is None or r.get("To") == to]
-        return 200, {"messages": rows, "page": 0, "page_size": len(rows), "next_page_uri": None,
-                     "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"}
+        return 200, {
+            "messages": rows,
+            "page": 0,
+            "page_size": len(rows),
+            "next_page_uri": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages.json",
+        }
 
     def _handler_class(self):  # noqa: C901 - one small HTTP handler
         standin = self
@@ -102,14 +142,14 @@ class TwilioStandIn:
                 pass
 
             def _authorised(self) -> bool:
-                expected = base64.b64encode(
-                    f"{standin.account_sid}:{standin.auth_token}".encode()
-                ).decode()
+                expected = base64.b64encode(f"{standin.account_sid}:{standin.auth_token}".encode()).decode()
                 return self.headers.get("Authorization") == f"Basic {expected}"
 
             def _answer(self, status: int, payload: dict) -> None:
                 body = json.dumps(payload).encode()
                 self.send_response(status)
+                if status == 429 and standin.retry_after is not None:
+                    self.send_header("Retry-After", standin.retry_after)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

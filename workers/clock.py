@@ -64,7 +64,11 @@ class GuardedCronScheduler(CronScheduler):
         queue = Queue(job.queue_name, connection=self.connection)
         try:
             queue.enqueue(
-                job.func, args=job.args, kwargs=job.kwargs, job_id=f"{job.name.replace('.', '-')}-{slot}", unique=True,
+                job.func,
+                args=job.args,
+                kwargs=job.kwargs,
+                job_id=f"{job.name.replace('.', '-')}-{slot}",
+                unique=True,
                 **job.job_options,
             )
         except DuplicateJobError:

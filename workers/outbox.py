@@ -87,14 +87,16 @@ def enqueue_send(ids: Sequence[int], urgent: bool = False) -> int:
     """
     if not ids:
         return 0
-    from workers.send import send_messages
+    from workers.send import SEND_JOB_TIMEOUT, send_messages
 
     settings = runtime.settings()
     name = runtime.URGENT if urgent else runtime.BULK
     try:
         queue = runtime.queue(name)
         jobs = [
-            queue.prepare_data(send_messages, args=(batch,), result_ttl=60, failure_ttl=86400)
+            queue.prepare_data(
+                send_messages, args=(batch,), timeout=SEND_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400
+            )
             for batch in batches(ids, settings.send_batch_size)
         ]
         queue.enqueue_many(jobs)

@@ -1,25 +1,32 @@
-"""The send job: claim queued rows, hand each to the transport, record what Twilio said.
+"""The send job: claim queued rows, pace them per sender, hand each to Twilio, record the answer.
 
-A row is claimed by moving it from `queued` to `sending` in one statement, so two
-workers given the same id never both send it.
+A row is claimed by moving it from `queued` to `sending` in one statement, so two workers
+given the same id never both send it. A row a dead worker left in `sending` is never
+resent blindly: Twilio's message list is asked first and a sid that went out is adopted.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-from datetime import timedelta
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from flows.phones import mask
 from store.db import session_factory
-from store.models import OPTED_OUT, OUTBOUND, WHATSAPP, Message, Person, utcnow
+from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person, utcnow
 from store.settings import Settings
 from workers import runtime
+from workers.outbox import within_whatsapp_window
+from workers.ratelimit import SenderLimiter
 from workers.transport import (
     OPTED_OUT_CODES,
+    OUTSIDE_WINDOW_CODES,
     UNREACHABLE_CODES,
     Outgoing,
     SendFailed,
@@ -30,6 +37,8 @@ from workers.transport import (
 log = logging.getLogger("rounds.send")
 
 MAX_ATTEMPTS = 6
+SEND_JOB_TIMEOUT = 300  # seconds; a send job never sleeps longer than a few seconds in all
+MAX_INLINE_WAIT = 1.0  # wait this long for the rate limit in the job; longer waits reschedule
 
 _transport: tuple[int, Transport] | None = None
 
@@ -46,59 +55,122 @@ def status_callback_url(settings: Settings) -> str | None:
     return f"{settings.public_url}/twilio/status" if settings.public_url else None
 
 
-def outgoing_for(message: Message, settings: Settings) -> Outgoing:
-    whatsapp = message.channel == WHATSAPP
-    return Outgoing(
-        to=f"whatsapp:{message.phone}" if whatsapp else message.phone,
-        body=message.body,
-        sender=settings.whatsapp_from if whatsapp else settings.sms_from,
-        messaging_service_sid="" if whatsapp else settings.messaging_service_sid,
-        status_callback=status_callback_url(settings),
+class OutsideWindow(Exception):
+    """A WhatsApp push outside the 24 h window with no template and no SMS fallback."""
+
+
+@dataclass(frozen=True)
+class Route:
+    outgoing: Outgoing
+    channel: str
+    rate_key: str  # the sender whose rate the send counts against
+
+
+def route_for(
+    message: Message,
+    last_inbound_at: datetime | None,
+    settings: Settings,
+    now: datetime,
+    force_template: bool = False,
+) -> Route:
+    """How `message` leaves: free-form, a WhatsApp template, or SMS instead of WhatsApp."""
+    callback = status_callback_url(settings)
+    sms_sender = settings.sms_from or settings.messaging_service_sid
+    sms = Route(
+        Outgoing(message.phone, message.body, settings.sms_from, settings.messaging_service_sid, callback),
+        SMS,
+        sms_sender,
     )
+    if message.channel != WHATSAPP:
+        return sms
+    address = f"whatsapp:{message.phone}"
+    in_window = message.kind == "reply" or within_whatsapp_window(last_inbound_at, now)
+    if in_window and not force_template:
+        return Route(
+            Outgoing(address, message.body, settings.whatsapp_from, "", callback),
+            WHATSAPP,
+            settings.whatsapp_from,
+        )
+    template = settings.whatsapp_templates.get(message.kind)
+    if template:
+        variables = json.dumps({"1": message.body})
+        return Route(
+            Outgoing(address, message.body, settings.whatsapp_from, "", callback, template, variables),
+            WHATSAPP,
+            settings.whatsapp_from,
+        )
+    if settings.whatsapp_fallback == "sms" and sms_sender:
+        return sms
+    raise OutsideWindow("outside the WhatsApp 24-hour window and no template or SMS fallback configured")
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with full jitter: about 2, 4, 8 ... seconds, capped at 5 minutes."""
+    """Exponential backoff with jitter: about 2, 4, 8 ... seconds, capped at 5 minutes."""
     return random.uniform(0.5, 1.0) * min(300.0, 2.0**attempt)
 
 
 def claim(session: Session, ids: list[int]) -> list[int]:
     """Move the given rows from queued to sending; return the ids this worker now owns."""
     now = utcnow()
-    claimed = session.execute(
-        update(Message)
-        .where(
-            Message.id.in_(ids),
-            Message.direction == OUTBOUND,
-            Message.status == "queued",
-            or_(Message.send_after.is_(None), Message.send_after <= now),
+    claimed = (
+        session.execute(
+            update(Message)
+            .where(
+                Message.id.in_(ids),
+                Message.direction == OUTBOUND,
+                Message.status == "queued",
+                or_(Message.send_after.is_(None), Message.send_after <= now),
+            )
+            .values(status="sending", attempts=Message.attempts + 1, updated_at=now)
+            .returning(Message.id)
         )
-        .values(status="sending", attempts=Message.attempts + 1, updated_at=now)
-        .returning(Message.id)
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     session.commit()
     return sorted(claimed)
 
 
+def release(session: Session, ids: list[int], send_after: datetime) -> None:
+    """Hand claimed but unsent rows back to the outbox (the attempt did not happen)."""
+    if ids:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), Message.status == "sending")
+            .values(
+                status="queued", send_after=send_after, attempts=Message.attempts - 1, updated_at=utcnow()
+            )
+        )
+        session.commit()
+
+
 def send_messages(ids: list[int]) -> dict[str, int]:
-    """RQ job: send each queued message in `ids` at most once."""
+    """RQ job: send each queued message in `ids` at most once, within each sender's rate."""
     settings = runtime.settings()
     transport = transport_for(settings)
-    tally = {"sent": 0, "failed": 0, "suppressed": 0, "retry": 0, "skipped": 0}
+    limiter = SenderLimiter(runtime.redis_connection(), settings)
+    tally = {"sent": 0, "failed": 0, "suppressed": 0, "retry": 0, "skipped": 0, "deferred": 0}
     session = session_factory(settings.database_url)()
     try:
         owned = claim(session, ids)
         tally["skipped"] = len(ids) - len(owned)
-        if not owned:
-            return tally
         rows = session.execute(
-            select(Message, Person.status)
+            select(Message, Person.status, Person.last_inbound_at)
             .outerjoin(Person, Person.id == Message.person_id)
             .where(Message.id.in_(owned))
             .order_by(Message.id)
         ).all()
-        for message, person_status in rows:
-            outcome = _send_one(session, transport, settings, message, person_status)
+        for index, (message, person_status, last_inbound_at) in enumerate(rows):
+            outcome = _send_one(
+                session, transport, limiter, settings, message, person_status, last_inbound_at
+            )
+            if isinstance(outcome, float):
+                # The sender is busy for a while: give the rest back and come back later.
+                rest = [m.id for m, _, _ in rows[index:]]
+                release(session, rest, utcnow() + timedelta(seconds=outcome))
+                _enqueue_later(rest, outcome)
+                tally["deferred"] += len(rest)
+                break
             tally[outcome] += 1
             session.commit()
     finally:
@@ -106,36 +178,99 @@ def send_messages(ids: list[int]) -> dict[str, int]:
     return tally
 
 
+def _enqueue_later(ids: list[int], seconds: float) -> None:
+    """Re-signal deferred rows when the sender has room (the sweeper is the safety net)."""
+    try:
+        queue = runtime.queue(runtime.BULK)
+        queue.enqueue_in(
+            timedelta(seconds=max(1.0, seconds)),
+            send_messages,
+            ids,
+            job_timeout=SEND_JOB_TIMEOUT,
+            result_ttl=60,
+            failure_ttl=86400,
+        )
+    except Exception as exc:  # Redis trouble: the rows are queued in the database anyway
+        log.warning("could not schedule %d deferred message(s): %s", len(ids), exc)
+
+
 def _send_one(
-    session: Session, transport: Transport, settings: Settings, message: Message, person_status: str | None
-) -> str:
+    session: Session,
+    transport: Transport,
+    limiter: SenderLimiter,
+    settings: Settings,
+    message: Message,
+    person_status: str | None,
+    last_inbound_at: datetime | None,
+) -> str | float:
     now = utcnow()
     if person_status == OPTED_OUT:
         # Checked again at the last moment: a STOP may have arrived after queuing.
         message.status = "suppressed"
         return "suppressed"
     try:
-        accepted = transport.send(outgoing_for(message, settings))
+        route = route_for(message, last_inbound_at, settings, now)
+    except OutsideWindow as exc:
+        return _record_failure(session, message, SendFailed(str(exc), 63016, retryable=False))
+    wait = _wait_for_rate(limiter, route, message.segments)
+    if wait:
+        return wait
+    try:
+        accepted = transport.send(route.outgoing)
     except SendFailed as failure:
-        return _record_failure(session, message, failure)
+        if (
+            failure.code in OUTSIDE_WINDOW_CODES
+            and route.channel == WHATSAPP
+            and not route.outgoing.content_sid
+        ):
+            # Twilio knows the window better than we do: fall back once, now.
+            try:
+                route = route_for(message, last_inbound_at, settings, now, force_template=True)
+                accepted = transport.send(route.outgoing)
+            except (SendFailed, OutsideWindow) as second:
+                code = second.code if isinstance(second, SendFailed) else 63016
+                return _record_failure(session, message, SendFailed(str(second), code, retryable=False))
+        else:
+            return _record_failure(session, message, failure)
     # Only move forward: a fast status callback may already have landed.
     session.execute(
         update(Message)
         .where(Message.id == message.id, Message.status == "sending")
-        .values(status="sent", twilio_sid=accepted.sid, sent_at=now, updated_at=now)
+        .values(
+            status="sent",
+            twilio_sid=accepted.sid,
+            sent_at=now,
+            updated_at=now,
+            channel=route.channel,
+            error_code=None,
+            error_message=None,
+        )
     )
     log.info("sent message %s to %s as %s", message.id, mask(message.phone), accepted.sid)
     return "sent"
+
+
+def _wait_for_rate(limiter: SenderLimiter, route: Route, segments: int) -> float:
+    """Wait briefly for the sender's rate; return the remaining wait if it is long (0 when clear)."""
+    cost = 1 if route.outgoing.content_sid else segments
+    while True:
+        wait = limiter.wait_seconds(route.rate_key, cost)
+        if wait <= 0:
+            return 0.0
+        if wait > MAX_INLINE_WAIT:
+            return wait
+        time.sleep(wait)
 
 
 def _record_failure(session: Session, message: Message, failure: SendFailed) -> str:
     message.error_code = failure.code
     message.error_message = str(failure)[:255]
     if failure.retryable and message.attempts < MAX_ATTEMPTS:
-        delay = failure.retry_after or backoff_seconds(message.attempts)
+        delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(message.attempts)
         message.status = "queued"
         message.send_after = utcnow() + timedelta(seconds=delay)
         log.warning("message %s will retry in %.0fs: %s", message.id, delay, failure)
+        _enqueue_later([message.id], delay)
         return "retry"
     message.status = "failed"
     if failure.code in OPTED_OUT_CODES and message.person_id:
@@ -149,29 +284,89 @@ def _record_failure(session: Session, message: Message, failure: SendFailed) -> 
 
 
 def sweep_outbox(older_than_seconds: int | None = None) -> int:
-    """RQ job (every minute): re-signal rows still queued, e.g. after Redis lost its jobs."""
+    """RQ job (every minute): re-signal rows still queued and reconcile rows a dead worker left."""
     from workers.outbox import enqueue_send
 
     settings = runtime.settings()
     age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
     now = utcnow()
+    reconcile_sending(settings, now)
     session = session_factory(settings.database_url)()
     try:
-        ids = session.execute(
-            select(Message.id)
-            .where(
-                Message.direction == OUTBOUND,
-                Message.status == "queued",
-                or_(
-                    and_(Message.send_after.is_(None), Message.created_at <= now - timedelta(seconds=age)),
-                    Message.send_after <= now,
-                ),
+        ids = (
+            session.execute(
+                select(Message.id)
+                .where(
+                    Message.direction == OUTBOUND,
+                    Message.status == "queued",
+                    or_(
+                        and_(
+                            Message.send_after.is_(None), Message.created_at <= now - timedelta(seconds=age)
+                        ),
+                        Message.send_after <= now,
+                    ),
+                )
+                .order_by(Message.id)
+                .limit(50_000)
             )
-            .order_by(Message.id)
-            .limit(50_000)
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     finally:
         session.close()
     if ids:
         enqueue_send(list(ids))
     return len(ids)
+
+
+def reconcile_sending(settings: Settings, now: datetime) -> dict[str, int]:
+    """Rows stuck in `sending` (or `uncertain`): adopt the sid if Twilio has it, else queue again."""
+    tally = {"adopted": 0, "requeued": 0, "uncertain": 0}
+    cutoff = now - timedelta(seconds=settings.sending_timeout_seconds)
+    session = session_factory(settings.database_url)()
+    transport = transport_for(settings)
+    try:
+        stuck = (
+            session.execute(
+                select(Message)
+                .where(
+                    Message.direction == OUTBOUND,
+                    Message.status.in_(("sending", "uncertain")),
+                    Message.updated_at <= cutoff,
+                )
+                .order_by(Message.id)
+                .limit(1000)
+            )
+            .scalars()
+            .all()
+        )
+        for message in stuck:
+            to = f"whatsapp:{message.phone}" if message.channel == WHATSAPP else message.phone
+            try:
+                found = transport.find_sent(to, message.created_at - timedelta(days=1))
+            except SendFailed as exc:
+                message.status = "uncertain"
+                message.updated_at = now
+                message.error_message = f"could not check with Twilio: {exc}"[:255]
+                tally["uncertain"] += 1
+                session.commit()
+                continue
+            taken = set(
+                session.execute(
+                    select(Message.twilio_sid).where(Message.twilio_sid.in_([sid for sid, _ in found]))
+                ).scalars()
+            )
+            match = next((sid for sid, body in found if sid not in taken and message.body in body), None)
+            if match:
+                message.status, message.twilio_sid, message.sent_at = "sent", match, now
+                tally["adopted"] += 1
+            else:
+                message.status, message.send_after = "queued", None
+                tally["requeued"] += 1
+            message.updated_at = now
+            session.commit()
+    finally:
+        session.close()
+    if any(tally.values()):
+        log.warning("reconciled rows left by a dead worker: %s", tally)
+    return tally

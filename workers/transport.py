@@ -7,8 +7,10 @@ would have been sent, so every other part of the path runs for real.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from twilio.base.exceptions import TwilioRestException
@@ -33,6 +35,8 @@ class Outgoing:
     sender: str  # From address, or "" to use the messaging service
     messaging_service_sid: str
     status_callback: str | None
+    content_sid: str = ""  # an approved WhatsApp template, sent instead of the body
+    content_variables: str = ""  # its variables, as a JSON string
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,43 @@ class SendFailed(Exception):
 class Transport(Protocol):
     def send(self, message: Outgoing) -> Accepted: ...
 
+    def find_sent(self, to: str, since: datetime) -> list[tuple[str, str]]: ...
+
 
 class ConsoleTransport:
     """Logs instead of sending; used when no Twilio credentials are configured."""
 
     def send(self, message: Outgoing) -> Accepted:
-        log.info("console send to %s: %s", mask(message.to), message.body)
+        shown = (
+            f"template {message.content_sid} {message.content_variables}"
+            if message.content_sid
+            else message.body
+        )
+        log.info("console send to %s: %s", mask(message.to), shown)
         return Accepted(sid="SMconsole" + uuid.uuid4().hex[:23], status="sent")
+
+    def find_sent(self, to: str, since: datetime) -> list[tuple[str, str]]:
+        return []  # nothing left the machine, so nothing can have been sent
+
+
+class HeaderKeepingHttpClient(TwilioHttpClient):
+    """Keeps the last response's headers (per thread): twilio-python drops Retry-After."""
+
+    def __init__(self, **kwargs: object):
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._local = threading.local()
+
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().request(*args, **kwargs)
+        self._local.headers = dict(response.headers or {})
+        return response
+
+    def last_retry_after(self) -> float | None:
+        raw = (getattr(self._local, "headers", None) or {}).get("Retry-After")
+        try:
+            return max(0.0, float(raw)) if raw is not None else None
+        except ValueError:
+            return None
 
 
 class TwilioTransport:
@@ -68,12 +102,18 @@ class TwilioTransport:
 
     def __init__(self, settings: Settings):
         # A timeout matters: the client has none by default and a hung socket stalls a worker.
-        http = TwilioHttpClient(timeout=settings.twilio_timeout_seconds, pool_connections=True)
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+        self.http = HeaderKeepingHttpClient(timeout=settings.twilio_timeout_seconds, pool_connections=True)
+        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=self.http)
         self.client.api.base_url = settings.twilio_api_base.rstrip("/")
 
     def send(self, message: Outgoing) -> Accepted:
-        fields: dict[str, str] = {"to": message.to, "body": message.body}
+        fields: dict[str, str] = {"to": message.to}
+        if message.content_sid:
+            fields["content_sid"] = message.content_sid
+            if message.content_variables:
+                fields["content_variables"] = message.content_variables
+        else:
+            fields["body"] = message.body
         if message.sender:
             fields["from_"] = message.sender
         else:
@@ -85,15 +125,21 @@ class TwilioTransport:
         except TwilioRestException as exc:
             status = exc.status or 0
             retryable = status == 429 or status >= 500 or status == 0
-            raise SendFailed(exc.msg or str(exc), exc.code, retryable) from exc
+            retry_after = self.http.last_retry_after() if retryable else None
+            raise SendFailed(exc.msg or str(exc), exc.code, retryable, retry_after) from exc
         except Exception as exc:  # network errors: refused, reset, timed out
             raise SendFailed(f"could not reach Twilio: {exc}", None, retryable=True) from exc
         return Accepted(sid=created.sid or "", status=created.status or "queued")
 
-    def find_sent(self, to: str, since) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-        """(sid, body) of messages Twilio holds for `to` created after `since`."""
-        rows = self.client.messages.list(to=to, date_sent_after=since, limit=50)
-        return [(row.sid, row.body or "") for row in rows]
+    def find_sent(self, to: str, since: datetime) -> list[tuple[str, str]]:
+        """(sid, body) of messages Twilio holds for `to` sent since `since` (at day precision)."""
+        try:
+            rows = self.client.messages.list(to=to, date_sent_after=since, limit=100)
+        except TwilioRestException as exc:
+            raise SendFailed(exc.msg or str(exc), exc.code, retryable=True) from exc
+        except Exception as exc:
+            raise SendFailed(f"could not reach Twilio: {exc}", None, retryable=True) from exc
+        return [(row.sid or "", row.body or "") for row in rows]
 
 
 def make_transport(settings: Settings) -> Transport:
