@@ -5,4 +5,7 @@ No Flask, Twilio or Redis here; the gateway and workers call in and do the sendi
 
 from flows.engine import Context, Inbound, Outcome, Push, handle
 
+# Importing the flows registers their keywords, open flows and fallbacks with the engine.
+from flows import onboarding, quiz, resources, settings  # noqa: E402, F401  isort: skip
+
 __all__ = ["Context", "Inbound", "Outcome", "Push", "handle"]

@@ -1,0 +1,448 @@
+"""Questions and answers: which question next (due reviews, then the weakest topics of the track),
+the daily push the workers plan, tolerant answer parsing, FSRS reviews, SKIP, SCORE and Q/MORE.
+
+Workers call `plan_daily_question` and `advance_schedule`; everything else answers a text.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler
+from sqlalchemy import Row, case, func, select
+from sqlalchemy.orm import Session
+
+from content.segments import is_gsm7, segment_count, truncate_to
+from flows import onboarding
+from flows.engine import FALLBACKS, Command, Context, Outcome, keyword, reply
+from flows.resources import topic_name
+from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
+from store.db import insert_or_ignore
+from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Card, Person, Question
+
+__all__ = [
+    "advance_schedule",
+    "choose_question",
+    "parse_answer",
+    "plan_daily_question",
+    "render_question",
+]
+
+LETTERS = ("A", "B", "C", "D")
+DAILY = "daily"
+# A bare letter answers a question asked within this window; `Q17 B` reaches further back.
+OPEN_WINDOW = timedelta(days=3)
+QUESTION_SEGMENTS = 2
+FEEDBACK_SEGMENTS = 1
+# Text outside GSM-7 (a translated wrapper, say) is allowed up to the contract's ceiling.
+MAX_SEGMENTS = 3
+# A correct answer this many times slower than the student's own median is rated Hard.
+SLOW_FACTOR = 2.0
+MIN_HISTORY = 5
+# No intra-day learning steps: on a once-a-day channel a card is next due a day or more later.
+SCHEDULER = Scheduler(learning_steps=(), relearning_steps=())
+
+_ANSWER = re.compile(
+    r"(?:Q\s*(?P<qid>\d++)\s*[:.,)#=-]?\s*)?"
+    r"(?:(?:ANSWER|ANSWR|ANS|REPONSE|REP|RESPUESTA|RESP)\s*(?:IS\s*)?[:.=-]?\s*)?"
+    r"[(\[]?(?P<choice>[A-D1-4])[)\].:!,]*"
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    choice: str  # A-D
+    question_id: int | None = None
+
+
+def parse_answer(text: str) -> Answer | None:
+    """`A`, `b`, `B.`, `b)`, ` B `, `ans b`, `answer: c`, `2` (= B), `Q17 B` -> an Answer; else None."""
+    decomposed = unicodedata.normalize("NFKD", (text or "")[:40])
+    cleaned = "".join(c for c in decomposed if not unicodedata.combining(c)).strip().upper()
+    match = _ANSWER.fullmatch(cleaned)
+    if not match:
+        return None
+    choice = match["choice"]
+    letter = LETTERS[int(choice) - 1] if choice.isdigit() else choice
+    return Answer(letter, int(match["qid"]) if match["qid"] else None)
+
+
+def _fit(render: Callable[[str], str], value: str, segments: int) -> str:
+    """Render with as much of `value` as fits `segments` (cut with an ellipsis when it must be)."""
+    text = render(value)
+    budget = segments if is_gsm7(text) else MAX_SEGMENTS
+    if segment_count(text) <= budget:
+        return text
+    low, high = 0, len(value)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if segment_count(render(value[:middle].rstrip() + "...")) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return truncate_to(render(value[:low].rstrip() + "..."), budget)
+
+
+def render_question(ctx: Context, person: Person, question: Question) -> str:
+    """`Q{id} {stem}` then `A) ...` lines, within two GSM-7 segments."""
+    options = "\n".join(
+        f"{letter}) {str(text).strip()}" for letter, text in sorted((question.options or {}).items())
+    )
+    return _fit(
+        lambda stem: ctx.say(person, "question", id=question.id, stem=stem, options=options),
+        question.stem.strip(),
+        QUESTION_SEGMENTS,
+    )
+
+
+# --- choosing -----------------------------------------------------------------------------
+
+
+def _spread(*parts: object) -> int:
+    """A stable per-person tie-break, so students do not all get the same question."""
+    return zlib.crc32(":".join(map(str, parts)).encode())
+
+
+def topic_stats(session: Session, person: Person) -> dict[str, tuple[int, int]]:
+    """topic -> (answered, correct) for the person's answered questions."""
+    rows = session.execute(
+        select(
+            Question.topic, func.count(Attempt.id), func.sum(case((Attempt.correct.is_(True), 1), else_=0))
+        )
+        .join(Question, Question.id == Attempt.question_id)
+        .where(Attempt.person_id == person.id, Attempt.answered_at.is_not(None))
+        .group_by(Question.topic)
+    ).all()
+    return {topic: (int(answered), int(correct or 0)) for topic, answered, correct in rows}
+
+
+def topic_strength(answered: int, correct: int) -> float:
+    """Smoothed accuracy; its prior of 1/3 makes an unseen topic count as a weak one."""
+    return (correct + 1) / (answered + 3)
+
+
+def choose_question(session: Session, person: Person, now: datetime) -> Question | None:
+    """Due reviews first, then an unasked question from the track's weakest topic, then repeats."""
+    asked: dict[int, datetime] = dict(
+        session.execute(
+            select(Attempt.question_id, func.max(Attempt.asked_at))
+            .where(Attempt.person_id == person.id)
+            .group_by(Attempt.question_id)
+        ).all()
+    )
+    # Once a day is the rhythm, so a card due at any time today is due now.
+    due = session.execute(
+        select(Card.question_id, Card.state)
+        .join(Question, Question.id == Card.question_id)
+        .where(
+            Card.person_id == person.id, Card.due < end_of_local_day(person, now), Question.active.is_(True)
+        )
+        .order_by(Card.due, Card.id)
+        .limit(50)
+    ).all()
+    for question_id, state in due:
+        last_asked, reviewed = asked.get(question_id), (state or {}).get("last_review")
+        # Put again since its last review and still unanswered: a few days' grace, not a loop.
+        waiting = last_asked is not None and reviewed and last_asked > datetime.fromisoformat(reviewed)
+        if not waiting or last_asked < now - OPEN_WINDOW:
+            return session.get(Question, question_id)
+
+    bank = session.execute(
+        select(Question.id, Question.topic, Question.tracks, Question.difficulty).where(
+            Question.active.is_(True)
+        )
+    ).all()
+    track = person.track or "general"
+    pool = [q for q in bank if track in (q.tracks or [])]
+    general = [q for q in bank if "general" in (q.tracks or [])]
+    fresh = [q for q in pool if q.id not in asked] or [q for q in general if q.id not in asked]
+    if fresh:
+        stats = topic_stats(session, person)
+        topic_of = {q.id: q.topic for q in bank}
+        asked_in = Counter(topic_of.get(qid) for qid in asked)
+
+        def weakness(q: Row) -> tuple[float, int, int, int, int]:
+            strength = topic_strength(*stats.get(q.topic, (0, 0)))
+            return (
+                strength,
+                asked_in[q.topic],
+                _spread(person.id, q.topic),
+                q.difficulty,
+                _spread(person.id, q.id),
+            )
+
+        return session.get(Question, min(fresh, key=weakness).id)
+    repeats = pool or general or bank
+    if not repeats:
+        return None
+    oldest = min(repeats, key=lambda q: (asked.get(q.id) or now, q.id))
+    return session.get(Question, oldest.id)
+
+
+# --- the daily push -----------------------------------------------------------------------
+
+
+def _ready_for_push(person: Person, at: datetime) -> bool:
+    if person.status == OPTED_OUT or onboarding.in_progress(person) or not person.daily_time:
+        return False
+    if person.status == PAUSED:
+        if person.paused_until is None or person.paused_until > at:
+            return False
+        person.status, person.paused_until = ACTIVE, None  # the pause has run out
+    return True
+
+
+def plan_daily_question(ctx: Context, person: Person, at: datetime) -> tuple[Attempt, str] | None:
+    """Create today's daily Attempt for a due person and return it with the text to send.
+
+    None when the person already has this local date's daily question, is not active (opted
+    out, paused, onboarding), it is quiet hours and not their chosen time, or the bank is empty.
+    Does not commit; call `advance_schedule(person, at, settings)` afterwards either way.
+    """
+    if not _ready_for_push(person, at) or in_quiet_hours(person, at, ctx.settings):
+        return None
+    day = local_date(person, at)
+    exists = ctx.session.scalar(
+        select(Attempt.id).where(
+            Attempt.person_id == person.id, Attempt.local_date == day, Attempt.source == DAILY
+        )
+    )
+    if exists is not None:
+        return None
+    question = choose_question(ctx.session, person, at)
+    if question is None:
+        return None
+    attempt = _insert_attempt(ctx.session, person, question, day, DAILY, at)
+    if attempt is None:
+        return None  # a concurrent pass got there first
+    return attempt, render_question(ctx, person, question)
+
+
+def _insert_attempt(
+    session: Session, person: Person, question: Question, day: date, source: str, at: datetime
+) -> Attempt | None:
+    # One statement that yields on the (person, local date, source) key, so two passes cannot both send.
+    values = {
+        "person_id": person.id,
+        "question_id": question.id,
+        "source": source,
+        "local_date": day,
+        "asked_at": at,
+        "skipped": False,
+    }
+    new_id = insert_or_ignore(session, Attempt, values, ["person_id", "local_date", "source"])
+    return session.get(Attempt, new_id) if new_id is not None else None
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def open_attempt(session: Session, person: Person, now: datetime) -> Attempt | None:
+    """The latest question still waiting for an answer (not skipped, asked within three days)."""
+    return session.scalars(
+        select(Attempt)
+        .where(
+            Attempt.person_id == person.id,
+            Attempt.answered_at.is_(None),
+            Attempt.skipped.is_(False),
+            Attempt.asked_at >= now - OPEN_WINDOW,
+        )
+        .order_by(Attempt.asked_at.desc(), Attempt.id.desc())
+        .limit(1)
+    ).first()
+
+
+def streak_days(session: Session, person: Person, now: datetime) -> int:
+    """Consecutive local days, up to today (or yesterday), with at least one answer."""
+    days = set(
+        session.scalars(
+            select(Attempt.local_date)
+            .where(Attempt.person_id == person.id, Attempt.answered_at.is_not(None))
+            .distinct()
+            .order_by(Attempt.local_date.desc())
+            .limit(3700)
+        )
+    )
+    day = local_date(person, now)
+    if day not in days:
+        day -= timedelta(days=1)
+    streak = 0
+    while day in days:
+        streak += 1
+        day -= timedelta(days=1)
+    return streak
+
+
+def _slow(session: Session, person: Person, attempt: Attempt, seconds: float) -> bool:
+    """Much slower than this student's own median (once there are enough answers to know it).
+
+    A pushed question waits in the inbox for hours while an asked-for one is answered at once,
+    so each is compared with its own kind.
+    """
+    same_kind = Attempt.source == DAILY if attempt.source == DAILY else Attempt.source != DAILY
+    history = session.scalars(
+        select(Attempt.response_seconds)
+        .where(
+            Attempt.person_id == person.id,
+            Attempt.answered_at.is_not(None),
+            Attempt.response_seconds.is_not(None),
+            same_kind,
+        )
+        .order_by(Attempt.answered_at.desc())
+        .limit(50)
+    ).all()
+    if len(history) < MIN_HISTORY:
+        return False
+    return seconds > SLOW_FACTOR * statistics.median(history)
+
+
+def review_card(session: Session, person: Person, question_id: int, rating: Rating, now: datetime) -> Card:
+    """Apply one FSRS review to the person's card for the question (created on first review)."""
+    row = session.scalars(
+        select(Card).where(Card.person_id == person.id, Card.question_id == question_id)
+    ).first()
+    if row is None:
+        row = Card(person_id=person.id, question_id=question_id, due=now, state={}, reviews=0, lapses=0)
+        session.add(row)
+        session.flush()
+    card = FsrsCard.from_dict(row.state) if row.state else FsrsCard(card_id=row.id, due=now)
+    card, _log = SCHEDULER.review_card(card, rating, review_datetime=now)
+    if rating == Rating.Again and row.reviews:
+        row.lapses += 1
+    row.state = dict(card.to_dict())
+    row.due = card.due
+    row.reviews += 1
+    return row
+
+
+def _answer(ctx: Context, person: Person, attempt: Attempt, letter: str) -> Outcome:
+    question = ctx.session.get(Question, attempt.question_id)
+    if question is None or letter not in (question.options or {}):
+        return reply(ctx.say(person, "answer_unclear", id=attempt.question_id))
+    now = ctx.now.astimezone(UTC)
+    seconds = max((now - attempt.asked_at).total_seconds(), 0.0)
+    correct = letter == question.answer.strip().upper()
+    if not correct:
+        rating = Rating.Again
+    else:
+        rating = Rating.Hard if _slow(ctx.session, person, attempt, seconds) else Rating.Good
+    attempt.choice, attempt.correct, attempt.skipped = letter, correct, False
+    attempt.answered_at, attempt.response_seconds = now, seconds
+    review_card(ctx.session, person, question.id, rating, now)
+    ctx.session.flush()
+    streak = streak_days(ctx.session, person, now)
+    key = "feedback_correct" if correct else "feedback_wrong"
+    return reply(
+        _fit(
+            lambda why: ctx.say(person, key, answer=question.answer, explanation=why, streak=streak),
+            question.explanation.strip(),
+            FEEDBACK_SEGMENTS,
+        )
+    )
+
+
+def _answer_by_id(ctx: Context, person: Person, answer: Answer) -> Outcome:
+    """`Q17 B`: the person's latest asking of question 17, however many came after it."""
+    attempt = ctx.session.scalars(
+        select(Attempt)
+        .where(Attempt.person_id == person.id, Attempt.question_id == answer.question_id)
+        .order_by(Attempt.asked_at.desc(), Attempt.id.desc())
+        .limit(1)
+    ).first()
+    if attempt is None:
+        return reply(ctx.say(person, "unknown_question", id=answer.question_id))
+    if attempt.answered_at is not None:
+        question = ctx.session.get(Question, attempt.question_id)
+        right = question.answer if question else "?"
+        return reply(ctx.say(person, "already_answered", id=attempt.question_id, answer=right))
+    return _answer(ctx, person, attempt, answer.choice)
+
+
+def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | None:
+    """An answer goes to its question; anything else while a question is open gets a hint."""
+    answer = parse_answer(command.raw)
+    if answer is not None and answer.question_id is not None:
+        return _answer_by_id(ctx, person, answer)
+    attempt = open_attempt(ctx.session, person, ctx.now)
+    if attempt is None and not onboarding.is_onboarded(person):
+        return None  # never signed up (their first text was HELP, say): onboarding takes it
+    if answer is not None:
+        if attempt is None:
+            return reply(ctx.say(person, "no_open_question"))
+        return _answer(ctx, person, attempt, answer.choice)
+    if attempt is not None:
+        return reply(ctx.say(person, "answer_unclear", id=attempt.question_id))
+    return None
+
+
+# --- keywords -----------------------------------------------------------------------------
+
+
+@keyword("Q", "QUIZ", "MORE")
+def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
+    answer = parse_answer(command.raw)
+    if answer is not None and answer.question_id is not None:
+        return _answer_by_id(ctx, person, answer)  # "Q 17 B", with a space after the Q
+    if onboarding.in_progress(person):
+        return reply(onboarding.prompt(ctx, person))
+    session, cap = ctx.session, ctx.settings.daily_question_cap
+    day = local_date(person, ctx.now)
+    sources = list(
+        session.scalars(
+            select(Attempt.source).where(Attempt.person_id == person.id, Attempt.local_date == day)
+        )
+    )
+    if len(sources) >= cap:
+        return reply(ctx.say(person, "daily_cap", cap=cap))
+    question = choose_question(session, person, ctx.now)
+    if question is None:
+        return reply(ctx.say(person, "no_questions"))
+    extras = sum(1 for source in sources if source != DAILY)
+    for number in range(extras + 1, extras + cap + 2):
+        if _insert_attempt(session, person, question, day, f"more:{number}", ctx.now) is not None:
+            break
+    return reply(render_question(ctx, person, question))
+
+
+@keyword("SKIP")
+def skip(ctx: Context, person: Person, command: Command) -> Outcome:
+    if onboarding.in_progress(person):
+        return reply(onboarding.prompt(ctx, person))
+    attempt = open_attempt(ctx.session, person, ctx.now)
+    if attempt is None:
+        return reply(ctx.say(person, "no_open_question"))
+    attempt.skipped = True
+    return reply(ctx.say(person, "skipped", id=attempt.question_id))
+
+
+@keyword("SCORE", "STATS")
+def score(ctx: Context, person: Person, command: Command) -> Outcome:
+    stats = topic_stats(ctx.session, person)
+    answered = sum(n for n, _ in stats.values())
+    if not answered:
+        return reply(ctx.say(person, "score_empty"))
+    correct = sum(c for _, c in stats.values())
+    weakest = min(stats, key=lambda topic: (topic_strength(*stats[topic]), topic))
+    return reply(
+        ctx.say(
+            person,
+            "score",
+            streak=streak_days(ctx.session, person, ctx.now),
+            answered=answered,
+            accuracy=round(100 * correct / answered),
+            weakest=topic_name(ctx, weakest),
+            topic_key=weakest,
+        )
+    )
+
+
+# Answers are tried before any other fallback: a bare "B" must never start something else.
+FALLBACKS.insert(0, answer_or_hint)

@@ -1,0 +1,143 @@
+"""When a person's daily question is due: the next push instant in UTC, quiet hours, local dates.
+
+Pure functions over a person's time zone and chosen `HH:MM`; a local time that a DST change
+skips moves forward, one it repeats is taken at its first occurrence.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from store.models import ACTIVE, PAUSED, Person
+from store.settings import Settings
+
+DEFAULT_DAILY_TIME = "08:00"
+# A push the scheduling pass sends a little late still counts as the student's chosen time.
+CHOSEN_TIME_GRACE = timedelta(hours=1)
+
+_UTC_ZONE = ZoneInfo("UTC")
+_CLOCK = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?(am|pm|h)?")
+_FOUR_DIGITS = re.compile(r"(\d{2})(\d{2})(am|pm|h)?")
+
+
+def zone_for(person: Person) -> ZoneInfo:
+    """The person's zone; UTC while none is set (or a stored name no longer exists)."""
+    if not person.timezone:
+        return _UTC_ZONE
+    try:
+        return ZoneInfo(person.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return _UTC_ZONE
+
+
+def parse_clock(text: str) -> time | None:
+    """`HH:MM` (stored form) or None."""
+    match = re.fullmatch(r"(\d{2}):(\d{2})", text or "")
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        return None
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_daily_time(text: str) -> str | None:
+    """`19:00`, `7pm`, `7:30 am`, `7.30pm`, `19h`, `19h30`, `0730`, `OK` (08:00) -> `HH:MM`, else None."""
+    cleaned = (text or "").strip().lower()[:20].replace("a.m", "am").replace("p.m", "pm")
+    cleaned = re.sub(r"\s+", "", cleaned).rstrip(".")
+    if cleaned in ("ok", "okay"):
+        return DEFAULT_DAILY_TIME
+    match = _CLOCK.fullmatch(cleaned) or _FOUR_DIGITS.fullmatch(cleaned)
+    if not match:
+        return None
+    hour, minute, suffix = int(match[1]), int(match[2] or 0), match[3]
+    if suffix in ("am", "pm"):
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
+def local_date(person: Person, at: datetime) -> date:
+    """The calendar date in the person's zone at instant `at`."""
+    return at.astimezone(zone_for(person)).date()
+
+
+def local_now(person: Person, at: datetime) -> datetime:
+    return at.astimezone(zone_for(person))
+
+
+def end_of_local_day(person: Person, at: datetime) -> datetime:
+    """The UTC instant the person's local date at `at` ends (their next local midnight)."""
+    zone = zone_for(person)
+    tomorrow = at.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def push_instant(person: Person, day: date) -> datetime:
+    """The UTC instant of the person's daily time on local date `day`.
+
+    fold=0 makes zoneinfo read a skipped time with the offset before the change (so
+    02:30 on a spring-forward night lands at 03:30) and a repeated one as its first pass.
+    """
+    clock = parse_clock(person.daily_time or "") or parse_clock(DEFAULT_DAILY_TIME)
+    local = datetime.combine(day, clock, tzinfo=zone_for(person)).replace(fold=0)
+    return local.astimezone(UTC)
+
+
+def _schedulable(person: Person) -> bool:
+    """Onboarded, with a time, and not opted out or paused without an end."""
+    if not person.daily_time or (person.flow or "").startswith("onboarding"):
+        return False
+    if person.status == ACTIVE:
+        return True
+    return person.status == PAUSED and person.paused_until is not None
+
+
+def next_push_at(person: Person, after: datetime) -> datetime | None:
+    """The first daily push strictly after `after` (and after any pause), or None if none is due."""
+    if not _schedulable(person):
+        return None
+    start = after
+    if person.status == PAUSED and person.paused_until is not None:
+        start = max(after, person.paused_until)
+    day = local_date(person, start)
+    for offset in range(3):
+        instant = push_instant(person, day + timedelta(days=offset))
+        if instant > start:
+            return instant
+    return None  # unreachable: one of three consecutive days is always later
+
+
+def reschedule(person: Person, now: datetime) -> None:
+    """Set `next_push_at` after a change of time, zone, pause or subscription."""
+    person.next_push_at = next_push_at(person, now)
+
+
+def advance_schedule(person: Person, at: datetime, settings: Settings | None = None) -> None:
+    """After the pass handled the push due at `at`, move to the next one strictly after `at`.
+
+    Normally that is the following local day's; but when a late push was held back (quiet
+    hours), today's own time may still be ahead, and that one must not be lost. `settings` is
+    taken for the workers' call shape; quiet hours are checked when the push is planned.
+    """
+    person.next_push_at = next_push_at(person, at)
+
+
+def in_quiet_hours(person: Person, at: datetime, settings: Settings) -> bool:
+    """True inside the quiet window (default 21:00-07:00 local), except at the person's own time."""
+    start, end = parse_clock(settings.quiet_start), parse_clock(settings.quiet_end)
+    if start is None or end is None or start == end:
+        return False
+    clock = local_now(person, at).time()
+    quiet = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not quiet or not person.daily_time:
+        return quiet
+    # The student chose this time themselves, so a push at (or just after) it is welcome.
+    today = local_date(person, at)
+    for day in (today, today - timedelta(days=1)):
+        chosen = push_instant(person, day)
+        if chosen <= at < chosen + CHOSEN_TIME_GRACE:
+            return False
+    return True

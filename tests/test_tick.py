@@ -1,0 +1,164 @@
+"""`rounds tick`: the daily question at each student's local time, exactly once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from content.load import load_content
+from flows.schedule import reschedule
+from store.db import get_engine, session_scope
+from store.models import Attempt, Message, Person
+from workers.schedule import run_tick
+
+
+@pytest.fixture
+def tick_settings(app_settings):
+    from workers import runtime
+
+    runtime.configure(app_settings)
+    with session_scope(app_settings.database_url) as session:
+        load_content(session, None)
+    return app_settings
+
+
+def student(settings, phone: str, zone: str, daily_time: str, now: datetime, **fields) -> int:
+    with session_scope(settings.database_url) as session:
+        person = Person(phone=phone, channel="sms", name="Amina", timezone=zone, daily_time=daily_time,
+                        track="step1", status="active", flow_state={}, **fields)
+        session.add(person)
+        session.flush()
+        reschedule(person, now)
+        return person.id
+
+
+def questions_to(settings, person_id: int) -> list[Message]:
+    with session_scope(settings.database_url) as session:
+        return list(session.execute(
+            select(Message).where(Message.person_id == person_id, Message.kind == "question").order_by(Message.id)
+        ).scalars())
+
+
+def at(text_: str) -> datetime:
+    return datetime.fromisoformat(text_).astimezone(UTC)
+
+
+def test_question_arrives_at_local_time_once(tick_settings):
+    pid = student(tick_settings, "+2348031234111", "Africa/Lagos", "07:30", at("2026-11-25T12:00:00+00:00"))
+    assert run_tick(tick_settings, at("2026-11-26T06:29:00+00:00")).questions == 0  # 07:29 Lagos
+    assert run_tick(tick_settings, at("2026-11-26T06:30:00+00:00")).questions == 1  # 07:30 Lagos
+    assert run_tick(tick_settings, at("2026-11-26T06:30:00+00:00")).questions == 0  # same instant again
+    assert run_tick(tick_settings, at("2026-11-26T06:31:00+00:00")).questions == 0  # a minute later
+    (message,) = questions_to(tick_settings, pid)
+    assert message.body.startswith("Q") and message.idempotency_key == f"daily:{pid}:2026-11-26"
+    assert message.status == "queued" and message.segments <= 2 and message.encoding == "GSM-7"
+    assert run_tick(tick_settings, at("2026-11-27T06:30:00+00:00")).questions == 1  # the next day
+    assert len(questions_to(tick_settings, pid)) == 2
+
+
+def test_each_student_in_their_own_zone(tick_settings):
+    lagos = student(tick_settings, "+2348031234111", "Africa/Lagos", "08:00", at("2026-11-25T12:00:00+00:00"))
+    delhi = student(tick_settings, "+919812345678", "Asia/Kolkata", "08:00", at("2026-11-25T12:00:00+00:00"))
+    run_tick(tick_settings, at("2026-11-26T02:30:00+00:00"))  # 08:00 in Kolkata, 03:30 in Lagos
+    assert len(questions_to(tick_settings, delhi)) == 1
+    assert questions_to(tick_settings, lagos) == []
+    run_tick(tick_settings, at("2026-11-26T07:00:00+00:00"))
+    assert len(questions_to(tick_settings, lagos)) == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "before", "due_utc"),
+    [
+        # New York springs forward on 2026-03-08: 08:00 EDT is 12:00 UTC, not 13:00.
+        ("America/New_York", "2026-03-07T20:00:00+00:00", "2026-03-08T12:00:00+00:00"),
+        # ... and falls back on 2026-11-01: 08:00 EST is 13:00 UTC.
+        ("America/New_York", "2026-10-31T20:00:00+00:00", "2026-11-01T13:00:00+00:00"),
+        # London moves to BST on 2026-03-29: 08:00 BST is 07:00 UTC.
+        ("Europe/London", "2026-03-28T20:00:00+00:00", "2026-03-29T07:00:00+00:00"),
+    ],
+)
+def test_daylight_saving_changes(tick_settings, zone, before, due_utc):
+    pid = student(tick_settings, "+12125551234", zone, "08:00", at(before))
+    due = at(due_utc)
+    assert run_tick(tick_settings, due - timedelta(minutes=1)).questions == 0
+    assert run_tick(tick_settings, due).questions == 1
+    assert len(questions_to(tick_settings, pid)) == 1
+
+
+def test_quiet_hours_hold_a_late_push_but_not_a_chosen_time(tick_settings):
+    early = student(tick_settings, "+2348031234111", "Africa/Lagos", "07:00", at("2026-11-25T12:00:00+00:00"))
+    night_owl = student(tick_settings, "+2348031234222", "Africa/Lagos", "22:30", at("2026-11-25T12:00:00+00:00"))
+    # The clock was down all morning: 07:00's push is found at 22:00 local, inside quiet hours.
+    run_tick(tick_settings, at("2026-11-26T21:00:00+00:00"))
+    assert questions_to(tick_settings, early) == []
+    # The night owl chose 22:30 themselves, so quiet hours do not apply to them.
+    run_tick(tick_settings, at("2026-11-26T21:30:00+00:00"))
+    assert len(questions_to(tick_settings, night_owl)) == 1
+    # The early student's schedule moved on: tomorrow 07:00 they get one.
+    run_tick(tick_settings, at("2026-11-27T06:00:00+00:00"))
+    assert len(questions_to(tick_settings, early)) == 1
+
+
+def test_opted_out_and_paused_students_get_nothing(tick_settings):
+    now = at("2026-11-25T12:00:00+00:00")
+    stopped = student(tick_settings, "+2348031234111", "Africa/Lagos", "08:00", now)
+    paused = student(tick_settings, "+2348031234222", "Africa/Lagos", "08:00", now)
+    with session_scope(tick_settings.database_url) as session:
+        session.get(Person, stopped).status = "opted_out"
+        person = session.get(Person, paused)
+        person.status, person.next_push_at = "paused", None
+    run_tick(tick_settings, at("2026-11-26T07:00:00+00:00"))
+    assert questions_to(tick_settings, stopped) == [] and questions_to(tick_settings, paused) == []
+
+
+def test_two_passes_at_once_send_one_question(tick_settings):
+    pids = [student(tick_settings, f"+23480312340{n:02d}", "Africa/Lagos", "08:00",
+                    at("2026-11-25T12:00:00+00:00")) for n in range(20)]
+    instant = at("2026-11-26T07:00:00+00:00")
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def one_pass() -> None:
+        barrier.wait()
+        try:
+            run_tick(tick_settings, instant)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_pass) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    for pid in pids:
+        assert len(questions_to(tick_settings, pid)) == 1
+    with session_scope(tick_settings.database_url) as session:
+        assert session.execute(select(func.count()).select_from(Attempt)).scalar_one() == 20
+
+
+def test_due_students_are_found_with_the_index(tick_settings):
+    engine = get_engine(tick_settings.database_url)
+    query = "SELECT id FROM people WHERE next_push_at <= :at ORDER BY next_push_at, id LIMIT 500"
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))  # a tiny table would favour a scan
+            plan = " ".join(row[0] for row in conn.execute(text("EXPLAIN " + query), {"at": datetime.now(UTC)}))
+        else:
+            plan = " ".join(str(row[-1]) for row in conn.execute(
+                text("EXPLAIN QUERY PLAN " + query), {"at": datetime.now(UTC)}))
+    assert "ix_people_next_push_at" in plan
+
+
+def test_rounds_tick_command(tick_settings, runner):
+    student(tick_settings, "+2348031234111", "Africa/Lagos", "08:00", at("2026-11-25T12:00:00+00:00"))
+    result = runner.invoke(args=["tick", "--at", "2026-11-26T07:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "1 question(s)" in result.output
+    again = runner.invoke(args=["tick", "--at", "2026-11-26T07:00:00Z"])
+    assert "0 question(s)" in again.output
+    bad = runner.invoke(args=["tick", "--at", "tomorrow"])
+    assert bad.exit_code != 0 and "ISO-8601" in bad.output
