@@ -137,7 +137,7 @@ def clock() -> None:
 def simulate(phone: str, whatsapp: bool, url: str | None) -> None:
     """Chat with the service in the terminal as a phone would."""
     from flows.phones import BadPhoneNumber, parse_address
-    from gateway.simulate import Simulator, app_poster, http_poster, run
+    from gateway.simulate import Simulator, SimulatorError, app_poster, http_poster, run
 
     try:
         address = parse_address(phone)
@@ -149,7 +149,10 @@ def simulate(phone: str, whatsapp: bool, url: str | None) -> None:
     channel = "WhatsApp" if whatsapp else "SMS"
     if sys.stdin.isatty():
         click.echo(f"Texting Rounds as {address.phone} by {channel}. Type a message; /quit to stop.")
-    run(simulator, _prompted_lines(), click.echo)
+    try:
+        run(simulator, _prompted_lines(), click.echo)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _prompted_lines():  # type: ignore[no-untyped-def]

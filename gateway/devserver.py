@@ -77,7 +77,9 @@ def prepare(settings: Settings) -> None:
 
 def run_dev(settings: Settings) -> None:
     prepare(settings)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # The Procfile names `gunicorn` and `rounds`: put this environment's scripts first on PATH.
+    scripts = str(Path(sys.executable).parent)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PATH=scripts + os.pathsep + os.environ.get("PATH", ""))
     redis_process = None
     if not settings.redis_url:
         redis_process, env["REDIS_URL"] = start_embedded_redis(Path("instance").resolve())

@@ -11,6 +11,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
+from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from sqlalchemy import select
@@ -19,6 +20,10 @@ from twilio.request_validator import RequestValidator
 from store.db import session_factory
 from store.models import OUTBOUND, Message
 from store.settings import Settings
+
+
+class SimulatorError(Exception):
+    """The service could not be texted; the message says why."""
 
 
 def webhook_form(phone: str, text: str, whatsapp: bool, to: str) -> dict[str, str]:
@@ -117,7 +122,7 @@ def app_poster(app) -> Callable[[str, dict, dict], str]:  # type: ignore[no-unty
     def post(url: str, form: dict, headers: dict) -> str:
         response = client.post(url, data=form, headers=headers)
         if response.status_code != 200:
-            raise RuntimeError(
+            raise SimulatorError(
                 f"the webhook answered {response.status_code}: {response.get_data(as_text=True)}"
             )
         return response.get_data(as_text=True)

@@ -97,3 +97,9 @@ def test_settings_reject_a_malformed_number():
         assert "ROUNDS_SEND_RATE" in str(exc)
     else:
         raise AssertionError("a malformed ROUNDS_SEND_RATE was accepted")
+
+
+def test_simulate_says_clearly_when_the_web_process_is_not_running(runner):
+    result = runner.invoke(args=["simulate", "--url", "http://127.0.0.1:1"], input="HELP\n")
+    assert result.exit_code != 0
+    assert "make run" in result.output and "Traceback" not in result.output
