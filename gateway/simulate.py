@@ -107,11 +107,16 @@ def http_poster(base_url: str) -> Callable[[str, dict, dict], str]:
     """Post to a running web process; the signature is computed over its own URL."""
 
     def post(_signed_url: str, form: dict, headers: dict) -> str:
-        request = Request(
-            base_url.rstrip("/") + "/twilio/messages", data=urlencode(form).encode(), headers=headers
-        )
-        with urlopen(request, timeout=15) as response:  # noqa: S310 - the operator's own URL
-            return response.read().decode()
+        url = base_url.rstrip("/") + "/twilio/messages"
+        request = Request(url, data=urlencode(form).encode(), headers=headers)
+        try:
+            with urlopen(request, timeout=15) as response:  # noqa: S310 - the operator's own URL
+                return response.read().decode()
+        except HTTPError as exc:
+            detail = exc.read().decode(errors="replace").strip()
+            raise SimulatorError(f"the web process answered {exc.code}: {detail}") from exc
+        except URLError as exc:
+            raise SimulatorError(f"could not reach {url} ({exc.reason}); is `make run` running?") from exc
 
     return post
 
