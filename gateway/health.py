@@ -47,5 +47,5 @@ def healthz() -> tuple[Response, int]:
 
 @blueprint.get("/metrics")
 def prometheus() -> Response:
-    metrics.MESSAGE_STATES.database_url = current_app.config["ROUNDS"].database_url
+    metrics.MESSAGE_STATES.settings = current_app.config["ROUNDS"]
     return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

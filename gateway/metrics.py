@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from store.db import session_factory
 from store.models import Message
+from store.settings import Settings
+from workers.outbox import outbox_depth
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -34,10 +36,10 @@ WEBHOOK_LATENCY = Histogram(
 
 
 class MessageStateCollector:
-    """`rounds_messages{direction,channel,status}` counted in the database."""
+    """`rounds_messages{direction,channel,status}` and the outbox depth, counted in the database."""
 
     def __init__(self) -> None:
-        self.database_url: str | None = None
+        self.settings: Settings | None = None
 
     def collect(self):  # type: ignore[no-untyped-def]
         family = GaugeMetricFamily(
@@ -45,19 +47,28 @@ class MessageStateCollector:
             "Messages in the log by direction, channel and status",
             labels=["direction", "channel", "status"],
         )
-        if self.database_url:
-            session = session_factory(self.database_url)()
+        queued = GaugeMetricFamily("rounds_outbox_queued_messages", "Outbound messages waiting to be sent")
+        segments = GaugeMetricFamily("rounds_outbox_queued_segments", "SMS segments waiting to be sent")
+        drain = GaugeMetricFamily(
+            "rounds_outbox_drain_seconds", "Estimated time to send the outbox at each sender's rate"
+        )
+        if self.settings is not None:
+            session = session_factory(self.settings.database_url)()
             try:
                 rows = session.execute(
                     select(Message.direction, Message.channel, Message.status, func.count()).group_by(
                         Message.direction, Message.channel, Message.status
                     )
                 ).all()
+                depth = outbox_depth(session, self.settings)
             finally:
                 session.close()
             for direction, channel, status, count in rows:
                 family.add_metric(["inbound" if direction == "in" else "outbound", channel, status], count)
-        yield family
+            queued.add_metric([], depth.messages)
+            segments.add_metric([], depth.segments)
+            drain.add_metric([], depth.drain_seconds)
+        yield from (family, queued, segments, drain)
 
 
 MESSAGE_STATES = MessageStateCollector()

@@ -208,3 +208,33 @@ def test_person_rows_untouched_by_reconcile(send_settings, twilio):
     with session_scope(send_settings.database_url) as session:
         person = session.execute(select(Person).where(Person.id == person_id)).scalar_one()
         assert person.status == "active"
+
+
+# --- backpressure -----------------------------------------------------------------------------
+
+
+def test_outbox_depth_drain_estimate_and_room(send_settings):
+    from workers.outbox import outbox_depth, outbox_has_room
+
+    paced = send_settings.with_(send_rate=1.0, outbox_limit=3)
+    person_id = add_person(paced)
+    for n in range(3):
+        queue(paced, person_id, f"{n} " + "x" * 200)  # two segments each
+    with session_scope(paced.database_url) as session:
+        depth = outbox_depth(session, paced)
+        assert (depth.messages, depth.segments) == (3, 6)
+        assert depth.drain_seconds == 6.0  # six segments at one a second
+        assert outbox_has_room(session, paced) is False
+        assert outbox_has_room(session, paced.with_(outbox_limit=4)) is True
+
+
+def test_metrics_show_queue_depth_and_drain_time(app_settings):
+    from gateway import create_app
+
+    paced = app_settings.with_(send_rate=2.0)
+    person_id = add_person(paced)
+    queue(paced, person_id, "x" * 200)
+    text = create_app(paced).test_client().get("/metrics").get_data(as_text=True)
+    assert "rounds_outbox_queued_messages 1.0" in text
+    assert "rounds_outbox_queued_segments 2.0" in text
+    assert "rounds_outbox_drain_seconds 1.0" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -24,11 +25,14 @@ class TwilioStandIn:
         self.sent: list[dict[str, str]] = []
         self.requests = 0
         self.faults: deque[tuple[int, dict]] = deque()
-        self.fail_every: int = 0  # answer 500 to every Nth create when > 0
+        self.fail_rate: float = 0.0  # answer 500 to this share of creates, at random
+        self._random = random.Random(1234)
         self.per_second: int = 0  # answer 429 beyond this many creates in one second when > 0
         self.delay: float = 0.0  # seconds each create takes, to make a batch slow enough to kill
         self.retry_after: str | None = None  # Retry-After header sent with 429s
         self._window: tuple[int, int] = (0, 0)
+        self.throttled = 0  # 429s answered
+        self.errors = 0  # 500s answered
         self.opted_out: set[str] = set()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
@@ -82,7 +86,8 @@ class TwilioStandIn:
             self.requests += 1
             if self.faults:
                 return self.faults.popleft()
-            if self.fail_every and self.requests % self.fail_every == 0:
+            if self.fail_rate and self._random.random() < self.fail_rate:
+                self.errors += 1
                 return 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
             if self.per_second:
                 second, used = self._window
@@ -90,6 +95,7 @@ class TwilioStandIn:
                 used = used + 1 if now == second else 1
                 self._window = (now, used)
                 if used > self.per_second:
+                    self.throttled += 1
                     return 429, {"code": 20429, "message": "Too Many Requests", "status": 429}
             to = form.get("To", "")
             if to in self.opted_out:
@@ -137,6 +143,8 @@ class TwilioStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without this, delayed ACKs add ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:
                 pass

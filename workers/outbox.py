@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from content import segments
 from store.db import insert_or_ignore
 from store.models import OPTED_OUT, OUTBOUND, Message, Person, utcnow
+from store.settings import Settings
 from workers import runtime
 
 log = logging.getLogger("rounds.outbox")
@@ -112,3 +115,38 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 def within_whatsapp_window(last_inbound_at: datetime | None, now: datetime) -> bool:
     """Free-form WhatsApp is allowed only within 24 h of the person's last message to us."""
     return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW
+
+
+@dataclass(frozen=True)
+class OutboxDepth:
+    messages: int
+    segments: int
+    drain_seconds: float  # at each sender's rate, the senders draining in parallel
+
+
+def outbox_depth(session: Session, settings: Settings) -> OutboxDepth:
+    """How much is waiting to be sent, and how long the senders need to send it."""
+    from workers.ratelimit import rate_for
+
+    rows = session.execute(
+        select(Message.channel, func.count(), func.coalesce(func.sum(Message.segments), 0))
+        .where(Message.direction == OUTBOUND, Message.status == "queued")
+        .group_by(Message.channel)
+    ).all()
+    messages = sum(count for _, count, _ in rows)
+    segments = sum(int(total) for _, _, total in rows)
+    drain = 0.0
+    for channel, _, total in rows:
+        sender = settings.whatsapp_from if channel == "whatsapp" else (settings.sms_from or "sms")
+        rate = rate_for(sender or channel, settings)
+        drain = max(drain, int(total) / rate if rate > 0 else 0.0)
+    return OutboxDepth(messages, segments, drain)
+
+
+def outbox_has_room(session: Session, settings: Settings) -> bool:
+    """False when the outbox already holds more than ROUNDS_OUTBOX_LIMIT queued messages:
+    new broadcasts then wait instead of flooding Redis and the sender's queue at Twilio."""
+    queued = session.execute(
+        select(func.count()).where(Message.direction == OUTBOUND, Message.status == "queued")
+    ).scalar_one()
+    return queued < settings.outbox_limit

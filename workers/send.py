@@ -265,6 +265,14 @@ def _wait_for_rate(limiter: SenderLimiter, route: Route, segments: int) -> float
 def _record_failure(session: Session, message: Message, failure: SendFailed) -> str:
     message.error_code = failure.code
     message.error_message = str(failure)[:255]
+    if failure.throttled:
+        # A 429 says nothing about the message, only about the pace: it costs no attempt.
+        message.attempts -= 1
+        delay = failure.retry_after if failure.retry_after is not None else random.uniform(1.0, 5.0)
+        message.status = "queued"
+        message.send_after = utcnow() + timedelta(seconds=delay)
+        _enqueue_later([message.id], delay)
+        return "retry"
     if failure.retryable and message.attempts < MAX_ATTEMPTS:
         delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(message.attempts)
         message.status = "queued"

@@ -48,11 +48,24 @@ class Accepted:
 class SendFailed(Exception):
     """Twilio refused or could not be reached; `retryable` says whether to try again."""
 
-    def __init__(self, message: str, code: int | None, retryable: bool, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: int | None,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def throttled(self) -> bool:
+        """Twilio asked us to slow down: the message itself is fine."""
+        return self.status == 429 or self.code == 20429
 
 
 class Transport(Protocol):
@@ -126,7 +139,7 @@ class TwilioTransport:
             status = exc.status or 0
             retryable = status == 429 or status >= 500 or status == 0
             retry_after = self.http.last_retry_after() if retryable else None
-            raise SendFailed(exc.msg or str(exc), exc.code, retryable, retry_after) from exc
+            raise SendFailed(exc.msg or str(exc), exc.code, retryable, retry_after, status) from exc
         except Exception as exc:  # network errors: refused, reset, timed out
             raise SendFailed(f"could not reach Twilio: {exc}", None, retryable=True) from exc
         return Accepted(sid=created.sid or "", status=created.status or "queued")
