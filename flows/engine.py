@@ -125,12 +125,14 @@ def handle(ctx: Context, person: Person, inbound: Inbound, first_contact: bool =
             return reply(ctx.say(person, "help_opted_out"))
         # Opted out means nothing more is sent, whatever they text, until START.
         return Outcome()
-    if command.whole in HELP_WORDS:
+
+    role_handler = ROLE_HANDLERS.get(person.role)
+    # A role with its own conversation (mentors) has its own HELP.
+    if command.whole in HELP_WORDS and role_handler is None:
         return reply(ctx.say(person, "help"))
     if command.whole in ("START", "UNSTOP"):
         return reply(ctx.say(person, "already_active"))
 
-    role_handler = ROLE_HANDLERS.get(person.role)
     if role_handler is not None:
         return role_handler(ctx, person, command)
 

@@ -82,6 +82,11 @@ class Settings:
     send_batch_size: int = 100
     sweep_after_seconds: int = 60
     twilio_timeout_seconds: float = 10.0
+    # Mentoring: safeguarding alerts go to this number (E.164) when set; the helpline text is
+    # put into the supportive reply; check-ins go out on this weekday (0 Monday ... 6 Sunday).
+    oncall_phone: str = ""
+    helpline_text: str = ""
+    checkin_weekday: int = 6
 
     @property
     def production(self) -> bool:
@@ -141,4 +146,7 @@ class Settings:
             send_batch_size=_env_int(env, "ROUNDS_SEND_BATCH", 100),
             sweep_after_seconds=_env_int(env, "ROUNDS_SWEEP_AFTER", 60),
             twilio_timeout_seconds=_env_float(env, "TWILIO_TIMEOUT", 10.0),
+            oncall_phone=env.get("ROUNDS_ONCALL_PHONE", "").strip(),
+            helpline_text=env.get("ROUNDS_HELPLINE", "").strip(),
+            checkin_weekday=_env_int(env, "ROUNDS_CHECKIN_WEEKDAY", 6),
         )

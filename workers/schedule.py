@@ -158,8 +158,6 @@ def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> No
 
 
 def _checkins(settings: Settings, at: datetime) -> int:
-    try:
-        from workers.mentoring import run_checkins
-    except ImportError:  # the mentoring module is optional until it lands
-        return 0
+    from workers.mentoring import run_checkins
+
     return run_checkins(settings, at)

@@ -1,0 +1,325 @@
+"""Weekly mentor check-ins: ask each paired student in their own local time, record the 1-5
+answer and note, and send each mentor one summary per cycle.
+
+`plan_checkins` is the scheduling pass's share of mentoring; it writes the records and
+returns what to queue (with idempotency keys), and never sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from content.catalog import Catalog
+from content.segments import segment_count, truncate_to
+from flows.engine import FALLBACKS, Command, Context, Outcome, Push
+from flows.mentors import (
+    active_pair_of_student,
+    first_name,
+    match,
+    pairing_notices,
+    profile_of,
+)
+from flows.safeguarding import (
+    LOW_SCORE,
+    hide_numbers,
+    looks_like_patient_data,
+    raise_flag,
+    supportive_reply,
+    word_matches,
+)
+from flows.schedule import DEFAULT_DAILY_TIME, parse_clock, zone_for
+from store.db import insert_or_ignore
+from store.mentoring import (
+    CHECKIN,
+    CHECKIN_SUMMARY,
+    PAIR_ACTIVE,
+    CheckIn,
+    MentorWait,
+    Pair,
+    pair_key,
+)
+from store.models import ACTIVE, OPTED_OUT, STUDENT, Attempt, Person
+from store.settings import Settings
+
+log = logging.getLogger("rounds.checkins")
+
+# (person_id, body, kind, idempotency_key): what the scheduling pass queues.
+Planned = tuple[int, str, str, str | None]
+
+# A check-in goes out at most this long after its time (a clock that was down catches up).
+ASK_WINDOW = timedelta(hours=12)
+# An answer counts for this long after the question.
+ANSWER_WINDOW = timedelta(days=3)
+# A mentor's summary waits this long for everyone to answer.
+SUMMARY_AFTER = timedelta(hours=24)
+SUMMARY_SEGMENTS = 3
+NOTE_MAX = 160
+SUMMARY_NOTE_MAX = 40
+SUNDAY = 6
+
+_ANSWER = re.compile(r"\s*([1-5])\s*(?:/\s*5)?(?:[\s.,:;!)\-]+(.*))?", re.S)
+
+
+# --- time ---------------------------------------------------------------------------------
+
+
+def _quiet(clock: time, settings: Settings) -> bool:
+    start, end = parse_clock(settings.quiet_start), parse_clock(settings.quiet_end)
+    if start is None or end is None or start == end:
+        return False
+    return (start <= clock or clock < end) if start > end else (start <= clock < end)
+
+
+def in_quiet_hours(person: Person, at: datetime, settings: Settings) -> bool:
+    """Inside the quiet window at the person's local time (no exception for their own time)."""
+    return _quiet(at.astimezone(zone_for(person)).time(), settings)
+
+
+def checkin_weekday(settings: Settings) -> int:
+    if 0 <= settings.checkin_weekday <= 6:
+        return settings.checkin_weekday
+    log.warning("ROUNDS_CHECKIN_WEEKDAY=%s is not 0-6; using Sunday", settings.checkin_weekday)
+    return SUNDAY
+
+
+def checkin_due(student: Person, settings: Settings, at: datetime) -> tuple[datetime, str]:
+    """This local week's check-in instant (UTC) for the student, and its ISO week label.
+
+    The student's daily time on the check-in weekday; a daily time inside quiet hours moves
+    to the end of them, since the check-in is ours, not a time they chose for it.
+    """
+    zone = zone_for(student)
+    today = at.astimezone(zone).date()
+    day = today + timedelta(days=checkin_weekday(settings) - today.weekday())
+    clock = parse_clock(student.daily_time or "") or parse_clock(DEFAULT_DAILY_TIME)
+    if _quiet(clock, settings):
+        clock = parse_clock(settings.quiet_end) or clock
+    due = datetime.combine(day, clock, tzinfo=zone).replace(fold=0).astimezone(UTC)
+    year, week, _ = day.isocalendar()
+    return due, f"{year}-W{week:02d}"
+
+
+# --- the scheduling pass ------------------------------------------------------------------
+
+
+def plan_checkins(session: Session, catalog: Catalog, settings: Settings, at: datetime) -> list[Planned]:
+    """Everything mentoring schedules at `at`: waiting-list matches, check-ins, mentor summaries.
+
+    Records are written in `session` (the caller commits); running it twice for the same
+    instant plans nothing twice, and every item also carries an idempotency key.
+    """
+    return [
+        *plan_waiting_matches(session, catalog, settings, at),
+        *_plan_questions(session, catalog, settings, at),
+        *_plan_summaries(session, catalog, settings, at),
+    ]
+
+
+def plan_waiting_matches(
+    session: Session, catalog: Catalog, settings: Settings, at: datetime
+) -> list[Planned]:
+    """Pair waiting students (oldest first) with mentors who now have room; tell both."""
+    planned: list[Planned] = []
+    waiting = session.execute(
+        select(MentorWait, Person)
+        .join(Person, Person.id == MentorWait.student_id)
+        .order_by(MentorWait.since, MentorWait.student_id)
+    ).all()
+    for wait, student in waiting:
+        if student.status == OPTED_OUT or student.role != STUDENT or active_pair_of_student(session, student):
+            session.execute(delete(MentorWait).where(MentorWait.student_id == wait.student_id))
+            continue
+        if in_quiet_hours(student, at, settings):
+            continue
+        new_pair = match(session, student)
+        if new_pair is not None:
+            planned += [
+                (p.person_id, p.body, p.kind, p.key) for p in pairing_notices(session, catalog, new_pair)
+            ]
+    return planned
+
+
+def _plan_questions(session: Session, catalog: Catalog, settings: Settings, at: datetime) -> list[Planned]:
+    planned: list[Planned] = []
+    # A pair asked in the last six days is done for this week; skip it without the time maths.
+    recent = set(session.scalars(select(CheckIn.pair_id).where(CheckIn.asked_at > at - timedelta(days=6))))
+    rows = session.execute(
+        select(Pair, Person)
+        .join(Person, Person.id == Pair.student_id)
+        .where(Pair.status == PAIR_ACTIVE, Person.status == ACTIVE)
+        .order_by(Pair.id)
+    ).all()
+    for current, student in rows:
+        if current.id in recent or (student.flow or "").startswith("onboarding"):
+            continue
+        due, week = checkin_due(student, settings, at)
+        if not due <= at < due + ASK_WINDOW or in_quiet_hours(student, at, settings):
+            continue
+        created = insert_or_ignore(
+            session,
+            CheckIn,
+            {
+                "pair_id": current.id,
+                "student_id": student.id,
+                "mentor_id": current.mentor_id,
+                "week": week,
+                "asked_at": at,
+            },
+            ["pair_id", "week"],
+        )
+        if created is None:
+            continue
+        mentor = session.get(Person, current.mentor_id)
+        body = catalog.render(
+            "checkin_ask", student.language, mentor=profile_of(session, mentor).display_name
+        )
+        planned.append((student.id, body, CHECKIN, pair_key(current.id, "checkin", week)))
+    return planned
+
+
+def _plan_summaries(session: Session, catalog: Catalog, settings: Settings, at: datetime) -> list[Planned]:
+    planned: list[Planned] = []
+    groups: dict[tuple[int, str], list[CheckIn]] = defaultdict(list)
+    for checkin in session.scalars(
+        select(CheckIn).where(CheckIn.summarised_at.is_(None)).order_by(CheckIn.id)
+    ):
+        groups[(checkin.mentor_id, checkin.week)].append(checkin)
+    for (mentor_id, week), checkins in groups.items():
+        pairs = {
+            p.id: p
+            for p in session.scalars(
+                select(Pair).where(Pair.mentor_id == mentor_id, Pair.status == PAIR_ACTIVE)
+            )
+        }
+        current = [c for c in checkins if c.pair_id in pairs]
+        answered = {c.pair_id for c in current if c.answered_at is not None}
+        everyone_answered = bool(pairs) and answered == set(pairs)
+        if not everyone_answered and at < min(c.asked_at for c in checkins) + SUMMARY_AFTER:
+            continue
+        mentor = session.get(Person, mentor_id)
+        if mentor is not None and in_quiet_hours(mentor, at, settings):
+            continue
+        for checkin in checkins:
+            checkin.summarised_at = at
+        if mentor is None or mentor.status == OPTED_OUT or not current:
+            continue
+        if profile_of(session, mentor).away:
+            continue  # away means no summaries; the flags still reached the admins
+        body = summary_text(session, catalog, mentor, current, pairs)
+        planned.append(
+            (mentor.id, body, CHECKIN_SUMMARY, f"mentor:{mentor.id}:summary:{week}:{checkins[0].id}")
+        )
+    session.flush()
+    return planned
+
+
+def summary_text(
+    session: Session, catalog: Catalog, mentor: Person, checkins: list[CheckIn], pairs: dict[int, Pair]
+) -> str:
+    """`Check-ins this week: #11 Amina 4 (good week); #12 Bola 2; no answer: #13 Chidi. ...`"""
+    language = mentor.language
+    ordered = sorted(checkins, key=lambda c: pairs[c.pair_id].number)
+
+    def label(checkin: CheckIn) -> str:
+        student = session.get(Person, checkin.student_id)
+        return f"#{pairs[checkin.pair_id].number} {first_name(catalog, student, language)}"
+
+    def render(with_notes: bool) -> str:
+        parts = []
+        for checkin in ordered:
+            if checkin.score is None:
+                continue
+            part = f"{label(checkin)} {checkin.score}"
+            if with_notes and checkin.note:
+                note = checkin.note[:SUMMARY_NOTE_MAX].rstrip()
+                part += f" ({note}{'...' if len(checkin.note) > SUMMARY_NOTE_MAX else ''})"
+            parts.append(part)
+        missing = [label(c) for c in ordered if c.score is None]
+        if missing:
+            parts.append(catalog.render("checkin_summary_missing", language, names=", ".join(missing)))
+        return catalog.render("checkin_summary", language, answers="; ".join(parts))
+
+    text = render(with_notes=True)
+    if segment_count(text) > SUMMARY_SEGMENTS:
+        text = render(with_notes=False)
+    return truncate_to(text, SUMMARY_SEGMENTS)
+
+
+# --- the student's answer -----------------------------------------------------------------
+
+
+def pending_checkin(session: Session, student: Person, now: datetime) -> CheckIn | None:
+    """The student's latest unanswered check-in, if it was asked recently enough to answer."""
+    return session.scalar(
+        select(CheckIn)
+        .where(
+            CheckIn.student_id == student.id,
+            CheckIn.answered_at.is_(None),
+            CheckIn.asked_at >= now - ANSWER_WINDOW,
+        )
+        .order_by(CheckIn.asked_at.desc(), CheckIn.id.desc())
+        .limit(1)
+    )
+
+
+def _question_since(session: Session, student: Person, checkin: CheckIn) -> bool:
+    """An exam question asked after the check-in is still open: a bare 1-4 answers that."""
+    return (
+        session.scalar(
+            select(Attempt.id)
+            .where(
+                Attempt.person_id == student.id,
+                Attempt.answered_at.is_(None),
+                Attempt.skipped.is_(False),
+                Attempt.asked_at > checkin.asked_at,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def answer_checkin(ctx: Context, student: Person, command: Command) -> Outcome | None:
+    """`4` or `2 rough week, exams` after a check-in: record it; None if it is not one."""
+    if student.role != STUDENT:
+        return None
+    found = _ANSWER.fullmatch(command.raw)
+    if not found:
+        return None
+    checkin = pending_checkin(ctx.session, student, ctx.now)
+    if checkin is None:
+        return None
+    score, note = int(found.group(1)), (found.group(2) or "").strip()
+    if not note and score <= 4 and _question_since(ctx.session, student, checkin):
+        return None
+    checkin.score = score
+    checkin.answered_at = ctx.now
+    patient_data = bool(note) and looks_like_patient_data(note, ctx.now.year)
+    if note and not patient_data:
+        checkin.note = hide_numbers(note, ctx.say(student, "mentor_number_hidden"))[0][:NOTE_MAX]
+    matches = word_matches(ctx, note) if note else []
+    replies: list[str] = []
+    pushes: list[Push] = []
+    if matches or score <= LOW_SCORE:
+        relay_pair = ctx.session.get(Pair, checkin.pair_id)
+        _, pushes = raise_flag(
+            ctx, student, command.raw, matches, pair=relay_pair, checkin=checkin, score=score
+        )
+        replies.append(supportive_reply(ctx, student))
+    if patient_data:
+        replies.append(ctx.say(student, "checkin_patient_data"))
+    if not replies:
+        mentor = ctx.session.get(Person, checkin.mentor_id)
+        name = profile_of(ctx.session, mentor).display_name if mentor else ""
+        replies.append(ctx.say(student, "checkin_thanks", mentor=name))
+    return Outcome(replies=replies, pushes=pushes)
+
+
+# Before the exam-answer fallback: a bare number right after a check-in answers the check-in.
+FALLBACKS.insert(0, answer_checkin)

@@ -1,0 +1,192 @@
+"""Safeguarding for mentoring: raise flags (and the on-call alert), spot patient identifiers,
+and keep phone numbers out of relayed text.
+
+Called from the relay and the check-in answer; returns pushes, never sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from content.safeguarding import Match, get_word_list
+from flows.engine import ROLE_HANDLERS, Command, Context, Outcome, Push, reply
+from flows.phones import BadPhoneNumber, mask, parse_address
+from store.mentoring import ALERT, ONCALL, CheckIn, Flag, Pair
+from store.models import ACTIVE, Message, Person
+
+log = logging.getLogger("rounds.safeguarding")
+
+LOW_SCORE = 2  # a check-in answer of 1 or 2 raises a flag
+EXCERPT_MAX = 320
+CONVERSATION_SIZE = 20
+# One page to the on-call number per person per hour is enough; later flags are still recorded.
+ALERT_QUIET = timedelta(hours=1)
+
+# --- patient identifiers -------------------------------------------------------------------
+
+# Words that only appear when someone writes out a patient's identity.
+_ID_WORDS = re.compile(
+    r"\b(?:d\.?\s?o\.?\s?b\b\.?|date of birth|birth ?date|date de naissance|fecha de nacimiento)",
+    re.IGNORECASE,
+)
+# A record number: MRN 00123456, hospital no: H1234567, NHS number 943 476 5919, IPP 12345 ...
+_RECORD_NUMBER = re.compile(
+    r"\b(?:mrn|ipp|nhs(?:\s*(?:no|number|num))?|hosp(?:ital)?\s*(?:no|number|num|id)|"
+    r"patient\s*(?:no|number|num|id)|(?:medical\s*)?record\s*(?:no|number|num)|"
+    r"n(?:o|um(?:ero)?)\.?\s*de\s*(?:dossier|historia)|historia\s*cl[ií]nica|expediente)"
+    r"\b\W{0,3}[a-z]{0,3}\s?\d[\d\s-]{3,}",
+    re.IGNORECASE,
+)
+# "born 12/03/1961", "née le 3.4.1950", "nacido el 1-2-1970"
+_BORN_ON = re.compile(
+    r"\b(?:born|n[ée]e?|nacid[oa])(?:\s+(?:on|le|el))?\s+\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}",
+    re.IGNORECASE,
+)
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](\d{4})\b|\b(\d{4})-\d{2}-\d{2}\b")
+# A titled name ("Mrs Okafor", "pt John") or two capitalised words ("Jane Doe").
+_NAME = re.compile(
+    r"\b(?:mr|mrs|ms|miss|mme|mlle|sr|sra|srta|pt|patient|patiente|paciente)\.?\s+[A-Z][a-z]+"
+    r"|\b[A-Z][a-z]+\s+[A-Z][a-z]{2,}\b",
+)
+
+
+def looks_like_patient_data(text: str, today_year: int) -> bool:
+    """True for a name with a date of birth, a DOB, or a hospital/record number.
+
+    A date counts as a birth date only when it is two or more years back, so an exam date
+    ("my exam is on 12/06/2027") next to a name is not mistaken for one.
+    """
+    if _ID_WORDS.search(text) or _RECORD_NUMBER.search(text) or _BORN_ON.search(text):
+        return True
+    if not _NAME.search(text):
+        return False
+    for match in _DATE.finditer(text):
+        year = int(match.group(1) or match.group(2))
+        if 1900 <= year <= today_year - 2:
+            return True
+    return False
+
+
+# --- phone numbers in relayed text -----------------------------------------------------------
+
+# Eight or more digits, perhaps with +, spaces, dashes, dots or brackets: a phone number.
+_PHONE_LIKE = re.compile(r"(?<![\w+])\+?\d(?:[\s\-.()]{0,2}\d){7,}")
+
+
+def hide_numbers(text: str, stand_in: str) -> tuple[str, bool]:
+    """Replace anything that looks like a phone number; says whether it did."""
+    hidden, count = _PHONE_LIKE.subn(stand_in, text)
+    return hidden, count > 0
+
+
+# --- flags and alerts ---------------------------------------------------------------------
+
+
+def word_matches(ctx: Context, text: str) -> list[Match]:
+    return get_word_list(ctx.settings.content_path).matches(text or "")
+
+
+def _conversation(ctx: Context, person: Person, pair: Pair | None) -> list[int]:
+    """The ids of the person's latest messages and the pair's latest pushes, oldest first."""
+    clauses = [Message.person_id == person.id]
+    if pair is not None:
+        clauses.append(Message.idempotency_key.like(f"pair:{pair.id}:%"))
+    ids = ctx.session.scalars(
+        select(Message.id).where(or_(*clauses)).order_by(Message.id.desc()).limit(CONVERSATION_SIZE)
+    ).all()
+    return sorted(ids)
+
+
+def raise_flag(
+    ctx: Context,
+    person: Person,
+    text: str,
+    matches: list[Match],
+    pair: Pair | None = None,
+    checkin: CheckIn | None = None,
+    score: int | None = None,
+) -> tuple[Flag, list[Push]]:
+    """Record a flag for admins and, when an on-call number is set, page it (no student number)."""
+    matched = [f"{m.category}:{m.phrase}" for m in matches]
+    if score is not None and score <= LOW_SCORE:
+        matched.append(f"low_score:{score}")
+    reason = matches[0].category if matches else "low_score"
+    flag = Flag(
+        person_id=person.id,
+        pair_id=pair.id if pair else None,
+        checkin_id=checkin.id if checkin else None,
+        reason=reason,
+        matched=matched,
+        excerpt=(text or "")[:EXCERPT_MAX],
+        message_ids=_conversation(ctx, person, pair),
+        alerted=False,
+        resolved=False,
+        created_at=ctx.now,
+    )
+    ctx.session.add(flag)
+    ctx.session.flush()
+    log.warning("safeguarding flag %s (%s) for %s", flag.id, reason, mask(person.phone))
+    pushes = _alert(ctx, flag, person)
+    return flag, pushes
+
+
+def _alert(ctx: Context, flag: Flag, person: Person) -> list[Push]:
+    oncall = oncall_person(ctx)
+    if oncall is None:
+        return []
+    recent = ctx.session.scalar(
+        select(Flag.id).where(
+            Flag.person_id == person.id,
+            Flag.id != flag.id,
+            Flag.alerted.is_(True),
+            Flag.created_at >= ctx.now - ALERT_QUIET,
+        )
+    )
+    if recent is not None:
+        return []
+    flag.alerted = True
+    body = ctx.say(oncall, "mentor_alert", flag=flag.id, reason=flag.reason.replace("_", " "))
+    return [Push(oncall.id, body, ALERT, f"flag:{flag.id}:alert")]
+
+
+def oncall_person(ctx: Context) -> Person | None:
+    """The person behind ROUNDS_ONCALL_PHONE, created on first use; None when unset or invalid."""
+    raw = ctx.settings.oncall_phone
+    if not raw:
+        return None
+    try:
+        address = parse_address(raw)
+    except BadPhoneNumber:
+        log.error("ROUNDS_ONCALL_PHONE is not a phone number; safeguarding alerts are not sent")
+        return None
+    person = ctx.session.scalar(select(Person).where(Person.phone == address.phone))
+    if person is None:
+        person = Person(
+            phone=address.phone,
+            channel=address.channel,
+            country=address.country,
+            role=ONCALL,
+            status=ACTIVE,
+            language="en",
+            flow_state={},
+        )
+        ctx.session.add(person)
+        ctx.session.flush()
+    return person
+
+
+def supportive_reply(ctx: Context, person: Person) -> str:
+    helpline = ctx.settings.helpline_text or ctx.say(person, "mentor_helpline_default")
+    return ctx.say(person, "mentor_support", helpline=helpline)
+
+
+def handle_oncall(ctx: Context, person: Person, command: Command) -> Outcome:
+    """The on-call number texting in: it only receives alerts, so say where to look."""
+    return reply(ctx.say(person, "mentor_oncall_help"))
+
+
+ROLE_HANDLERS[ONCALL] = handle_oncall
