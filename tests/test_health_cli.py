@@ -103,3 +103,20 @@ def test_simulate_says_clearly_when_the_web_process_is_not_running(runner):
     result = runner.invoke(args=["simulate", "--url", "http://127.0.0.1:1"], input="HELP\n")
     assert result.exit_code != 0
     assert "make run" in result.output and "Traceback" not in result.output
+
+
+def test_simulator_prints_what_is_pushed_to_its_number(app, app_settings):
+    from gateway.simulate import Simulator, app_poster, run
+    from store.db import session_scope
+    from store.models import Person
+    from workers.outbox import queue_message
+
+    simulator = Simulator(app_settings, "+2348031234555", False, app_poster(app))
+    lines: list[str] = []
+    run(simulator, ["HELP\n"], lines.append)
+    with session_scope(app_settings.database_url) as session:
+        person = session.query(Person).filter_by(phone="+2348031234555").one()
+        queue_message(session, person, "Q101 pushed later", "question")
+    run(simulator, ["SCORE\n"], lines.append)
+    assert lines[0].startswith("< Rounds: A-D answer")
+    assert "<< Q101 pushed later" in lines
