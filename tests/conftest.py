@@ -236,23 +236,12 @@ class Phone:
         self.count = 0
 
     def form(self, text: str, **extra: str) -> dict[str, str]:
+        from gateway.simulate import webhook_form
+
         self.count += 1
-        sid = f"SM{uuid.uuid4().hex}"
-        sender = f"whatsapp:{self.number}" if self.whatsapp else self.number
         to = "whatsapp:+14155238886" if self.whatsapp else "+15005550006"
-        form = {
-            "MessageSid": sid,
-            "SmsSid": sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": sender,
-            "To": to,
-            "Body": text,
-            "NumMedia": "0",
-            "NumSegments": "1",
-            "SmsStatus": "received",
-            "ApiVersion": "2010-04-01",
-        }
-        form.update(extra)
+        form = webhook_form(self.number, text, self.whatsapp, to)
+        form.update(AccountSid=ACCOUNT_SID, **extra)
         return form
 
     def post(self, form: dict[str, str]):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from content.catalog import get_catalog
 from flows.checkins import plan_checkins
-from store.db import session_factory
+from store.db import session_scope
 from store.models import Person
 from store.settings import Settings
 from workers.outbox import enqueue_send, queue_message
@@ -22,9 +22,8 @@ log = logging.getLogger("rounds.mentoring")
 def run_checkins(settings: Settings, at: datetime) -> int:
     """Plan and queue everything mentoring has due at `at`; returns messages queued."""
     catalog = get_catalog(settings.content_path)
-    session = session_factory(settings.database_url)()
     queued: list[int] = []
-    try:
+    with session_scope(settings.database_url) as session:
         for person_id, body, kind, key in plan_checkins(session, catalog, settings, at):
             person = session.get(Person, person_id)
             if person is None:
@@ -32,12 +31,6 @@ def run_checkins(settings: Settings, at: datetime) -> int:
             message_id = queue_message(session, person, body, kind, key)
             if message_id is not None:
                 queued.append(message_id)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     enqueue_send(queued)
     if queued:
         log.info("mentoring queued %d message(s) at %s", len(queued), at.isoformat())
