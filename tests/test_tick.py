@@ -162,3 +162,25 @@ def test_rounds_tick_command(tick_settings, runner):
     assert "0 question(s)" in again.output
     bad = runner.invoke(args=["tick", "--at", "tomorrow"])
     assert bad.exit_code != 0 and "ISO-8601" in bad.output
+
+
+def test_whatsapp_student_with_an_open_question_is_nudged_once_before_the_window_closes(tick_settings):
+    now = at("2026-11-26T12:00:00+00:00")
+    pid = student(tick_settings, "+447700900123", "Europe/London", "08:00", now,
+                  last_inbound_at=now - timedelta(hours=23, minutes=30))
+    with session_scope(tick_settings.database_url) as session:
+        person = session.get(Person, pid)
+        person.channel = "whatsapp"
+        session.add(Attempt(person_id=pid, question_id=101, source="daily", local_date=now.date(),
+                            asked_at=now - timedelta(hours=4), skipped=False))
+    assert run_tick(tick_settings, now).nudges == 1
+    assert run_tick(tick_settings, now + timedelta(minutes=1)).nudges == 0
+    with session_scope(tick_settings.database_url) as session:
+        (nudge,) = session.execute(select(Message).where(Message.kind == "nudge")).scalars()
+        assert "A-D" in nudge.body and nudge.channel == "whatsapp"
+    # An SMS student, or one who already answered, is never nudged.
+    later = now + timedelta(days=1)
+    with session_scope(tick_settings.database_url) as session:
+        session.execute(text("UPDATE attempts SET answered_at = :t"), {"t": later.replace(tzinfo=None)})
+        session.get(Person, pid).last_inbound_at = later - timedelta(hours=23, minutes=30)
+    assert run_tick(tick_settings, later).nudges == 0

@@ -126,6 +126,8 @@ def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> No
             Attempt.answered_at.is_(None),
             Attempt.skipped.is_(False),
             Attempt.asked_at > Person.last_inbound_at,
+            # A question pushed moments ago needs no reminder on top of it.
+            Attempt.asked_at <= at - NUDGE_BEFORE_CLOSE,
         )
     )
     session = session_factory(settings.database_url)()
