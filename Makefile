@@ -20,7 +20,18 @@ run: $(STAMP)
 	@test -f .env || cp .env.example .env
 	$(BIN)/rounds dev
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+BROWSER := /usr/bin/chromium
+
+$(BROWSER):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	else \
+		echo "chromium is missing and cannot be installed here: the browser tests will be skipped"; \
+	fi
+
+test: $(STAMP) $(BROWSER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

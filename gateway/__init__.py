@@ -49,4 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(health.blueprint)
+    from gateway import admin
+
+    app.register_blueprint(admin.console)
+    app.register_blueprint(admin.api)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[tuple[int, str], Engine] = {}
+READ_ONLY = "rounds_read_only"
 _lock = threading.Lock()
 
 
@@ -33,6 +34,10 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
+        if connection.get_execution_options().get(READ_ONLY):
+            # A long read (an export) takes a snapshot and never blocks writers in WAL mode.
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
         # IMMEDIATE takes the write lock up front, so two writers queue on
         # busy_timeout instead of failing when a read lock cannot be upgraded.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -76,6 +81,11 @@ def dispose_all() -> None:
 
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def read_session(url: str) -> Session:
+    """A session for long reads (exports, reports); on SQLite it never holds the write lock."""
+    return Session(bind=get_engine(url).execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

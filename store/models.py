@@ -146,6 +146,10 @@ class Message(Base):
     encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
     num_media: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The broadcast a row belongs to (no foreign key: erasing either side never cascades).
+    broadcast_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    # An approved WhatsApp template to send instead of the body (outside the 24 h window).
+    content_sid: Mapped[str | None] = mapped_column(String(64))
     send_after: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

@@ -33,9 +33,9 @@ def test_only_the_leader_enqueues(connection):
     due_now(second)
     enqueued_first = first.enqueue_jobs()
     enqueued_second = second.enqueue_jobs()
-    assert {job.name for job in enqueued_first} == {"rounds.tick", "rounds.sweep"}
+    assert {job.name for job in enqueued_first} == {"rounds.tick", "rounds.sweep", "rounds.resume-broadcasts"}
     assert enqueued_second == []
-    assert Queue(runtime.DEFAULT, connection=connection).count == 2
+    assert Queue(runtime.DEFAULT, connection=connection).count == 3
     assert connection.get(LEADER_KEY).decode() == first.name
 
 
@@ -48,7 +48,7 @@ def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
     enqueued = second.enqueue_jobs()
     queue = Queue(runtime.DEFAULT, connection=connection)
     # A second clock in the same minute finds the unique job ids taken.
-    assert queue.count == 2
+    assert queue.count == 3
     assert enqueued == []
 
 

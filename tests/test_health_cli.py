@@ -120,3 +120,16 @@ def test_simulator_prints_what_is_pushed_to_its_number(app, app_settings):
     run(simulator, ["SCORE\n"], lines.append)
     assert lines[0].startswith("< Rounds: A-D answer")
     assert "<< Q101 pushed later" in lines
+
+
+def test_a_long_read_does_not_block_a_webhook_on_sqlite(client, database_url):
+    from sqlalchemy import text
+
+    from store.db import read_session
+
+    reader = read_session(database_url)
+    try:
+        reader.execute(text("SELECT count(*) FROM messages")).scalar()  # the read transaction is open
+        assert Phone(client, "+2348031234111").text("HELP")  # a writer still gets through at once
+    finally:
+        reader.close()

@@ -15,6 +15,7 @@ from rq.exceptions import DuplicateJobError
 from rq.utils import now
 
 from workers import jobs, runtime
+from workers.broadcasts import resume_stalled
 
 log = logging.getLogger("rounds.clock")
 
@@ -86,6 +87,9 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
     scheduler = GuardedCronScheduler(connection)
     scheduler.register(jobs.tick, runtime.DEFAULT, cron="* * * * *", name="rounds.tick", result_ttl=600)
     scheduler.register(jobs.sweep, runtime.DEFAULT, interval=60, name="rounds.sweep", result_ttl=600)
+    scheduler.register(
+        resume_stalled, runtime.DEFAULT, interval=300, name="rounds.resume-broadcasts", result_ttl=600
+    )
     return scheduler
 
 

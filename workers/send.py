@@ -91,7 +91,7 @@ def route_for(
             WHATSAPP,
             settings.whatsapp_from,
         )
-    template = settings.whatsapp_templates.get(message.kind)
+    template = message.content_sid or settings.whatsapp_templates.get(message.kind)
     if template:
         variables = json.dumps({"1": message.body})
         return Route(

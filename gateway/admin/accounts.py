@@ -1,0 +1,168 @@
+"""Admin accounts: password hashing, sign-in with throttling, and API tokens.
+
+Passwords are hashed with Werkzeug's scrypt; tokens are random and stored as SHA-256,
+so neither the database nor a backup of it can be used to sign in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from store.admin import ROLES, VIEWER, AdminUser, ApiToken, LoginFailure
+from store.models import utcnow
+
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "rnd_"
+# Five wrong passwords for one email from one address lock that pair for fifteen minutes.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+# A token's last use is written at most this often, so reads do not each cost a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Compared against when the email is unknown, so a wrong email takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class AccountError(ValueError):
+    """A problem the person can fix; the message says how."""
+
+
+def normalise_email(email: str) -> str:
+    cleaned = (email or "").strip().lower()
+    if not _EMAIL.fullmatch(cleaned) or len(cleaned) > 254:
+        raise AccountError(f"{email!r} is not an email address")
+    return cleaned
+
+
+def hash_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    return generate_password_hash(password, method="scrypt")
+
+
+def create_admin(session: Session, email: str, password: str, role: str = VIEWER) -> AdminUser:
+    """Add an account; an existing email gets the new password and role instead."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    email = normalise_email(email)
+    password_hash = hash_password(password)
+    user = session.scalar(select(AdminUser).where(AdminUser.email == email))
+    if user is None:
+        user = AdminUser(email=email, password_hash=password_hash, role=role, active=True)
+        session.add(user)
+    else:
+        user.password_hash, user.role, user.active = password_hash, role, True
+    session.flush()
+    return user
+
+
+def find_user(session: Session, email: str) -> AdminUser | None:
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        return None
+    return session.scalar(select(AdminUser).where(AdminUser.email == email))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: AdminUser | None
+    locked_for: timedelta | None = None  # set when too many failures came first
+
+
+def failures_since(session: Session, email: str, ip: str, since: datetime) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(LoginFailure.at)
+            .where(LoginFailure.email == email, LoginFailure.ip == ip, LoginFailure.at > since)
+            .order_by(LoginFailure.at)
+        )
+    )
+
+
+def sign_in(session: Session, email: str, password: str, ip: str, now: datetime | None = None) -> SignIn:
+    """Check a password, counting failures per email and address; the caller commits."""
+    now = now or utcnow()
+    key = (email or "").strip().lower()[:254]
+    recent = failures_since(session, key, ip, now - FAILURE_WINDOW)
+    if len(recent) >= MAX_FAILURES:
+        return SignIn(None, locked_for=recent[-MAX_FAILURES] + FAILURE_WINDOW - now)
+    user = find_user(session, key)
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not valid or not user.active:
+        session.add(LoginFailure(email=key, ip=ip[:64], at=now))
+        # Keep the table small: failures older than a day no longer matter.
+        session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
+        return SignIn(None)
+    session.execute(delete(LoginFailure).where(LoginFailure.email == key, LoginFailure.ip == ip))
+    user.last_login_at = now
+    return SignIn(user)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: AdminUser, label: str | None = None) -> tuple[ApiToken, str]:
+    """A new API token for `user`; the plain token is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, token_hash=_digest(plain), prefix=plain[:12], label=label)
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def user_for_token(session: Session, plain: str, now: datetime | None = None) -> AdminUser | None:
+    """The active user a bearer token belongs to, or None; notes when it was last used."""
+    if not plain or not plain.startswith(TOKEN_PREFIX):
+        return None
+    now = now or utcnow()
+    row = session.execute(
+        select(ApiToken, AdminUser)
+        .join(AdminUser, AdminUser.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _digest(plain), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row.AdminUser.active:
+        return None
+    token = row.ApiToken
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return row.AdminUser
+
+
+def tokens_of(session: Session, user: AdminUser) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int, owner: AdminUser | None = None) -> ApiToken:
+    """Revoke one token; with `owner`, only a token of theirs (an admin may revoke any)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (owner is not None and token.user_id != owner.id and owner.role != "admin"):
+        raise AccountError(f"there is no token #{token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def disable_admin(session: Session, user: AdminUser) -> int:
+    """Deactivate an account and revoke its tokens; `rounds admin create` brings it back."""
+    user.active = False
+    now = utcnow()
+    revoked = 0
+    for token in tokens_of(session, user):
+        if token.revoked_at is None:
+            token.revoked_at = now
+            revoked += 1
+    return revoked
+
+
+def count_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AdminUser)) or 0

@@ -1,0 +1,297 @@
+"""The OpenAPI 3.1 description of /api/v1, written by hand next to the views it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.broadcasts import SEGMENT_KEYS
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "401": {"$ref": "#/components/responses/Unauthorized"},
+}
+WRITE_ERRORS = ERRORS | {"403": {"$ref": "#/components/responses/Forbidden"}}
+NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
+
+
+def _id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+PAGING = [
+    _query("page", {"type": "integer", "minimum": 1}),
+    _query("per_page", {"type": "integer", "maximum": 200}),
+]
+STUDENT_FILTERS = [
+    _query("q", {"type": "string"}, "part of a name or number"),
+    _query("track", {"type": "string"}),
+    _query("country", {"type": "string"}, "ISO 3166 alpha-2"),
+    _query("language", {"type": "string"}),
+    _query("channel", {"type": "string", "enum": ["sms", "whatsapp"]}),
+    _query("status", {"type": "string", "enum": ["active", "paused", "opted_out"]}),
+]
+
+BROADCAST_INPUT = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "maxLength": 1600},
+        "segment": {
+            "type": "object",
+            "description": "every key must match; a list gives alternatives. Dates are ISO 8601; "
+            "last-active and inactive take spans such as 7d, 48h, 2w; "
+            "mentor is any, none or a mentor's phone",
+            "propertyNames": {"enum": list(SEGMENT_KEYS)},
+            "additionalProperties": {
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+        },
+        "at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "send at this instant (UTC if no offset)",
+        },
+        "local": {
+            "type": "string",
+            "pattern": "^\\d{2}:\\d{2}$",
+            "description": "send at this clock time in each recipient's zone",
+        },
+        "whatsapp_template": {
+            "type": "string",
+            "description": "approved template ContentSid for recipients outside the 24 h window",
+        },
+        "draft": {"type": "boolean", "description": "store without sending"},
+    },
+}
+
+
+def spec(server: str) -> dict[str, Any]:
+    """The document served at /api/v1/openapi.json, with `server` as its base URL."""
+    ok = lambda schema, text="OK": {"200": _json(schema, text)}  # noqa: E731
+    obj = {"type": "object"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rounds admin API",
+            "version": "1.0.0",
+            "description": "Students, mentors, pairs, broadcasts, stats and safeguarding flags. "
+            "Create a token with `rounds admin token EMAIL`; viewers may read, editors and admins "
+            'may also write, admins alone may export or erase a person\'s data. Errors are {"error": "..."}.',
+        },
+        "servers": [{"url": server}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/students": {
+                "get": {
+                    "summary": "Search students",
+                    "parameters": STUDENT_FILTERS + PAGING,
+                    "responses": ok(obj) | ERRORS,
+                }
+            },
+            "/students/{id}": {
+                "get": {
+                    "summary": "A student with learning figures and mentor",
+                    "parameters": [_id("id")],
+                    "responses": ok(obj) | ERRORS | NOT_FOUND,
+                }
+            },
+            "/students/{id}/messages": {
+                "get": {
+                    "summary": "A student's conversation, newest first pages via before=<message id>",
+                    "parameters": [
+                        _id("id"),
+                        _query("limit", {"type": "integer"}),
+                        _query("before", {"type": "integer"}),
+                    ],
+                    "responses": ok(obj) | ERRORS | NOT_FOUND,
+                }
+            },
+            "/students/{id}/export": {
+                "get": {
+                    "summary": "Everything held about a person (admin)",
+                    "parameters": [_id("id")],
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/students/{id}/erase": {
+                "post": {
+                    "summary": "Erase a person's personal data, keeping anonymous aggregates (admin)",
+                    "parameters": [_id("id")],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["confirm"],
+                                    "properties": {"confirm": {"const": True}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/mentors": {
+                "get": {"summary": "Mentors with their mentee counts", "responses": ok(obj) | ERRORS},
+                "post": {
+                    "summary": "Add or update a mentor (editor)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["phone", "name"],
+                                    "properties": {
+                                        "phone": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "tracks": {"type": "array", "items": {"type": "string"}},
+                                        "languages": {"type": "array", "items": {"type": "string"}},
+                                        "capacity": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"201": _json(obj, "Created")} | WRITE_ERRORS,
+                },
+            },
+            "/pairs": {
+                "get": {"summary": "Current mentor-student pairs", "responses": ok(obj) | ERRORS},
+                "post": {
+                    "summary": "Pair a mentor and a student by phone (editor)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["mentor", "student"],
+                                    "properties": {
+                                        "mentor": {"type": "string"},
+                                        "student": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"201": _json(obj, "Created")} | WRITE_ERRORS,
+                },
+            },
+            "/pairs/{student_id}": {
+                "delete": {
+                    "summary": "End a student's pairing (editor)",
+                    "parameters": [_id("student_id")],
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/broadcasts": {
+                "get": {"summary": "Broadcast history", "parameters": PAGING, "responses": ok(obj) | ERRORS},
+                "post": {
+                    "summary": "Create and send a broadcast (editor); 202 while it fans out, 201 for a draft",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BroadcastInput")}},
+                    },
+                    "responses": {
+                        "202": _json(obj, "Accepted"),
+                        "201": _json(obj, "Draft stored"),
+                        "503": {"$ref": "#/components/responses/Unavailable"},
+                    }
+                    | WRITE_ERRORS,
+                },
+            },
+            "/broadcasts/preview": {
+                "post": {
+                    "summary": "Recipients, encoding, segments and cost, without sending",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BroadcastInput")}},
+                    },
+                    "responses": ok(obj) | ERRORS,
+                }
+            },
+            "/broadcasts/{id}": {
+                "get": {
+                    "summary": "A broadcast with its progress and failure reasons",
+                    "parameters": [_id("id")],
+                    "responses": ok(obj) | ERRORS | NOT_FOUND,
+                }
+            },
+            "/broadcasts/{id}/cancel": {
+                "post": {
+                    "summary": "Cancel; queued messages are not sent (editor)",
+                    "parameters": [_id("id")],
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/broadcasts/{id}/send": {
+                "post": {
+                    "summary": "Send a draft (editor)",
+                    "parameters": [_id("id")],
+                    "responses": {"202": _json(obj, "Accepted")} | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/stats": {
+                "get": {
+                    "summary": "Dashboard series: active students, answers, delivery, opt-outs, flags, "
+                    "accuracy by topic",
+                    "parameters": [_query("days", {"type": "integer"})],
+                    "responses": ok(obj) | ERRORS,
+                }
+            },
+            "/flags": {
+                "get": {
+                    "summary": "Safeguarding flags",
+                    "parameters": [
+                        _query("status", {"type": "string", "enum": ["open", "all"]}),
+                        _query("limit", {"type": "integer"}),
+                    ],
+                    "responses": ok(obj) | ERRORS,
+                }
+            },
+            "/flags/{id}/resolve": {
+                "post": {
+                    "summary": "Mark a flag resolved (editor)",
+                    "parameters": [_id("id")],
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": ok(obj)}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+                "BroadcastInput": BROADCAST_INPUT,
+            },
+            "responses": {
+                name: _json(_ref("Error"), text)
+                for name, text in (
+                    ("BadRequest", "The input is wrong; the error says what to change"),
+                    ("Unauthorized", "No token, or an unknown or revoked one"),
+                    ("Forbidden", "The token's role is not allowed to do this"),
+                    ("NotFound", "No such id or path"),
+                    ("Unavailable", "The job queue is down; nothing was sent"),
+                )
+            },
+        },
+    }

@@ -1,0 +1,138 @@
+"""Console pages: sign-in, the dashboard, the admin's own API tokens, and CSV downloads."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
+
+from gateway.admin import accounts, charts, exports, stats
+from gateway.admin.web import EDITOR, back, console, current_user, db, requires, safe_next, settings, stamp
+
+
+@console.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    if request.method == "GET":
+        return render_template("admin/login.html", next=request.args.get("next", ""))
+    email = request.form.get("email", "")
+    ip = request.remote_addr or "unknown"
+    session_ = db()
+    result = accounts.sign_in(session_, email, request.form.get("password", ""), ip)
+    session_.commit()
+    if result.locked_for is not None:
+        minutes = max(1, int(result.locked_for.total_seconds() // 60) + 1)
+        message = (
+            f"Too many failed sign-ins for this email from your address. Try again in {minutes} minute(s)."
+        )
+        return Response(render_template("admin/login.html", error=message, email=email), 429)
+    if result.user is None:
+        message = "Wrong email or password."
+        return Response(render_template("admin/login.html", error=message, email=email), 401)
+    # A fresh session on sign-in, so an identifier planted before it is worthless.
+    session.clear()
+    session.permanent = True
+    session["admin_user_id"] = result.user.id
+    session["admin_stamp"] = stamp(result.user)
+    session["csrf"] = secrets.token_urlsafe(32)
+    return redirect(safe_next(request.form.get("next")))
+
+
+@console.post("/logout")
+def logout() -> Response:
+    session.clear()
+    flash("Signed out.", "ok")
+    return redirect(url_for("admin.login"))
+
+
+@console.get("/")
+def dashboard() -> str:
+    try:
+        span = min(max(int(request.args.get("days", 30)), 7), 90)
+    except ValueError:
+        span = 30
+    data = stats.dashboard(db(), span)
+    active, answers, delivery = data["active"], data["answers"], data["delivery"]
+    figures = {
+        "active": charts.bar_chart(
+            "Daily active students", active.days, [("active", active.values["active"], "bar-a")]
+        ),
+        "answers": charts.bar_chart(
+            "Answers per day",
+            answers.days,
+            [
+                ("answered", answers.values["answered"], "bar-a"),
+                ("correct", answers.values["correct"], "bar-b"),
+            ],
+        ),
+        "delivery": charts.bar_chart(
+            "Delivery of pushes",
+            delivery.days,
+            [
+                ("delivered", delivery.values["delivered"], "bar-b"),
+                ("failed", delivery.values["failed"], "bar-c"),
+            ],
+        ),
+        "opt_outs": charts.bar_chart(
+            "Opt-outs", data["opt_outs"].days, [("opt-outs", data["opt_outs"].values["opt_outs"], "bar-c")]
+        ),
+        "flags": charts.bar_chart(
+            "Flags", data["flags"].days, [("flags", data["flags"].values["flags"], "bar-c")]
+        ),
+        "topics": charts.percent_bars(
+            "Accuracy by topic", [(t["topic"], t["accuracy"], t["answered"]) for t in data["topics"]]
+        ),
+    }
+    delivered = sum(delivery.values["delivered"])
+    failed = sum(delivery.values["failed"])
+    rate = round(100 * delivered / (delivered + failed)) if delivered + failed else None
+    return render_template(
+        "admin/dashboard.html",
+        data=data,
+        figures=figures,
+        delivery_rate=rate,
+    )
+
+
+@console.get("/account")
+def account() -> str:
+    user = current_user()
+    return render_template("admin/account.html", tokens=accounts.tokens_of(db(), user), new_token=None)
+
+
+@console.post("/account/tokens")
+def create_token() -> str:
+    user = current_user()
+    session_ = db()
+    label = request.form.get("label", "").strip()[:80] or None
+    _, plain = accounts.issue_token(session_, user, label)
+    session_.commit()
+    # Shown once, in this response only; it is stored hashed.
+    return render_template("admin/account.html", tokens=accounts.tokens_of(session_, user), new_token=plain)
+
+
+@console.post("/account/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int) -> Response:
+    session_ = db()
+    try:
+        accounts.revoke_token(session_, token_id, owner=current_user())
+    except accounts.AccountError as exc:
+        return back("admin.account", str(exc), "error")
+    session_.commit()
+    return back("admin.account", f"Token #{token_id} revoked; programs using it now get 401.")
+
+
+@console.get("/exports")
+def exports_page() -> str:
+    return render_template("admin/exports.html", kinds=list(exports.EXPORTS))
+
+
+@console.get("/exports/<kind>.csv")
+@requires(EDITOR)
+def download(kind: str) -> Response:
+    if kind not in exports.EXPORTS:
+        return back("admin.exports_page", f"There is no {kind} export; choose one below.", "error")
+    body = exports.iter_csv(settings().database_url, kind)
+    response = Response(stream_with_context(body), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.filename(kind, date.today())}"'
+    return response
