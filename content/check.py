@@ -94,9 +94,7 @@ def _check_taxonomy(bank: Bank, out: Report) -> None:
                 )
             other = seen.get(word)
             if other is not None and other != topic.key:
-                out.error(
-                    topic.file, topic.line, f"synonym '{word}' of {topic.key} already means {other}"
-                )
+                out.error(topic.file, topic.line, f"synonym '{word}' of {topic.key} already means {other}")
             seen.setdefault(word, topic.key)
     tracks: set[str] = set()
     for track in taxonomy.tracks:
@@ -150,9 +148,7 @@ def _check_question(bank: Bank, q: QuestionItem, label: str, today: date, out: R
         if tracks and track not in tracks:
             out.error(q.file, at("tracks"), f"{label}: {_known(track, tracks, 'track')}")
     if q.difficulty not in (1, 2, 3):
-        out.error(
-            q.file, at("difficulty"), f"{label}: difficulty must be 1, 2 or 3, not {q.difficulty}"
-        )
+        out.error(q.file, at("difficulty"), f"{label}: difficulty must be 1, 2 or 3, not {q.difficulty}")
 
     letters = sorted(q.options)
     if letters != list(LETTERS):

@@ -54,9 +54,7 @@ class LoadReport:
 
     @property
     def changed(self) -> bool:
-        return any(
-            c.inserted or c.updated or c.deactivated for c in (self.questions, self.resources)
-        )
+        return any(c.inserted or c.updated or c.deactivated for c in (self.questions, self.resources))
 
     def __str__(self) -> str:
         return f"questions: {self.questions}\nresources: {self.resources}"
@@ -116,9 +114,7 @@ def _sync(
     return counts
 
 
-def load_content(
-    session: Session, root: Path | str | None = None, today: date | None = None
-) -> LoadReport:
+def load_content(session: Session, root: Path | str | None = None, today: date | None = None) -> LoadReport:
     """Check the content under `root`, then upsert it; the caller commits the session.
 
     Raises ContentError, changing nothing, when the check finds any error.

@@ -58,8 +58,7 @@ class Report:
             self.error(
                 file,
                 line,
-                f"{what} has characters outside GSM-7, which would make "
-                f"the SMS cost 2-3x as much: {chars}",
+                f"{what} has characters outside GSM-7, which would make the SMS cost 2-3x as much: {chars}",
             )
             return
         costly = sorted({c for c in text if c in GSM7_EXTENSION}, key=text.index)

@@ -105,9 +105,7 @@ def write_content(root: Path, renal: str | None = None, cardiology: str | None =
     (root / "catalog").mkdir(exist_ok=True)
     (root / "taxonomy.yaml").write_text(TAXONOMY)
     if renal is None:
-        renal = question(201) + question(
-            202, stem="Which ion does a loop diuretic lose, put another way?"
-        )
+        renal = question(201) + question(202, stem="Which ion does a loop diuretic lose, put another way?")
     if cardiology is None:
         cardiology = question(101, topic="cardiology")
     (root / "questions" / "renal.yaml").write_text(renal)

@@ -325,9 +325,7 @@ def test_a_translation_counted_in_ucs2_can_blow_the_budget(tmp_path: Path) -> No
     path = root / "catalog" / "fr.yaml"
     # "ê" is outside GSM-7: 210 characters of French cost four UCS-2 segments.
     long_score = "Serie {streak}, precision {accuracy} %. " + "Vous êtes en forme. " * 9
-    path.write_text(
-        path.read_text().replace('"Serie {streak}, precision {accuracy} %."', f'"{long_score}"')
-    )
+    path.write_text(path.read_text().replace('"Serie {streak}, precision {accuracy} %."', f'"{long_score}"'))
     only_error(check_content(root, TODAY), "fr.yaml", 3, "message 'score'", "4 SMS segments")
 
 
@@ -383,9 +381,7 @@ YAML_BITS = st.sampled_from(
 
 
 # tmp_path is shared by the examples; each one rewrites every file it uses.
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     questions=st.lists(YAML_BITS, max_size=30).map("".join),
     catalog=st.lists(YAML_BITS, max_size=20).map("".join),

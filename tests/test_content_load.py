@@ -51,8 +51,7 @@ def test_an_edited_question_is_updated(db: Session, tmp_path: Path) -> None:
     db.commit()
     write_content(
         tmp_path,
-        renal=question(201, explanation="Edited: NKCC2 block wastes K.")
-        + question(202, answer="D"),
+        renal=question(201, explanation="Edited: NKCC2 block wastes K.") + question(202, answer="D"),
     )
     report = load_content(db, root, TODAY)
     db.commit()
@@ -62,9 +61,7 @@ def test_an_edited_question_is_updated(db: Session, tmp_path: Path) -> None:
     assert questions[202].answer == "D"
 
 
-def test_a_removed_question_becomes_inactive_and_its_attempts_survive(
-    db: Session, tmp_path: Path
-) -> None:
+def test_a_removed_question_becomes_inactive_and_its_attempts_survive(db: Session, tmp_path: Path) -> None:
     root = write_content(tmp_path)
     load_content(db, root, TODAY)
     person = Person(phone="+2348030000111", name="Ada")

@@ -38,9 +38,7 @@ def test_an_escape_pair_is_never_split_across_parts() -> None:
     assert segment_count("a" * 306) == 2
 
 
-@pytest.mark.parametrize(
-    ("length", "segments"), [(70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)]
-)
+@pytest.mark.parametrize(("length", "segments"), [(70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
 def test_ucs2_boundaries_70_then_67_per_part(length: int, segments: int) -> None:
     result = count("ж" * length)
     assert (result.encoding, result.units, result.segments) == ("UCS-2", length, segments)

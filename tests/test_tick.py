@@ -27,8 +27,17 @@ def tick_settings(app_settings):
 
 def student(settings, phone: str, zone: str, daily_time: str, now: datetime, **fields) -> int:
     with session_scope(settings.database_url) as session:
-        person = Person(phone=phone, channel="sms", name="Amina", timezone=zone, daily_time=daily_time,
-                        track="step1", status="active", flow_state={}, **fields)
+        person = Person(
+            phone=phone,
+            channel="sms",
+            name="Amina",
+            timezone=zone,
+            daily_time=daily_time,
+            track="step1",
+            status="active",
+            flow_state={},
+            **fields,
+        )
         session.add(person)
         session.flush()
         reschedule(person, now)
@@ -37,9 +46,13 @@ def student(settings, phone: str, zone: str, daily_time: str, now: datetime, **f
 
 def questions_to(settings, person_id: int) -> list[Message]:
     with session_scope(settings.database_url) as session:
-        return list(session.execute(
-            select(Message).where(Message.person_id == person_id, Message.kind == "question").order_by(Message.id)
-        ).scalars())
+        return list(
+            session.execute(
+                select(Message)
+                .where(Message.person_id == person_id, Message.kind == "question")
+                .order_by(Message.id)
+            ).scalars()
+        )
 
 
 def at(text_: str) -> datetime:
@@ -90,7 +103,9 @@ def test_daylight_saving_changes(tick_settings, zone, before, due_utc):
 
 def test_quiet_hours_hold_a_late_push_but_not_a_chosen_time(tick_settings):
     early = student(tick_settings, "+2348031234111", "Africa/Lagos", "07:00", at("2026-11-25T12:00:00+00:00"))
-    night_owl = student(tick_settings, "+2348031234222", "Africa/Lagos", "22:30", at("2026-11-25T12:00:00+00:00"))
+    night_owl = student(
+        tick_settings, "+2348031234222", "Africa/Lagos", "22:30", at("2026-11-25T12:00:00+00:00")
+    )
     # The clock was down all morning: 07:00's push is found at 22:00 local, inside quiet hours.
     run_tick(tick_settings, at("2026-11-26T21:00:00+00:00"))
     assert questions_to(tick_settings, early) == []
@@ -115,8 +130,12 @@ def test_opted_out_and_paused_students_get_nothing(tick_settings):
 
 
 def test_two_passes_at_once_send_one_question(tick_settings):
-    pids = [student(tick_settings, f"+23480312340{n:02d}", "Africa/Lagos", "08:00",
-                    at("2026-11-25T12:00:00+00:00")) for n in range(20)]
+    pids = [
+        student(
+            tick_settings, f"+23480312340{n:02d}", "Africa/Lagos", "08:00", at("2026-11-25T12:00:00+00:00")
+        )
+        for n in range(20)
+    ]
     instant = at("2026-11-26T07:00:00+00:00")
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -146,10 +165,14 @@ def test_due_students_are_found_with_the_index(tick_settings):
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET enable_seqscan = off"))  # a tiny table would favour a scan
-            plan = " ".join(row[0] for row in conn.execute(text("EXPLAIN " + query), {"at": datetime.now(UTC)}))
+            plan = " ".join(
+                row[0] for row in conn.execute(text("EXPLAIN " + query), {"at": datetime.now(UTC)})
+            )
         else:
-            plan = " ".join(str(row[-1]) for row in conn.execute(
-                text("EXPLAIN QUERY PLAN " + query), {"at": datetime.now(UTC)}))
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.execute(text("EXPLAIN QUERY PLAN " + query), {"at": datetime.now(UTC)})
+            )
     assert "ix_people_next_push_at" in plan
 
 
@@ -166,13 +189,27 @@ def test_rounds_tick_command(tick_settings, runner):
 
 def test_whatsapp_student_with_an_open_question_is_nudged_once_before_the_window_closes(tick_settings):
     now = at("2026-11-26T12:00:00+00:00")
-    pid = student(tick_settings, "+447700900123", "Europe/London", "08:00", now,
-                  last_inbound_at=now - timedelta(hours=23, minutes=30))
+    pid = student(
+        tick_settings,
+        "+447700900123",
+        "Europe/London",
+        "08:00",
+        now,
+        last_inbound_at=now - timedelta(hours=23, minutes=30),
+    )
     with session_scope(tick_settings.database_url) as session:
         person = session.get(Person, pid)
         person.channel = "whatsapp"
-        session.add(Attempt(person_id=pid, question_id=101, source="daily", local_date=now.date(),
-                            asked_at=now - timedelta(hours=4), skipped=False))
+        session.add(
+            Attempt(
+                person_id=pid,
+                question_id=101,
+                source="daily",
+                local_date=now.date(),
+                asked_at=now - timedelta(hours=4),
+                skipped=False,
+            )
+        )
     assert run_tick(tick_settings, now).nudges == 1
     assert run_tick(tick_settings, now + timedelta(minutes=1)).nudges == 0
     with session_scope(tick_settings.database_url) as session:

@@ -596,8 +596,12 @@ def _resume_later(broadcast_id: int, seconds: int = BACKPRESSURE_WAIT) -> None:
     """Come back to a fan-out that waited for the outbox to drain (idempotent on re-run)."""
     try:
         runtime.queue(runtime.DEFAULT).enqueue_in(
-            timedelta(seconds=seconds), fan_out_broadcast, broadcast_id, job_timeout=3600,
-            result_ttl=3600, failure_ttl=7 * 86400,
+            timedelta(seconds=seconds),
+            fan_out_broadcast,
+            broadcast_id,
+            job_timeout=3600,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
         )
     except (RedisError, RuntimeError) as exc:  # resume_stalled picks it up instead
         log.warning("could not schedule the rest of broadcast %s: %s", broadcast_id, exc)
