@@ -152,6 +152,19 @@ def test_dashboard_draws_charts_on_the_server(admin, app_settings):
     assert "Accuracy by topic" in body and "% of" in body  # bars carry their values as titles
 
 
+def test_dashboard_shows_the_outbox_and_its_drain_time(admin, app_settings):
+    from workers.outbox import queue_message
+
+    person_id = add_person(app_settings, "+2348031000001")
+    with session_scope(app_settings.database_url) as session:
+        person = session.get(Person, person_id)
+        for n in range(3):
+            queue_message(session, person, f"{n} " + "x" * 200, "broadcast")  # two segments each
+    body = text_of(admin.get("/admin/"))
+    # Six segments at the test's lifted rate take no time; the figures are what matter here.
+    assert "<b>3</b> queued now (6 segments, about 0.0 min to send" in body
+
+
 def test_broadcast_from_compose_through_preview_to_progress(editor, app_settings):
     for n in range(3):
         add_person(app_settings, f"+234803100000{n}", country="NG", timezone="UTC")

@@ -8,6 +8,7 @@ from datetime import date
 from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
 
 from gateway.admin import accounts, charts, exports, stats
+from workers.outbox import outbox_depth
 from gateway.admin.web import EDITOR, back, console, current_user, db, requires, safe_next, settings, stamp
 
 
@@ -52,6 +53,7 @@ def dashboard() -> str:
     except ValueError:
         span = 30
     data = stats.dashboard(db(), span)
+    outbox = outbox_depth(db(), settings())
     active, answers, delivery = data["active"], data["answers"], data["delivery"]
     figures = {
         "active": charts.bar_chart(
@@ -91,6 +93,7 @@ def dashboard() -> str:
         data=data,
         figures=figures,
         delivery_rate=rate,
+        outbox=outbox,
     )
 
 

@@ -148,9 +148,6 @@ def totals(session: Session, now: datetime) -> dict[str, Any]:
         "students_by_status": by_status,
         "messages_out_30d": messages_sent,
         "segments_out_30d": int(segments_sent),
-        "queued_now": session.scalar(
-            select(func.count()).select_from(Message).where(Message.status == "queued")
-        ),
     }
 
 
