@@ -8,8 +8,8 @@ from datetime import date
 from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
 
 from gateway.admin import accounts, charts, exports, stats
-from workers.outbox import outbox_depth
 from gateway.admin.web import EDITOR, back, console, current_user, db, requires, safe_next, settings, stamp
+from workers.outbox import outbox_depth
 
 
 @console.route("/login", methods=["GET", "POST"])
