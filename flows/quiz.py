@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
 from sqlalchemy import Row, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows import onboarding
@@ -31,6 +31,7 @@ from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Card, Person, Quest
 __all__ = [
     "advance_schedule",
     "choose_question",
+    "hold_questions",
     "parse_answer",
     "plan_daily_question",
     "render_question",
@@ -129,6 +130,48 @@ def topic_strength(answered: int, correct: int) -> float:
     return (correct + 1) / (answered + 3)
 
 
+_BANK = "rounds.active_bank"
+
+
+def active_bank(session: Session) -> list[Row]:
+    """(id, topic, tracks, difficulty) of every active question, read once per session.
+
+    The scheduling pass asks for it once per due student in one long session; a webhook's
+    session lives for one text. Content loads run in sessions of their own.
+    """
+    bank = session.info.get(_BANK)
+    if bank is None:
+        bank = session.info[_BANK] = list(
+            session.execute(
+                select(Question.id, Question.topic, Question.tracks, Question.difficulty).where(
+                    Question.active.is_(True)
+                )
+            ).all()
+        )
+    return bank
+
+
+_HELD = "rounds.questions"
+
+
+def hold_questions(session: Session) -> None:
+    """Read every active question into the session at once, for a pass over many students."""
+    held: dict[int, Question] = session.info.setdefault(_HELD, {})
+    for question in session.scalars(select(Question).where(Question.active.is_(True))):
+        held[question.id] = question
+
+
+def _question(session: Session, question_id: int) -> Question | None:
+    """A question, held for the session: the identity map alone is weak and re-reads it each time."""
+    held: dict[int, Question] = session.info.setdefault(_HELD, {})
+    if question_id not in held:
+        question = session.get(Question, question_id)
+        if question is None:
+            return None
+        held[question_id] = question
+    return held[question_id]
+
+
 def choose_question(session: Session, person: Person, now: datetime) -> Question | None:
     """Due reviews first, then an unasked question from the track's weakest topic, then repeats."""
     asked: dict[int, datetime] = dict(
@@ -153,13 +196,9 @@ def choose_question(session: Session, person: Person, now: datetime) -> Question
         # Put again since its last review and still unanswered: a few days' grace, not a loop.
         waiting = last_asked is not None and reviewed and last_asked > datetime.fromisoformat(reviewed)
         if not waiting or last_asked < now - OPEN_WINDOW:
-            return session.get(Question, question_id)
+            return _question(session, question_id)
 
-    bank = session.execute(
-        select(Question.id, Question.topic, Question.tracks, Question.difficulty).where(
-            Question.active.is_(True)
-        )
-    ).all()
+    bank = active_bank(session)
     track = person.track or "general"
     pool = [q for q in bank if track in (q.tracks or [])]
     general = [q for q in bank if "general" in (q.tracks or [])]
@@ -179,12 +218,12 @@ def choose_question(session: Session, person: Person, now: datetime) -> Question
                 _spread(person.id, q.id),
             )
 
-        return session.get(Question, min(fresh, key=weakness).id)
+        return _question(session, min(fresh, key=weakness).id)
     repeats = pool or general or bank
     if not repeats:
         return None
     oldest = min(repeats, key=lambda q: (asked.get(q.id) or now, q.id))
-    return session.get(Question, oldest.id)
+    return _question(session, oldest.id)
 
 
 # --- the daily push -----------------------------------------------------------------------
@@ -210,19 +249,13 @@ def plan_daily_question(ctx: Context, person: Person, at: datetime) -> tuple[Att
     if not _ready_for_push(person, at) or in_quiet_hours(person, at, ctx.settings):
         return None
     day = local_date(person, at)
-    exists = ctx.session.scalar(
-        select(Attempt.id).where(
-            Attempt.person_id == person.id, Attempt.local_date == day, Attempt.source == DAILY
-        )
-    )
-    if exists is not None:
-        return None
     question = choose_question(ctx.session, person, at)
     if question is None:
         return None
+    # The (person, local date, 'daily') key makes the insert yield when today's question exists.
     attempt = _insert_attempt(ctx.session, person, question, day, DAILY, at)
     if attempt is None:
-        return None  # a concurrent pass got there first
+        return None  # already asked today (by this pass earlier or a concurrent one)
     return attempt, render_question(ctx, person, question)
 
 
@@ -239,7 +272,13 @@ def _insert_attempt(
         "skipped": False,
     }
     new_id = insert_or_ignore(session, Attempt, values, ["person_id", "local_date", "source"])
-    return session.get(Attempt, new_id) if new_id is not None else None
+    if new_id is None:
+        return None
+    # Every column is known: hand the row to the session as loaded instead of reading it back
+    # (merge, not add: SQLite may reuse the id of a row a rolled-back savepoint left in the session).
+    attempt = Attempt(id=new_id, answered_at=None, choice=None, correct=None, response_seconds=None, **values)
+    make_transient_to_detached(attempt)
+    return session.merge(attempt, load=False)
 
 
 # --- answers ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store.models import ACTIVE, PAUSED, Person
@@ -24,10 +25,14 @@ _FOUR_DIGITS = re.compile(r"(\d{2})(\d{2})(am|pm|h)?")
 
 def zone_for(person: Person) -> ZoneInfo:
     """The person's zone; UTC while none is set (or a stored name no longer exists)."""
-    if not person.timezone:
-        return _UTC_ZONE
+    return _zone(person.timezone) if person.timezone else _UTC_ZONE
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    # ZoneInfo's own cache keeps only a few zones alive; a pass over 300 zones re-read the files.
     try:
-        return ZoneInfo(person.timezone)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return _UTC_ZONE
 

@@ -114,6 +114,7 @@ def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
 
     connection = runtime.redis_connection()
     queues = [runtime.queue(name, connection) for name in runtime.QUEUE_NAMES]
+    runtime.warm_up()
     worker_class = SimpleWorker if simple else Worker
     worker_process = worker_class(queues, connection=connection)
     worker_process.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")

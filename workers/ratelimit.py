@@ -71,3 +71,32 @@ class SenderLimiter:
         burst = max(1.0, rate * self.burst_seconds)
         waited = self._script(keys=[f"rounds:rate:{sender}"], args=[interval_ms, burst, max(1, segments)])
         return float(waited) / 1000.0
+
+
+class BatchAllowance:
+    """Segments granted ahead of use within one send job, per sender.
+
+    At a high rate one script call covers many messages (up to a tenth of the sender's one-second
+    burst); at a long code's rate the chunk is a message's own cost, so every send still asks.
+    Segments granted but unused when the job ends are forgone: a tenth of a second's worth at most.
+    """
+
+    SHARE = 0.1
+
+    def __init__(self, limiter: SenderLimiter):
+        self.limiter = limiter
+        self.credit: dict[str, int] = {}
+
+    def wait_seconds(self, sender: str, segments: int, upcoming: int = 1) -> float:
+        """Like SenderLimiter.wait_seconds; `upcoming` messages of about this cost may follow."""
+        cost = max(1, segments)
+        held = self.credit.get(sender, 0)
+        if held >= cost:
+            self.credit[sender] = held - cost
+            return 0.0
+        chunk = int(rate_for(sender, self.limiter.settings) * self.limiter.burst_seconds * self.SHARE)
+        ask = max(cost, min(chunk, cost * max(1, upcoming))) - held
+        wait = self.limiter.wait_seconds(sender, ask)
+        if wait <= 0:
+            self.credit[sender] = held + ask - cost
+        return wait

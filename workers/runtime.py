@@ -40,3 +40,21 @@ def redis_connection(url: str | None = None) -> Redis:
 
 def queue(name: str, connection: Redis | None = None) -> Queue:
     return Queue(name, connection=connection or redis_connection())
+
+
+def warm_up() -> None:
+    """Import what send jobs use and build the ORM mappers before a forking worker starts.
+
+    RQ's default worker runs each job in a fresh fork; without this every fork re-imported the
+    job modules, the database driver and twilio's Messages API (about half of a 100-message job).
+    """
+    from sqlalchemy.orm import configure_mappers
+
+    import workers.jobs  # noqa: F401 - the clock's job functions
+    from store.db import get_engine
+    from workers.send import transport_for
+
+    configure_mappers()
+    get_engine(settings().database_url)  # imports the driver; no connection is opened here
+    transport = transport_for(settings())
+    getattr(getattr(transport, "client", None), "messages", None)  # twilio loads its API lazily

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 import flows
 from content.catalog import get_catalog
-from flows.quiz import plan_daily_question
+from flows.quiz import hold_questions, plan_daily_question
 from flows.schedule import advance_schedule
 from store.db import session_factory
 from store.models import WHATSAPP, Attempt, Person
@@ -63,6 +63,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
     handled: set[int] = set()
     session = session_factory(settings.database_url)()
     try:
+        hold_questions(session)
         while True:
             batch = (
                 session.execute(
@@ -78,6 +79,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
                 break
             ctx = flows.Context(session, catalog, settings, at)
             queued: list[int] = []
+            planned: list[Person] = []
             for person in batch:
                 if person.id in handled:
                     # advance_schedule should always move past `at`; never loop on a person.
@@ -86,9 +88,14 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
                     continue
                 handled.add(person.id)
                 report.due += 1
-                message_id = _daily_question(ctx, person, at, report)
+                done, message_id = _daily_question(ctx, person, at, report)
+                if done:
+                    planned.append(person)
                 if message_id is not None:
                     queued.append(message_id)
+            # Moved on together, so the commit writes them in one batched UPDATE, not one per student.
+            for person in planned:
+                advance_schedule(person, at, settings)
             session.commit()
             enqueue_send(queued)
             report.questions += len(queued)
@@ -96,7 +103,10 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
         session.close()
 
 
-def _daily_question(ctx: flows.Context, person: Person, at: datetime, report: TickReport) -> int | None:
+def _daily_question(
+    ctx: flows.Context, person: Person, at: datetime, report: TickReport
+) -> tuple[bool, int | None]:
+    """Plan and queue one person's question: (whether to move their schedule on, message id)."""
     savepoint = ctx.session.begin_nested()
     try:
         message_id = None
@@ -105,15 +115,14 @@ def _daily_question(ctx: flows.Context, person: Person, at: datetime, report: Ti
             attempt, text = planned
             key = f"daily:{person.id}:{attempt.local_date.isoformat()}"
             message_id = queue_message(ctx.session, person, text, "question", key)
-        advance_schedule(person, at, ctx.settings)
         savepoint.commit()
-        return message_id
+        return True, message_id
     except IntegrityError:
         # A concurrent pass queued this person's question first; theirs stands.
         savepoint.rollback()
         report.conflicts += 1
         ctx.session.refresh(person)
-        return None
+        return False, None
 
 
 def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> None:

@@ -11,10 +11,12 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from flows.phones import mask
@@ -23,7 +25,7 @@ from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person, ut
 from store.settings import Settings
 from workers import runtime
 from workers.outbox import within_whatsapp_window
-from workers.ratelimit import SenderLimiter
+from workers.ratelimit import BatchAllowance, SenderLimiter
 from workers.transport import (
     OPTED_OUT_CODES,
     OUTSIDE_WINDOW_CODES,
@@ -39,15 +41,21 @@ log = logging.getLogger("rounds.send")
 MAX_ATTEMPTS = 6
 SEND_JOB_TIMEOUT = 300  # seconds; a send job never sleeps longer than a few seconds in all
 MAX_INLINE_WAIT = 1.0  # wait this long for the rate limit in the job; longer waits reschedule
+# Sends are recorded (sid and state `sent`) with one statement and one commit per this many, or
+# sooner: within RECORD_WITHIN seconds, before any wait for the rate and at the end of the job.
+# A worker that dies in between leaves those rows in `sending`; reconcile_sending adopts them.
+RECORD_EVERY = 50
+RECORD_WITHIN = 0.1
 
-_transport: tuple[int, Transport] | None = None
+_transport: tuple[Settings, Transport] | None = None
 
 
 def transport_for(settings: Settings) -> Transport:
     """One transport (and its pooled HTTP connections) per process and settings."""
     global _transport
-    if _transport is None or _transport[0] != id(settings):
-        _transport = (id(settings), make_transport(settings))
+    # Held, not keyed by id(): a freed Settings' id can be reused by a different one.
+    if _transport is None or _transport[0] is not settings:
+        _transport = (settings, make_transport(settings))
     return _transport[1]
 
 
@@ -144,13 +152,54 @@ def release(session: Session, ids: list[int], send_after: datetime) -> None:
         session.commit()
 
 
+_messages = Message.__table__
+# Only move forward: a fast status callback may already have landed.
+_RECORD_SENT = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("sent_id"), _messages.c.status == "sending")
+    .values(
+        status="sent",
+        twilio_sid=bindparam("sent_sid"),
+        sent_at=bindparam("sent_at"),
+        updated_at=bindparam("sent_at"),
+        channel=bindparam("sent_channel"),
+        error_code=None,
+        error_message=None,
+    )
+)
+
+
+class SentRows:
+    """Sends not yet recorded: written with one executemany UPDATE and one commit for many."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.rows: list[dict] = []
+        self.since = 0.0
+
+    def add(self, message_id: int, sid: str, channel: str, at: datetime) -> None:
+        if not self.rows:
+            self.since = time.monotonic()
+        self.rows.append({"sent_id": message_id, "sent_sid": sid, "sent_channel": channel, "sent_at": at})
+        if len(self.rows) >= RECORD_EVERY or time.monotonic() - self.since >= RECORD_WITHIN:
+            self.record()
+
+    def record(self) -> None:
+        """Write the waiting sends and commit the session (and whatever else it holds)."""
+        if self.rows:
+            self.session.execute(_RECORD_SENT, self.rows)
+            self.rows = []
+        self.session.commit()
+
+
 def send_messages(ids: list[int]) -> dict[str, int]:
     """RQ job: send each queued message in `ids` at most once, within each sender's rate."""
     settings = runtime.settings()
     transport = transport_for(settings)
-    limiter = SenderLimiter(runtime.redis_connection(), settings)
+    limiter = BatchAllowance(SenderLimiter(runtime.redis_connection(), settings))
     tally = {"sent": 0, "failed": 0, "suppressed": 0, "retry": 0, "skipped": 0, "deferred": 0}
     session = session_factory(settings.database_url)()
+    sent = SentRows(session)
     try:
         owned = claim(session, ids)
         tally["skipped"] = len(ids) - len(owned)
@@ -162,17 +211,35 @@ def send_messages(ids: list[int]) -> dict[str, int]:
         ).all()
         for index, (message, person_status, last_inbound_at) in enumerate(rows):
             outcome = _send_one(
-                session, transport, limiter, settings, message, person_status, last_inbound_at
+                session,
+                transport,
+                limiter,
+                settings,
+                message,
+                person_status,
+                last_inbound_at,
+                sent,
+                upcoming=len(rows) - index,
             )
             if isinstance(outcome, float):
                 # The sender is busy for a while: give the rest back and come back later.
+                sent.record()
                 rest = [m.id for m, _, _ in rows[index:]]
                 release(session, rest, utcnow() + timedelta(seconds=outcome))
                 _enqueue_later(rest, outcome)
                 tally["deferred"] += len(rest)
                 break
             tally[outcome] += 1
-            session.commit()
+            if outcome != "sent":
+                sent.record()  # failures, retries and suppressions are committed at once
+        sent.record()
+    except BaseException:
+        # Giving up (a job timeout, say): drop the half-done message, as a rollback always did,
+        # but record the sends that did go out, as the commit per message used to.
+        with suppress(Exception):
+            session.rollback()
+            sent.record()
+        raise
     finally:
         session.close()
     return tally
@@ -197,11 +264,13 @@ def _enqueue_later(ids: list[int], seconds: float) -> None:
 def _send_one(
     session: Session,
     transport: Transport,
-    limiter: SenderLimiter,
+    limiter: BatchAllowance,
     settings: Settings,
     message: Message,
     person_status: str | None,
     last_inbound_at: datetime | None,
+    sent: SentRows,
+    upcoming: int = 1,
 ) -> str | float:
     now = utcnow()
     if person_status == OPTED_OUT:
@@ -212,7 +281,7 @@ def _send_one(
         route = route_for(message, last_inbound_at, settings, now)
     except OutsideWindow as exc:
         return _record_failure(session, message, SendFailed(str(exc), 63016, retryable=False))
-    wait = _wait_for_rate(limiter, route, message.segments)
+    wait = _wait_for_rate(limiter, route, message.segments, sent.record, upcoming)
     if wait:
         return wait
     try:
@@ -232,33 +301,27 @@ def _send_one(
                 return _record_failure(session, message, SendFailed(str(second), code, retryable=False))
         else:
             return _record_failure(session, message, failure)
-    # Only move forward: a fast status callback may already have landed.
-    session.execute(
-        update(Message)
-        .where(Message.id == message.id, Message.status == "sending")
-        .values(
-            status="sent",
-            twilio_sid=accepted.sid,
-            sent_at=now,
-            updated_at=now,
-            channel=route.channel,
-            error_code=None,
-            error_message=None,
-        )
-    )
+    sent.add(message.id, accepted.sid, route.channel, now)
     log.info("sent message %s to %s as %s", message.id, mask(message.phone), accepted.sid)
     return "sent"
 
 
-def _wait_for_rate(limiter: SenderLimiter, route: Route, segments: int) -> float:
+def _wait_for_rate(
+    limiter: BatchAllowance,
+    route: Route,
+    segments: int,
+    before_sleep: Callable[[], None],
+    upcoming: int = 1,
+) -> float:
     """Wait briefly for the sender's rate; return the remaining wait if it is long (0 when clear)."""
     cost = 1 if route.outgoing.content_sid else segments
     while True:
-        wait = limiter.wait_seconds(route.rate_key, cost)
+        wait = limiter.wait_seconds(route.rate_key, cost, upcoming)
         if wait <= 0:
             return 0.0
         if wait > MAX_INLINE_WAIT:
             return wait
+        before_sleep()  # nothing sent waits unrecorded while we sleep
         time.sleep(wait)
 
 

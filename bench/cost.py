@@ -1,0 +1,210 @@
+"""Cost per student: a cohort onboards, then gets the daily question and answers it for 30 days
+(sometimes SCORE or RES), through flows.handle and plan_daily_question in-process on SQLite.
+
+Counts every outbound text's SMS segments and encoding with content.segments.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+import flows
+from bench import services
+from bench.report import Figure, Results
+from content import segments
+from content.catalog import get_catalog
+from flows.quiz import open_attempt, plan_daily_question
+from flows.schedule import push_instant
+from store.db import session_factory
+from store.models import Person, Question
+from store.settings import Settings
+
+DAYS = 30
+FIRST_DAY = date(2026, 11, 2)
+# Single-zone countries, so onboarding never asks for a zone: Nigeria, Ghana, Kenya, India.
+PREFIXES = ("+234803", "+23324", "+254712", "+9198")
+ONBOARDING = ("JOIN", "Ada Obi", "1", "7pm")
+# How often a student acts on a given day: answers the question, asks for SCORE, asks for RES.
+ANSWER_SHARE, SCORE_SHARE, RES_SHARE = 0.9, 0.1, 0.07
+
+
+@dataclass
+class Tally:
+    segments: Counter[str] = field(default_factory=Counter)  # by phase: onboarding, daily
+    messages: Counter[str] = field(default_factory=Counter)
+    gsm7: int = 0
+    total: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)  # segments by kind of message
+
+    def add(self, phase: str, kind: str, text: str) -> None:
+        counted = segments.count(text)
+        self.segments[phase] += counted.segments
+        self.messages[phase] += 1
+        self.kinds[kind] += counted.segments
+        self.total += 1
+        self.gsm7 += counted.encoding == "GSM-7"
+
+
+class Cohort:
+    """People texting through flows.handle, as the webhook runs it, against one database."""
+
+    def __init__(self, settings: Settings, language: str, size: int, seed: int):
+        self.settings = settings
+        self.language = language
+        self.catalog = get_catalog(settings.content_path)
+        self.sessions = session_factory(settings.database_url)
+        self.rng = random.Random(seed)
+        self.phones = [f"{PREFIXES[n % len(PREFIXES)]}{seed:02d}{n:05d}" for n in range(size)]
+        self.tally = Tally()
+
+    def text(self, session, phone: str, body: str, at: datetime, phase: str, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
+        person = session.scalar(select(Person).where(Person.phone == phone))
+        created = person is None
+        if created:
+            person = Person(
+                phone=phone,
+                channel="sms",
+                language="en",
+                role="student",
+                status="active",
+                flow_state={},
+                unreachable=False,
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(person)
+            session.flush()
+        ctx = flows.Context(session, self.catalog, self.settings, at)
+        outcome = flows.handle(ctx, person, flows.Inbound(body, "sms", at), first_contact=created)
+        for reply in outcome.replies:
+            self.tally.add(phase, kind, reply)
+        return outcome.replies
+
+    def onboard(self, day: date) -> None:
+        session = self.sessions()
+        at = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+        for phone in self.phones:
+            for body in ONBOARDING:
+                self.text(session, phone, body, at, "onboarding", "onboarding")
+            if self.language != "en":
+                self.text(session, phone, f"LANG {self.language}", at, "onboarding", "onboarding")
+        session.commit()
+        session.close()
+
+    def live(self, day: date) -> None:
+        """One day: the daily question at each student's time, the answer 20 minutes later."""
+        session = self.sessions()
+        answers = dict(session.execute(select(Question.id, Question.answer)).all())
+        for person in session.scalars(select(Person).where(Person.phone.in_(self.phones))):
+            at = push_instant(person, day)
+            ctx = flows.Context(session, self.catalog, self.settings, at)
+            planned = plan_daily_question(ctx, person, at)
+            if planned is None:
+                continue
+            self.tally.add("daily", "daily question", planned[1])
+            later = at + timedelta(minutes=20)
+            attempt = open_attempt(session, person, later)
+            if attempt is not None and self.rng.random() < ANSWER_SHARE:
+                right = answers.get(attempt.question_id, "A")
+                letter = (
+                    right if self.rng.random() < 0.6 else self.rng.choice([x for x in "ABCD" if x != right])
+                )
+                self.text(session, person.phone, letter, later, "daily", "answer feedback")
+            if self.rng.random() < SCORE_SHARE:
+                self.text(session, person.phone, "SCORE", later + timedelta(minutes=1), "daily", "SCORE")
+            if self.rng.random() < RES_SHARE:
+                topic = self.rng.choice(["RES", "RES cardiology", "RES renal"])
+                self.text(session, person.phone, topic, later + timedelta(minutes=2), "daily", "RES")
+            person.next_push_at = None  # the simulation, not the pass, decides when
+        session.commit()
+        session.close()
+
+
+def simulate(settings: Settings, language: str, size: int, seed: int) -> Tally:
+    cohort = Cohort(settings, language, size, seed)
+    cohort.onboard(FIRST_DAY - timedelta(days=1))
+    for offset in range(DAYS):
+        cohort.live(FIRST_DAY + timedelta(days=offset))
+    return cohort.tally
+
+
+def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict[str, int]) -> None:
+    size = 200 if quick else 1000
+    others = 30 if quick else 50
+    with services.sqlite_database("cost") as url:
+        settings = Settings(database_url=url, environment="test")
+        english = simulate(settings, "en", size, seed=1)
+        per_kind = {kind: n / size / DAYS for kind, n in english.kinds.items()}
+        core = per_kind.get("daily question", 0) + per_kind.get("answer feedback", 0)
+        results.add(
+            Figure(
+                "cost",
+                f"English, {size:,} students x {DAYS} days: daily question + feedback",
+                "segments/day",
+                [core],
+                target="<= 3",
+                met=core <= 3,
+            )
+        )
+        total = english.segments["daily"] / size / DAYS
+        results.add(
+            Figure(
+                "cost",
+                "English: all outbound, with the SCORE/RES students asked for",
+                "segments/day",
+                [total],
+                target="<= 3",
+                met=total <= 3,
+            )
+        )
+        with_onboarding = (english.segments["daily"] + english.segments["onboarding"]) / size / DAYS
+        results.add(
+            Figure(
+                "cost",
+                "English: the same plus onboarding (day 0) spread over 30 days",
+                "segments/day",
+                [with_onboarding],
+            )
+        )
+        share = english.gsm7 / english.total * 100
+        results.add(
+            Figure(
+                "cost",
+                f"English: GSM-7 share of {english.total:,} outbound texts",
+                "%",
+                [share],
+                "%",
+                target="100%",
+                met=share == 100,
+            )
+        )
+        results.note(
+            "cost",
+            f"each day a student answers with probability {ANSWER_SHARE}, asks SCORE with "
+            f"{SCORE_SHARE} and RES with {RES_SHARE}; English segments per student per day by kind: "
+            + ", ".join(f"{kind} {n:.2f}" for kind, n in sorted(per_kind.items(), key=lambda x: -x[1])),
+        )
+        for language, seed in (("fr", 2), ("es", 3)):
+            tally = simulate(settings, language, others, seed=seed)
+            results.add(
+                Figure(
+                    "cost",
+                    f"{language}, {others} students: all outbound",
+                    "segments/day",
+                    [tally.segments["daily"] / others / DAYS],
+                )
+            )
+            results.add(
+                Figure(
+                    "cost",
+                    f"{language}: GSM-7 share of {tally.total:,} outbound texts",
+                    "%",
+                    [tally.gsm7 / tally.total * 100],
+                    "%",
+                )
+            )
