@@ -10,6 +10,7 @@ import cProfile
 import io
 import pstats
 import random
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -120,7 +121,7 @@ class StatementCounter:
         self.counts: Counter[str] = Counter()
 
     def _count(self, conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
-        words = statement.split()
+        words = re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement).split()
         self.counts[" ".join(words[:4])[:60]] += 1
 
     def __enter__(self) -> StatementCounter:
