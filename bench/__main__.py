@@ -26,7 +26,9 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run the benchmarks, print the table, rewrite bench/RESULTS.md."
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs (a few minutes)")
     parser.add_argument(
         "--only",
