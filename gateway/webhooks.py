@@ -123,7 +123,7 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
     try:
         address = parse_address(raw_from)
     except BadPhoneNumber:
-        return _unroutable(settings, sid, raw_from, body, num_media, now)
+        return _unroutable(settings, sid, raw_from, body, form, now)
     channel = address.channel
     metrics.INBOUND.labels(channel=channel).inc()
 
@@ -131,25 +131,10 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
     pushes: list[int] = []
     try:
         person, created = _person_for(session, address, now)
-        counted = segments.count(body)
         inbound_id = insert_or_ignore(
             session,
             Message,
-            {
-                "person_id": person.id,
-                "direction": INBOUND,
-                "channel": channel,
-                "phone": address.phone,
-                "body": body,
-                "kind": "inbound",
-                "status": "received",
-                "twilio_sid": sid,
-                "segments": _int(form.get("NumSegments")) or counted.segments,
-                "encoding": counted.encoding,
-                "num_media": num_media,
-                "created_at": now,
-                "updated_at": now,
-            },
+            _inbound_row(person.id, channel, address.phone, body, "inbound", sid, form, now),
             ["twilio_sid"],
         )
         if inbound_id is None:
@@ -247,28 +232,14 @@ def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-
     )
 
 
-def _unroutable(settings: Settings, sid, raw_from, body, num_media, now) -> Response:  # type: ignore[no-untyped-def]
+def _unroutable(settings: Settings, sid, raw_from, body, form, now) -> Response:  # type: ignore[no-untyped-def]
     """A sender that is not a phone number (an alphanumeric ID, say): keep it, answer nothing."""
     session = session_factory(settings.database_url)()
     try:
         insert_or_ignore(
             session,
             Message,
-            {
-                "person_id": None,
-                "direction": INBOUND,
-                "channel": "sms",
-                "phone": raw_from[:32],
-                "body": body,
-                "kind": "unroutable",
-                "status": "received",
-                "twilio_sid": sid,
-                "segments": segments.segment_count(body),
-                "encoding": segments.count(body).encoding,
-                "num_media": num_media,
-                "created_at": now,
-                "updated_at": now,
-            },
+            _inbound_row(None, "sms", raw_from[:32], body, "unroutable", sid, form, now),
             ["twilio_sid"],
         )
         session.commit()
@@ -276,6 +247,26 @@ def _unroutable(settings: Settings, sid, raw_from, body, num_media, now) -> Resp
         session.close()
     log.warning("inbound %s from a sender that is not a phone number: %r", sid, raw_from[:32])
     return twiml([])
+
+
+def _inbound_row(person_id, channel, phone, body, kind, sid, form, now) -> dict:  # type: ignore[no-untyped-def]
+    """Column values for one inbound text as Twilio described it."""
+    counted = segments.count(body)
+    return {
+        "person_id": person_id,
+        "direction": INBOUND,
+        "channel": channel,
+        "phone": phone,
+        "body": body,
+        "kind": kind,
+        "status": "received",
+        "twilio_sid": sid,
+        "segments": _int(form.get("NumSegments")) or counted.segments,
+        "encoding": counted.encoding,
+        "num_media": _int(form.get("NumMedia")),
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _int(value: str | None) -> int:

@@ -328,16 +328,14 @@ def _wait_for_rate(
 def _record_failure(session: Session, message: Message, failure: SendFailed) -> str:
     message.error_code = failure.code
     message.error_message = str(failure)[:255]
-    if failure.throttled:
-        # A 429 says nothing about the message, only about the pace: it costs no attempt.
-        message.attempts -= 1
-        delay = failure.retry_after if failure.retry_after is not None else random.uniform(1.0, 5.0)
-        message.status = "queued"
-        message.send_after = utcnow() + timedelta(seconds=delay)
-        _enqueue_later([message.id], delay)
-        return "retry"
-    if failure.retryable and message.attempts < MAX_ATTEMPTS:
-        delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(message.attempts)
+    if failure.throttled or (failure.retryable and message.attempts < MAX_ATTEMPTS):
+        if failure.throttled:
+            # A 429 says nothing about the message, only about the pace: it costs no attempt.
+            message.attempts -= 1
+            fallback = random.uniform(1.0, 5.0)
+        else:
+            fallback = backoff_seconds(message.attempts)
+        delay = failure.retry_after if failure.retry_after is not None else fallback
         message.status = "queued"
         message.send_after = utcnow() + timedelta(seconds=delay)
         log.warning("message %s will retry in %.0fs: %s", message.id, delay, failure)
