@@ -171,7 +171,7 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
         results.note(
             "fanout",
             f"measured: {what}, in-process as `rounds broadcast --yes` runs it after "
-            f"confirmation (batches of 1,000, one INSERT .. ON CONFLICT DO NOTHING RETURNING each, "
+            f"confirmation (batches of 1,000, one INSERT .. SELECT .. ON CONFLICT DO NOTHING RETURNING each, "
             f"enqueue_send per batch, 100 messages a job); ROUNDS_OUTBOX_LIMIT raised to "
             f"{10 * students:,} so the back-pressure pause (default 50,000 queued) does not stop it; "
             "memory is tracemalloc's peak in separate, untimed runs.",

@@ -1,7 +1,8 @@
 """Broadcasts: choose a segment, preview its cost, fan it out to the outbox, follow and cancel it.
 
 The fan-out is an RQ job (`fan_out_broadcast`) that writes outbox rows 1,000 at a time with
-one INSERT each, keyed `broadcast:<id>:<person_id>`, so running it twice adds nothing.
+one INSERT .. SELECT each (no row passes through Python), keyed `broadcast:<id>:<person_id>`, so
+running it twice adds nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from redis.exceptions import RedisError
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from content import BUNDLED, content_root, segments
@@ -32,8 +33,7 @@ from workers.outbox import (
     WHATSAPP_WINDOW,
     enqueue_send,
     message_row,
-    outbox_has_room,
-    within_whatsapp_window,
+    outbox_room,
 )
 
 log = logging.getLogger("rounds.broadcasts")
@@ -632,19 +632,54 @@ class FanOut:
         }
 
 
-def _insert_rows(session: Session, rows: list[dict]) -> list[tuple[int, datetime | None]]:
-    """One multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING for the batch."""
+def _insert_batch(
+    session: Session,
+    broadcast: Broadcast,
+    eligible: list[Any],
+    after_id: int,
+    last_id: int,
+    send_at: Mapping[str | None, datetime],
+    fixed: Mapping[str, Any],
+    now: datetime,
+) -> list[tuple[int, datetime | None]]:
+    """One INSERT .. SELECT for the recipients with ids in (after_id, last_id]: no row passes
+    through Python. Rows already written (a fan-out run again) stay as they are (ON CONFLICT DO
+    NOTHING), so only new rows come back."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     table = Message.__table__
+    never = literal(None, table.c.send_after.type)
+    later = [(zone, when) for zone, when in send_at.items() if when > now]
+    send_after: Any = never
+    if later:
+        in_zone = lambda zone: Person.timezone.is_(None) if zone is None else Person.timezone == zone  # noqa: E731
+        send_after = case(*((in_zone(zone), literal(when, never.type)) for zone, when in later), else_=never)
+    per_person: dict[str, Any] = {
+        "person_id": Person.id,
+        "channel": Person.channel,
+        "phone": Person.phone,
+        "idempotency_key": literal(outbox_key(broadcast.id, 0).removesuffix("0")) + cast(Person.id, String),
+        "send_after": send_after,
+        "broadcast_id": literal(broadcast.id, table.c.broadcast_id.type),
+        # The send path uses the template outside the person's 24 h window.
+        "content_sid": case(
+            (Person.channel == WHATSAPP, literal(broadcast.whatsapp_template, table.c.content_sid.type)),
+            else_=literal(None, table.c.content_sid.type),
+        ),
+    }
+    columns = {name: literal(value, table.c[name].type) for name, value in fixed.items()} | per_person
+    rows = select(*(expression.label(name) for name, expression in columns.items())).where(
+        *eligible, Person.id > after_id, Person.id <= last_id
+    )
     statement = (
         insert(table)
+        .from_select(list(columns), rows)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(table.c.id, table.c.send_after)
     )
-    return [(row[0], row[1]) for row in session.execute(statement, rows)]
+    return [(row[0], row[1]) for row in session.execute(statement)]
 
 
 def run_fan_out(
@@ -706,56 +741,47 @@ def _fan_out_batches(
     report: FanOut,
     on_batch: Callable[[int], None] | None,
 ) -> None:
+    # skip_reason() == 'send' is within_whatsapp_window written in SQL: without a template no
+    # WhatsApp student outside their 24 h window is selected.
     eligible = [*segment.where(now), skip_reason(now, template) == "send"]
-    columns = (Person.id, Person.channel, Person.phone, Person.timezone, Person.last_inbound_at)
+    # message_row normalises and counts the text once; the INSERT fills in each recipient's part.
+    fixed = message_row(Person(), broadcast.text, KIND, now=now)
+    for name in ("person_id", "channel", "phone", "idempotency_key", "send_after"):
+        fixed.pop(name)
     times: dict[str | None, datetime] = {}
+    room = outbox_room(session, settings)
     last_id = 0
     while True:
+        # The batch's bounds and time zones; the rows themselves are written by one INSERT .. SELECT.
         people = session.execute(
-            select(*columns).where(*eligible, Person.id > last_id).order_by(Person.id).limit(batch_size)
+            select(Person.id, Person.timezone)
+            .where(*eligible, Person.id > last_id)
+            .order_by(Person.id)
+            .limit(batch_size)
         ).all()
         if not people:
             return
-        # Backpressure: with the outbox this full, wait rather than flood Redis and Twilio.
-        if not outbox_has_room(session, settings):
-            report.waiting = True
-            return
-        last_id = people[-1].id
+        # Backpressure: with the outbox this full, wait rather than flood Redis and Twilio. The
+        # count is taken again only when this fan-out's own rows may have filled it.
+        if room <= 0:
+            room = outbox_room(session, settings)
+            if room <= 0:
+                report.waiting = True
+                return
         # Checked before every batch so a cancel stops the fan-out within one batch.
         if session.scalar(select(Broadcast.status).where(Broadcast.id == broadcast.id)) == CANCELLED:
             report.cancelled = True
             return
-        # message_row normalises and counts the text once; each recipient only changes a few values.
-        template_row = message_row(people[0], broadcast.text, KIND, now=now)  # type: ignore[arg-type]
-        rows = []
-        for person in people:
-            if (
-                person.channel == WHATSAPP
-                and not template
-                and not within_whatsapp_window(person.last_inbound_at, now)
-            ):
-                continue  # the SQL filter already excludes these; this guards the rule itself
-            if person.timezone not in times:
-                times[person.timezone] = send_time(person.timezone, schedule, settings, now)
-            when = times[person.timezone]
-            rows.append(
-                template_row
-                | {
-                    "person_id": person.id,
-                    "channel": person.channel,
-                    "phone": person.phone,
-                    "idempotency_key": outbox_key(broadcast.id, person.id),
-                    "send_after": when if when > now else None,
-                    "broadcast_id": broadcast.id,
-                    # The send path uses the template outside the person's 24 h window.
-                    "content_sid": broadcast.whatsapp_template if person.channel == WHATSAPP else None,
-                }
-            )
-        inserted = _insert_rows(session, rows) if rows else []
+        for _, zone in people:
+            if zone not in times:
+                times[zone] = send_time(zone, schedule, settings, now)
+        after_id, last_id = last_id, people[-1].id
+        inserted = _insert_batch(session, broadcast, eligible, after_id, last_id, times, fixed, now)
         session.commit()
+        room -= len(inserted)
         report.batches += 1
         report.created += len(inserted)
-        report.existing += len(rows) - len(inserted)
+        report.existing += len(people) - len(inserted)
         due = [message_id for message_id, after in inserted if after is None]
         report.deferred += len(inserted) - len(due)
         # Rows due later are left to the sweeper, which signals them once send_after passes.

@@ -143,10 +143,14 @@ def outbox_depth(session: Session, settings: Settings) -> OutboxDepth:
     return OutboxDepth(messages, segments, drain)
 
 
-def outbox_has_room(session: Session, settings: Settings) -> bool:
-    """False when the outbox already holds more than ROUNDS_OUTBOX_LIMIT queued messages:
-    new broadcasts then wait instead of flooding Redis and the sender's queue at Twilio."""
+def outbox_room(session: Session, settings: Settings) -> int:
+    """How many more messages the outbox takes before ROUNDS_OUTBOX_LIMIT queued ones: at the
+    limit new broadcasts wait instead of flooding Redis and the sender's queue at Twilio."""
     queued = session.execute(
         select(func.count()).where(Message.direction == OUTBOUND, Message.status == "queued")
     ).scalar_one()
-    return queued < settings.outbox_limit
+    return settings.outbox_limit - queued
+
+
+def outbox_has_room(session: Session, settings: Settings) -> bool:
+    return outbox_room(session, settings) > 0
