@@ -12,7 +12,7 @@ import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from fsrs import Card as FsrsCard
@@ -25,7 +25,7 @@ from flows import onboarding
 from flows.engine import FALLBACKS, Command, Context, Outcome, keyword, reply
 from flows.resources import topic_name
 from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
-from store.db import insert_or_ignore
+from store.db import insert_many_or_ignore, insert_or_ignore
 from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Card, Person, Question
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "hold_questions",
     "parse_answer",
     "plan_daily_question",
+    "plan_daily_questions",
     "render_question",
 ]
 
@@ -114,15 +115,26 @@ def _spread(*parts: object) -> int:
 
 def topic_stats(session: Session, person: Person) -> dict[str, tuple[int, int]]:
     """topic -> (answered, correct) for the person's answered questions."""
+    return topic_stats_of(session, [person.id]).get(person.id, {})
+
+
+def topic_stats_of(session: Session, person_ids: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
+    """person id -> topic -> (answered, correct), for many people in one query."""
     rows = session.execute(
         select(
-            Question.topic, func.count(Attempt.id), func.sum(case((Attempt.correct.is_(True), 1), else_=0))
+            Attempt.person_id,
+            Question.topic,
+            func.count(Attempt.id),
+            func.sum(case((Attempt.correct.is_(True), 1), else_=0)),
         )
         .join(Question, Question.id == Attempt.question_id)
-        .where(Attempt.person_id == person.id, Attempt.answered_at.is_not(None))
-        .group_by(Question.topic)
+        .where(Attempt.person_id.in_(person_ids), Attempt.answered_at.is_not(None))
+        .group_by(Attempt.person_id, Question.topic)
     ).all()
-    return {topic: (int(answered), int(correct or 0)) for topic, answered, correct in rows}
+    stats: dict[int, dict[str, tuple[int, int]]] = {}
+    for person_id, topic, answered, correct in rows:
+        stats.setdefault(person_id, {})[topic] = (int(answered), int(correct or 0))
+    return stats
 
 
 def topic_strength(answered: int, correct: int) -> float:
@@ -133,21 +145,36 @@ def topic_strength(answered: int, correct: int) -> float:
 _BANK = "rounds.active_bank"
 
 
-def active_bank(session: Session) -> list[Row]:
-    """(id, topic, tracks, difficulty) of every active question, read once per session.
+@dataclass(frozen=True)
+class Bank:
+    """The active questions (id, topic, tracks, difficulty), with each track's pool worked out once."""
+
+    rows: list[Row]
+    pools: dict[str, list[Row]]
+    topic_of: dict[int, str]
+
+    def pool(self, track: str) -> list[Row]:
+        if track not in self.pools:
+            self.pools[track] = [q for q in self.rows if track in (q.tracks or [])]
+        return self.pools[track]
+
+
+def active_bank(session: Session) -> Bank:
+    """Every active question, read once per session.
 
     The scheduling pass asks for it once per due student in one long session; a webhook's
     session lives for one text. Content loads run in sessions of their own.
     """
     bank = session.info.get(_BANK)
     if bank is None:
-        bank = session.info[_BANK] = list(
+        rows = list(
             session.execute(
                 select(Question.id, Question.topic, Question.tracks, Question.difficulty).where(
                     Question.active.is_(True)
                 )
             ).all()
         )
+        bank = session.info[_BANK] = Bank(rows, {}, {q.id: q.topic for q in rows})
     return bank
 
 
@@ -172,58 +199,91 @@ def _question(session: Session, question_id: int) -> Question | None:
     return held[question_id]
 
 
-def choose_question(session: Session, person: Person, now: datetime) -> Question | None:
-    """Due reviews first, then an unasked question from the track's weakest topic, then repeats."""
-    asked: dict[int, datetime] = dict(
-        session.execute(
-            select(Attempt.question_id, func.max(Attempt.asked_at))
-            .where(Attempt.person_id == person.id)
-            .group_by(Attempt.question_id)
-        ).all()
+@dataclass
+class History:
+    """What choosing a question needs to know of one student."""
+
+    asked: dict[int, datetime] = field(default_factory=dict)  # question id -> last asked
+    due: list[tuple[int, dict | None]] = field(
+        default_factory=list
+    )  # (question id, FSRS state), soonest first
+    stats: dict[str, tuple[int, int]] | None = None  # topic_stats, when read with the rest
+
+
+def histories(
+    session: Session, people: list[Person], now: datetime, stats: bool = True
+) -> dict[int, History]:
+    """Each person's History, in two or three queries however many people there are."""
+    ids = [person.id for person in people]
+    found = {person_id: History(stats={} if stats else None) for person_id in ids}
+    asked = session.execute(
+        select(Attempt.person_id, Attempt.question_id, func.max(Attempt.asked_at))
+        .where(Attempt.person_id.in_(ids))
+        .group_by(Attempt.person_id, Attempt.question_id)
     )
-    # Once a day is the rhythm, so a card due at any time today is due now.
+    for person_id, question_id, last in asked:
+        found[person_id].asked[question_id] = last
+    # Once a day is the rhythm, so a card due at any time of the person's today is due now.
+    ends = {person.id: end_of_local_day(person, now) for person in people}
     due = session.execute(
-        select(Card.question_id, Card.state)
+        select(Card.person_id, Card.question_id, Card.state, Card.due)
         .join(Question, Question.id == Card.question_id)
-        .where(
-            Card.person_id == person.id, Card.due < end_of_local_day(person, now), Question.active.is_(True)
-        )
-        .order_by(Card.due, Card.id)
-        .limit(50)
-    ).all()
-    for question_id, state in due:
+        .where(Card.person_id.in_(ids), Card.due < max(ends.values()), Question.active.is_(True))
+        .order_by(Card.person_id, Card.due, Card.id)
+    )
+    for person_id, question_id, state, when in due:
+        if when < ends[person_id]:
+            found[person_id].due.append((question_id, state))
+    if stats:
+        for person_id, topics in topic_stats_of(session, ids).items():
+            found[person_id].stats = topics
+    return found
+
+
+def pick_question(
+    bank: Bank,
+    person: Person,
+    now: datetime,
+    history: History,
+    read_stats: Callable[[], dict[str, tuple[int, int]]],
+) -> int | None:
+    """Due reviews first, then an unasked question from the track's weakest topic, then repeats."""
+    asked = history.asked
+    for question_id, state in history.due:
         last_asked, reviewed = asked.get(question_id), (state or {}).get("last_review")
         # Put again since its last review and still unanswered: a few days' grace, not a loop.
         waiting = last_asked is not None and reviewed and last_asked > datetime.fromisoformat(reviewed)
         if not waiting or last_asked < now - OPEN_WINDOW:
-            return _question(session, question_id)
+            return question_id
 
-    bank = active_bank(session)
-    track = person.track or "general"
-    pool = [q for q in bank if track in (q.tracks or [])]
-    general = [q for q in bank if "general" in (q.tracks or [])]
+    pool, general = bank.pool(person.track or "general"), bank.pool("general")
     fresh = [q for q in pool if q.id not in asked] or [q for q in general if q.id not in asked]
     if fresh:
-        stats = topic_stats(session, person)
-        topic_of = {q.id: q.topic for q in bank}
-        asked_in = Counter(topic_of.get(qid) for qid in asked)
+        stats = history.stats if history.stats is not None else read_stats()
+        asked_in = Counter(bank.topic_of.get(qid) for qid in asked)
 
-        def weakness(q: Row) -> tuple[float, int, int, int, int]:
-            strength = topic_strength(*stats.get(q.topic, (0, 0)))
-            return (
-                strength,
-                asked_in[q.topic],
-                _spread(person.id, q.topic),
-                q.difficulty,
-                _spread(person.id, q.id),
-            )
+        # The weakest topic first (least asked, then a per-person tie-break), then within it
+        # the easiest question, ties broken per person so students do not all get the same one.
+        def weakness(topic: str) -> tuple[float, int, int]:
+            return (topic_strength(*stats.get(topic, (0, 0))), asked_in[topic], _spread(person.id, topic))
 
-        return _question(session, min(fresh, key=weakness).id)
-    repeats = pool or general or bank
+        ranked = {topic: weakness(topic) for topic in {q.topic for q in fresh}}
+        weakest = min(ranked.values())
+        return min(
+            (q for q in fresh if ranked[q.topic] == weakest),
+            key=lambda q: (q.difficulty, _spread(person.id, q.id)),
+        ).id
+    repeats = pool or general or bank.rows
     if not repeats:
         return None
-    oldest = min(repeats, key=lambda q: (asked.get(q.id) or now, q.id))
-    return _question(session, oldest.id)
+    return min(repeats, key=lambda q: (asked.get(q.id) or now, q.id)).id
+
+
+def choose_question(session: Session, person: Person, now: datetime) -> Question | None:
+    """The question `pick_question` chooses for one person now (topic stats read only if needed)."""
+    history = histories(session, [person], now, stats=False)[person.id]
+    chosen = pick_question(active_bank(session), person, now, history, lambda: topic_stats(session, person))
+    return None if chosen is None else _question(session, chosen)
 
 
 # --- the daily push -----------------------------------------------------------------------
@@ -239,31 +299,70 @@ def _ready_for_push(person: Person, at: datetime) -> bool:
     return True
 
 
-def plan_daily_question(ctx: Context, person: Person, at: datetime) -> tuple[Attempt, str] | None:
-    """Create today's daily Attempt for a due person and return it with the text to send.
+@dataclass(frozen=True)
+class Planned:
+    """A daily question written for one person: the Attempt row's id and the text to send."""
 
-    None when the person already has this local date's daily question, is not active (opted
-    out, paused, onboarding), it is quiet hours and not their chosen time, or the bank is empty.
-    Does not commit; call `advance_schedule(person, at, settings)` afterwards either way.
+    person: Person
+    attempt_id: int
+    question: Question
+    day: date
+    text: str
+
+
+def plan_daily_questions(ctx: Context, people: list[Person], at: datetime) -> list[Planned]:
+    """Create today's daily Attempt for each due person, for a whole batch at once.
+
+    A few queries per batch, not per person: their histories, one INSERT for the attempts.
+    Skipped: people who already have this local date's daily question (the (person, local
+    date, 'daily') key makes the INSERT yield, so two passes cannot both ask), who are not
+    active (opted out, paused, onboarding), whose quiet hours it is (unless it is their chosen
+    time), or when the bank is empty. Does not commit; call `advance_schedule(person, at,
+    settings)` for each person afterwards either way.
     """
-    if not _ready_for_push(person, at) or in_quiet_hours(person, at, ctx.settings):
-        return None
-    day = local_date(person, at)
-    question = choose_question(ctx.session, person, at)
-    if question is None:
-        return None
-    # The (person, local date, 'daily') key makes the insert yield when today's question exists.
-    attempt = _insert_attempt(ctx.session, person, question, day, DAILY, at)
-    if attempt is None:
-        return None  # already asked today (by this pass earlier or a concurrent one)
-    return attempt, render_question(ctx, person, question)
+    session = ctx.session
+    ready = [p for p in people if _ready_for_push(p, at) and not in_quiet_hours(p, at, ctx.settings)]
+    if not ready:
+        return []
+    found = histories(session, ready, at)
+    bank = active_bank(session)
+    chosen: list[tuple[Person, Question, date]] = []
+    for person in ready:
+        question_id = pick_question(bank, person, at, found[person.id], dict)  # stats already read
+        question = None if question_id is None else _question(session, question_id)
+        if question is not None:
+            chosen.append((person, question, local_date(person, at)))
+    rows = [_attempt_values(person, question, day, DAILY, at) for person, question, day in chosen]
+    inserted = dict(
+        (person_id, attempt_id)
+        for attempt_id, person_id in insert_many_or_ignore(
+            session, Attempt, rows, ["person_id", "local_date", "source"], ("id", "person_id")
+        )
+    )
+    texts: dict[tuple[int, str], str] = {}  # the same question reads the same in one language
+    planned = []
+    for person, question, day in chosen:
+        if person.id not in inserted:
+            continue  # already asked today (by this pass earlier or a concurrent one)
+        text = texts.get((question.id, person.language or "en"))
+        if text is None:
+            text = texts[question.id, person.language or "en"] = render_question(ctx, person, question)
+        planned.append(Planned(person, inserted[person.id], question, day, text))
+    return planned
 
 
-def _insert_attempt(
-    session: Session, person: Person, question: Question, day: date, source: str, at: datetime
-) -> Attempt | None:
-    # One statement that yields on the (person, local date, source) key, so two passes cannot both send.
-    values = {
+def plan_daily_question(ctx: Context, person: Person, at: datetime) -> tuple[Attempt, str] | None:
+    """`plan_daily_questions` for one person: their new Attempt and its text, or None."""
+    planned = plan_daily_questions(ctx, [person], at)
+    if not planned:
+        return None
+    (one,) = planned
+    values = _attempt_values(person, one.question, one.day, DAILY, at)
+    return _held_attempt(ctx.session, one.attempt_id, values), one.text
+
+
+def _attempt_values(person: Person, question: Question, day: date, source: str, at: datetime) -> dict:
+    return {
         "person_id": person.id,
         "question_id": question.id,
         "source": source,
@@ -271,14 +370,25 @@ def _insert_attempt(
         "asked_at": at,
         "skipped": False,
     }
-    new_id = insert_or_ignore(session, Attempt, values, ["person_id", "local_date", "source"])
-    if new_id is None:
-        return None
+
+
+def _held_attempt(session: Session, attempt_id: int, values: dict) -> Attempt:
     # Every column is known: hand the row to the session as loaded instead of reading it back
     # (merge, not add: SQLite may reuse the id of a row a rolled-back savepoint left in the session).
-    attempt = Attempt(id=new_id, answered_at=None, choice=None, correct=None, response_seconds=None, **values)
+    attempt = Attempt(
+        id=attempt_id, answered_at=None, choice=None, correct=None, response_seconds=None, **values
+    )
     make_transient_to_detached(attempt)
     return session.merge(attempt, load=False)
+
+
+def _insert_attempt(
+    session: Session, person: Person, question: Question, day: date, source: str, at: datetime
+) -> Attempt | None:
+    # One statement that yields on the (person, local date, source) key, so two passes cannot both send.
+    values = _attempt_values(person, question, day, source, at)
+    new_id = insert_or_ignore(session, Attempt, values, ["person_id", "local_date", "source"])
+    return None if new_id is None else _held_attempt(session, new_id, values)
 
 
 # --- answers ------------------------------------------------------------------------------

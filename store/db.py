@@ -122,3 +122,60 @@ def _insert_ignoring(model: type, conflict: tuple[str, ...], dialect: str):  # t
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(model).on_conflict_do_nothing(index_elements=list(conflict)).returning(model.id)
+
+
+def insert_many_or_ignore(
+    session: Session, model: type, rows: list[dict], conflict: list[str], returning: tuple[str, ...] = ("id",)
+) -> list[tuple]:
+    """Insert rows that do not collide on `conflict`, in one statement; return `returning` of the new ones.
+
+    Rows skipped by the conflict (a concurrent pass wrote them first) do not come back. Every
+    row must have the same keys.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, model, rows, tuple(conflict), returning)
+    from sqlalchemy.dialects.sqlite import insert
+
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(*(table.c[name] for name in returning))
+    )
+    return [tuple(row) for row in session.execute(statement, rows)]
+
+
+def _insert_unnest(
+    session: Session, model: type, rows: list[dict], conflict: tuple[str, ...], returning: tuple[str, ...]
+) -> list[tuple]:
+    # PostgreSQL takes one array per column (INSERT .. SELECT FROM unnest(..)): the statement
+    # stays the same size whatever the row count, where a multi-row VALUES grows by a
+    # placeholder per value and psycopg re-parses it each time (4x slower at 1,000 rows of
+    # `messages`, bench/FINDINGS.md). Values go through each column's own bind processing.
+    dialect = session.get_bind().dialect
+    table = model.__table__  # type: ignore[attr-defined]
+    names = list(rows[0])
+    arrays: dict[str, list] = {}
+    for name in names:
+        process = table.c[name].type.bind_processor(dialect)
+        values = [row[name] for row in rows]
+        arrays[name] = [None if v is None else process(v) for v in values] if process else values
+    statement = _unnest_statement(table, tuple(names), conflict, returning, dialect)
+    result = session.connection().execute(statement, arrays)
+    return [tuple(row) for row in result]
+
+
+@lru_cache(maxsize=64)
+def _unnest_statement(table, names: tuple[str, ...], conflict, returning, dialect):  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    def array_of(name: str) -> str:
+        return f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])"
+
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT * FROM unnest({', '.join(map(array_of, names))}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
+    )

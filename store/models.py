@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -67,6 +68,16 @@ class Person(Base):
     """A phone number Rounds talks to: a student or a mentor."""
 
     __tablename__ = "people"
+    __table_args__ = (
+        # The scheduling pass's WhatsApp nudge looks for windows about to close: a range scan on
+        # the WhatsApp students alone, not a scan of everyone.
+        Index(
+            "ix_people_whatsapp_last_inbound",
+            "last_inbound_at",
+            postgresql_where=text("channel = 'whatsapp'"),
+            sqlite_where=text("channel = 'whatsapp'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     phone: Mapped[str] = mapped_column(String(32), unique=True)

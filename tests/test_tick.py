@@ -221,3 +221,72 @@ def test_whatsapp_student_with_an_open_question_is_nudged_once_before_the_window
         session.execute(text("UPDATE attempts SET answered_at = :t"), {"t": later.replace(tzinfo=None)})
         session.get(Person, pid).last_inbound_at = later - timedelta(hours=23, minutes=30)
     assert run_tick(tick_settings, later).nudges == 0
+
+
+def test_a_pass_plans_a_batch_in_a_few_statements_not_a_few_per_student(tick_settings):
+    from sqlalchemy import event
+
+    start = at("2026-11-25T12:00:00+00:00")
+    pids = [student(tick_settings, f"+23480312350{n:02d}", "Africa/Lagos", "08:00", start) for n in range(40)]
+    # Half of them have a history: answered questions, so cards and topic stats exist.
+    run_tick(tick_settings, at("2026-11-26T07:00:00+00:00"))
+    with session_scope(tick_settings.database_url) as session:
+        for attempt in session.scalars(select(Attempt).where(Attempt.person_id.in_(pids[:20]))):
+            attempt.answered_at, attempt.choice, attempt.correct = attempt.asked_at, "A", True
+    statements: list[str] = []
+    engine = get_engine(tick_settings.database_url)
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        report = run_tick(tick_settings, at("2026-11-27T07:00:00+00:00"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert report.questions == 40
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ATTEMPTS")]
+    assert len(inserts) == 1  # one for the batch, not one per student
+    assert len(statements) < 25, statements  # 40 students; the old per-student plan ran 6 each
+    for pid in pids:
+        assert len(questions_to(tick_settings, pid)) == 2
+
+
+def test_a_row_that_breaks_the_batch_holds_back_only_its_own_student(tick_settings):
+    import flows
+    from content.catalog import get_catalog
+    from workers.schedule import TickReport, _queue_batch
+
+    start = at("2026-11-25T12:00:00+00:00")
+    pids = [student(tick_settings, f"+23480312360{n:02d}", "Africa/Lagos", "08:00", start) for n in range(3)]
+    instant = at("2026-11-26T07:00:00+00:00")
+    report = TickReport(instant.isoformat())
+    with session_scope(tick_settings.database_url) as session:
+        people = [session.get(Person, pid) for pid in pids]
+        # Erased after the pass read them: their attempt breaks the batch's INSERT (foreign key).
+        gone = Person(id=10**9, phone="+2348031239999", channel="sms", timezone="Africa/Lagos")
+        gone.daily_time, gone.track, gone.status, gone.flow_state = "08:00", "step1", "active", {}
+        ctx = flows.Context(session, get_catalog(tick_settings.content_path), tick_settings, instant)
+        queued, planned = _queue_batch(ctx, [people[0], gone, *people[1:]], instant, report)
+    assert len(queued) == 3 and [p.id for p in planned] == pids
+    assert report.conflicts == 1
+    for pid in pids:
+        assert len(questions_to(tick_settings, pid)) == 1
+
+
+def test_the_whatsapp_nudge_query_uses_its_partial_index(tick_settings):
+    from workers.schedule import nudge_query
+
+    engine = get_engine(tick_settings.database_url)
+    statement = nudge_query(datetime.now(UTC))
+    # SQLite matches a partial index only when the query spells out the index's own condition,
+    # not a bound parameter in its place.
+    assert "people.channel = 'whatsapp'" in str(statement.compile(engine))
+    query = statement.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))  # a tiny table would favour a scan
+            plan = " ".join(row[0] for row in conn.execute(text(f"EXPLAIN {query}")))
+        else:
+            plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+    assert "ix_people_whatsapp_last_inbound" in plan

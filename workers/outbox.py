@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from content import segments
-from store.db import insert_or_ignore
+from store.db import insert_many_or_ignore, insert_or_ignore
 from store.models import OPTED_OUT, OUTBOUND, Message, Person, utcnow
 from store.settings import Settings
 from workers import runtime
@@ -76,6 +76,15 @@ def queue_message(
         session.flush()
         return message.id
     return insert_or_ignore(session, Message, values, ["idempotency_key"])
+
+
+def queue_messages(session: Session, rows: list[dict]) -> list[int]:
+    """Add many `message_row`s, each with its own key, in one statement; the ids of those added.
+
+    A row whose key was already used is skipped, as `queue_message` does. The caller leaves
+    out people who opted out, commits, then calls `enqueue_send`.
+    """
+    return [new_id for (new_id,) in insert_many_or_ignore(session, Message, rows, ["idempotency_key"])]
 
 
 def batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:

@@ -10,17 +10,17 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Select, and_, exists, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 import flows
 from content.catalog import get_catalog
-from flows.quiz import hold_questions, plan_daily_question
+from flows.quiz import hold_questions, plan_daily_questions
 from flows.schedule import advance_schedule
 from store.db import session_factory
-from store.models import WHATSAPP, Attempt, Person
+from store.models import OPTED_OUT, WHATSAPP, Attempt, Person, utcnow
 from store.settings import Settings
-from workers.outbox import WHATSAPP_WINDOW, enqueue_send, queue_message
+from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
 
 log = logging.getLogger("rounds.tick")
 
@@ -77,9 +77,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             )
             if not batch:
                 break
-            ctx = flows.Context(session, catalog, settings, at)
-            queued: list[int] = []
-            planned: list[Person] = []
+            people = []
             for person in batch:
                 if person.id in handled:
                     # advance_schedule should always move past `at`; never loop on a person.
@@ -87,12 +85,10 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
                     person.next_push_at = None
                     continue
                 handled.add(person.id)
-                report.due += 1
-                done, message_id = _daily_question(ctx, person, at, report)
-                if done:
-                    planned.append(person)
-                if message_id is not None:
-                    queued.append(message_id)
+                people.append(person)
+            report.due += len(people)
+            ctx = flows.Context(session, catalog, settings, at)
+            queued, planned = _queue_batch(ctx, people, at, report)
             # Moved on together, so the commit writes them in one batched UPDATE, not one per student.
             for person in planned:
                 advance_schedule(person, at, settings)
@@ -103,31 +99,58 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
         session.close()
 
 
-def _daily_question(
-    ctx: flows.Context, person: Person, at: datetime, report: TickReport
-) -> tuple[bool, int | None]:
-    """Plan and queue one person's question: (whether to move their schedule on, message id)."""
-    savepoint = ctx.session.begin_nested()
+def _queue_batch(
+    ctx: flows.Context, people: list[Person], at: datetime, report: TickReport
+) -> tuple[list[int], list[Person]]:
+    """Plan and queue a batch's questions set-wise: (message ids, people whose schedule moves on).
+
+    Should the batch's statements fail (a student erased mid-pass, say), each person is tried
+    alone, so one bad row cannot hold back everyone else's question.
+    """
     try:
-        message_id = None
-        planned = plan_daily_question(ctx, person, at)
-        if planned is not None:
-            attempt, text = planned
-            key = f"daily:{person.id}:{attempt.local_date.isoformat()}"
-            message_id = queue_message(ctx.session, person, text, "question", key)
-        savepoint.commit()
-        return True, message_id
+        with ctx.session.begin_nested():
+            return _queue_questions(ctx, people, at), people
     except IntegrityError:
-        # A concurrent pass queued this person's question first; theirs stands.
-        savepoint.rollback()
-        report.conflicts += 1
-        ctx.session.refresh(person)
-        return False, None
+        log.warning("the pass's batch of %d failed; planning them one by one", len(people))
+    queued: list[int] = []
+    planned: list[Person] = []
+    for person in people:
+        try:
+            with ctx.session.begin_nested():
+                queued += _queue_questions(ctx, [person], at)
+            planned.append(person)
+        except IntegrityError:
+            # Their schedule stays as it is; the next pass tries again.
+            log.warning("could not plan person %s's question", person.id, exc_info=True)
+            report.conflicts += 1
+    return queued, planned
 
 
-def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> None:
-    """Remind WhatsApp students with an open question shortly before their 24 h window closes."""
-    catalog = get_catalog(settings.content_path)
+def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[int]:
+    now = utcnow()
+    counted: dict[str, dict] = {}  # message_row normalises and counts each distinct text once
+    rows = []
+    for planned in plan_daily_questions(ctx, people, at):
+        person = planned.person
+        if person.status == OPTED_OUT:
+            continue
+        if planned.text not in counted:
+            counted[planned.text] = message_row(person, planned.text, "question", now=now)
+        key = f"daily:{person.id}:{planned.day.isoformat()}"
+        rows.append(
+            counted[planned.text]
+            | {
+                "person_id": person.id,
+                "channel": person.channel,
+                "phone": person.phone,
+                "idempotency_key": key,
+            }
+        )
+    return queue_messages(ctx.session, rows)
+
+
+def nudge_query(at: datetime) -> Select:
+    """WhatsApp students with an open question whose 24 h window closes within the hour."""
     closes_from = at - WHATSAPP_WINDOW
     open_question = exists().where(
         and_(
@@ -139,22 +162,23 @@ def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> No
             Attempt.asked_at <= at - NUDGE_BEFORE_CLOSE,
         )
     )
+    return select(Person).where(
+        # Written as a literal so both databases match it to the partial index on these rows.
+        Person.channel == literal_column(f"'{WHATSAPP}'"),
+        Person.last_inbound_at > closes_from,
+        Person.last_inbound_at <= closes_from + NUDGE_BEFORE_CLOSE,
+        Person.status == "active",
+        open_question,
+    )
+
+
+def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> None:
+    """Remind WhatsApp students with an open question shortly before their 24 h window closes."""
+    catalog = get_catalog(settings.content_path)
     session = session_factory(settings.database_url)()
     queued: list[int] = []
     try:
-        people = (
-            session.execute(
-                select(Person).where(
-                    Person.channel == WHATSAPP,
-                    Person.status == "active",
-                    Person.last_inbound_at > closes_from,
-                    Person.last_inbound_at <= closes_from + NUDGE_BEFORE_CLOSE,
-                    open_question,
-                )
-            )
-            .scalars()
-            .all()
-        )
+        people = session.execute(nudge_query(at)).scalars().all()
         for person in people:
             body = catalog.render("whatsapp_nudge", person.language or "en")
             key = f"nudge:{person.id}:{person.last_inbound_at.isoformat()}"
