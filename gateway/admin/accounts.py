@@ -11,6 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -27,7 +28,6 @@ FAILURE_WINDOW = timedelta(minutes=15)
 # A token's last use is written at most this often, so reads do not each cost a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Compared against when the email is unknown, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -40,6 +40,15 @@ def normalise_email(email: str) -> str:
     if not _EMAIL.fullmatch(cleaned) or len(cleaned) > 254:
         raise AccountError(f"{email!r} is not an email address")
     return cleaned
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Checked against when no such account exists, so a miss takes as long as a wrong password.
+
+    Made on first use: hashing at import cost every process (web workers, RQ workers, each CLI
+    command) about 0.1 s at start."""
+    return generate_password_hash("not-a-real-password", method="scrypt")
 
 
 def hash_password(password: str) -> str:
@@ -96,7 +105,7 @@ def sign_in(session: Session, email: str, password: str, ip: str, now: datetime 
     if len(recent) >= MAX_FAILURES:
         return SignIn(None, locked_for=recent[-MAX_FAILURES] + FAILURE_WINDOW - now)
     user = find_user(session, key)
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is None or not valid or not user.active:
         session.add(LoginFailure(email=key, ip=ip[:64], at=now))
         # Keep the table small: failures older than a day no longer matter.
