@@ -26,6 +26,7 @@ from store.models import Message, Person, utcnow
 from store.settings import Settings
 from workers import runtime
 from workers.outbox import enqueue_send, message_row
+from workers.send import NEAR_SECONDS
 
 # A daily question as students receive it: two GSM-7 segments.
 BODY = (
@@ -106,77 +107,154 @@ def drain(
     return (ended - started).total_seconds(), len(jobs)
 
 
-def standin_count(port: int) -> int:
+def standin_count(port: int, field: str = "created") -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/count") as answer:
-        return int(json.load(answer)["created"])
+        return int(json.load(answer)[field])
 
 
-# (worker class, messages per job): the default batch, and the forking worker with a bigger one.
-CASES = ((True, 100), (False, 100), (False, 500))
+def start_standin(delay_ms: int = 0) -> tuple[subprocess.Popen, int]:
+    port = services.free_port()
+    command = [sys.executable, "-m", "bench.standin", str(port), services.ACCOUNT_SID]
+    standin = subprocess.Popen(command + ([str(delay_ms)] if delay_ms else []), cwd=services.ROOT)
+    services.wait_for_port(port, standin)
+    return standin, port
+
+
+DEFAULT_CONCURRENCY = Settings().send_concurrency
+DEFAULT_BATCH = Settings().send_batch_size
+# (worker class, messages per job) against the stand-in next door, at the default concurrency: the
+# default batch and the smaller one that was the default before.
+CASES = ((True, DEFAULT_BATCH), (True, 100), (False, DEFAULT_BATCH), (False, 100))
+# The stand-in answering each create ROUND_TRIP_MS after it arrived, as Twilio does for a worker
+# far from it: one request at a time against the default number in flight, both worker classes.
+ROUND_TRIP_MS = 200
+ROUND_TRIP_CASES = ((True, 1), (True, DEFAULT_CONCURRENCY), (False, 1), (False, DEFAULT_CONCURRENCY))
 
 
 def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict[str, int]) -> None:
     messages = 3_000 if quick else 10_000
+    distant_messages = 50 if quick else 200
     noop_jobs = {True: 600 if quick else 2_000, False: 200 if quick else 600}
     folder = services.run_dir()
-    port = services.free_port()
-    standin = subprocess.Popen(
-        [sys.executable, "-m", "bench.standin", str(port), services.ACCOUNT_SID], cwd=services.ROOT
-    )
-    services.wait_for_port(port, standin)
+    standin, port = start_standin()
+    distant, distant_port = start_standin(ROUND_TRIP_MS)
     try:
         with services.database("postgresql", "send") as url:
             baselines: dict[bool, Figure] = {}
             for simple, batch in CASES:
-                name = "SimpleWorker" if simple else "forking Worker"
-                runtime.configure(Settings(database_url=url, redis_url=redis.url, send_batch_size=batch))
-                env = services.child_env(
-                    DATABASE_URL=url,
-                    REDIS_URL=redis.url,
-                    TWILIO_API_BASE=f"http://127.0.0.1:{port}",
-                    ROUNDS_SEND_RATE="1000000",
-                    ROUNDS_SEND_BATCH=str(batch),
-                )
                 if simple not in baselines:
+                    env = _env(url, redis, port, batch, DEFAULT_CONCURRENCY)
+                    name = _name(simple)
                     noops = [_noops(redis, env, simple, folder, noop_jobs[simple]) for _ in range(REPEATS)]
                     baselines[simple] = results.add(
                         Figure("send", f"RQ {name}: no-op jobs (1 per message)", "jobs/s", noops, "jobs/s")
                     )
-                label = f"RQ {name} after sending {messages:,} messages, {batch} a job"
-                sends = []
-                for attempt in range(REPEATS):
-                    redis.flush()
-                    ids = seed(url, messages)
-                    before = standin_count(port)
-                    enqueue_send(ids)
-                    seconds, _ = drain(redis.url, env, simple, folder, memory, label)
-                    sent = _sent(url)
-                    if sent != messages or standin_count(port) - before != messages:
-                        results.note("send", f"{name} run {attempt + 1}: {sent} of {messages} rows sent")
-                    sends.append(sent / seconds)
-                figure = results.add(
-                    Figure(
-                        "send",
-                        f"RQ {name}: outbox -> Twilio stand-in, {batch} a job",
-                        "messages/s",
-                        sends,
-                        "msg/s",
-                        target=">= 1,000 msg/s",
-                    )
+                figure = _sends(
+                    results,
+                    f"RQ {_name(simple)}: outbox -> Twilio stand-in, {batch} a job",
+                    url,
+                    redis,
+                    folder,
+                    port,
+                    simple,
+                    batch,
+                    DEFAULT_CONCURRENCY,
+                    messages,
+                    memory,
                 )
+                figure.target = ">= 1,000 msg/s"
                 figure.compare(baselines[simple], "no-op jobs")
                 figure.met = figure.value >= 1000
+            one_at_a_time: dict[bool, Figure] = {}
+            for simple, concurrency in ROUND_TRIP_CASES:
+                figure = _sends(
+                    results,
+                    f"RQ {_name(simple)}: stand-in {ROUND_TRIP_MS} ms away, {concurrency} in flight",
+                    url,
+                    redis,
+                    folder,
+                    distant_port,
+                    simple,
+                    DEFAULT_BATCH,
+                    concurrency,
+                    distant_messages,
+                )
+                if concurrency == 1:
+                    one_at_a_time[simple] = figure
+                else:
+                    figure.compare(one_at_a_time[simple], "1 in flight")
+                    # The most it could be: every request slot busy for one round trip each.
+                    figure.target = f"~{concurrency * 1000 / ROUND_TRIP_MS:.0f} msg/s"
+            overlapped = standin_count(distant_port, "max_in_flight")
     finally:
         services.stop(standin)
+        services.stop(distant)
         runtime.configure(Settings())
     results.note(
         "send",
         f"{messages:,} queued two-segment SMS per run to {STUDENTS:,} students on PostgreSQL; "
-        "ROUNDS_SEND_BATCH messages a job (100 is the default); ROUNDS_SEND_RATE=1000000, so the GCRA "
-        "limiter still runs but never waits; stand-in = bench/standin.py (asyncio, keep-alive); worker = "
-        "`rounds worker --without-scheduler [--simple]`, logging at INFO as in production; messages/s "
-        "from the first job's start to the last job's end (RQ's timestamps).",
+        f"ROUNDS_SEND_BATCH messages a job ({DEFAULT_BATCH} is the default); ROUNDS_SEND_RATE=1000000, so "
+        "the GCRA limiter still runs but never waits; ROUNDS_SEND_CONCURRENCY requests in flight at most "
+        f"({DEFAULT_CONCURRENCY}, the default, unless the case says otherwise; a job overlaps them only "
+        f"once an answer takes over {NEAR_SECONDS * 1000:.0f} ms, so next door they go one at a time); "
+        "stand-in = bench/standin.py (asyncio, keep-alive); worker = `rounds worker --without-scheduler "
+        "[--simple]`, logging at INFO as in production; messages/s from the first job's start to the last "
+        "job's end (RQ's timestamps).",
     )
+    results.note(
+        "send",
+        f"'{ROUND_TRIP_MS} ms away': {distant_messages} messages a run ({DEFAULT_BATCH} a job) to a second "
+        f"stand-in that answers each create {ROUND_TRIP_MS} ms after it arrives (plain HTTP: no TLS "
+        "handshake, which a fresh connection to api.twilio.com adds, two or three round trips); the most "
+        f"creates it was answering at once: {overlapped}. The target column is the ceiling, requests in "
+        "flight / round trip; a job's first request goes alone (it shows how far Twilio is).",
+    )
+
+
+def _name(simple: bool) -> str:
+    return "SimpleWorker" if simple else "forking Worker"
+
+
+def _env(url: str, redis: services.RedisServer, port: int, batch: int, concurrency: int) -> dict[str, str]:
+    return services.child_env(
+        DATABASE_URL=url,
+        REDIS_URL=redis.url,
+        TWILIO_API_BASE=f"http://127.0.0.1:{port}",
+        ROUNDS_SEND_RATE="1000000",
+        ROUNDS_SEND_BATCH=str(batch),
+        ROUNDS_SEND_CONCURRENCY=str(concurrency),
+    )
+
+
+def _sends(  # type: ignore[no-untyped-def]
+    results: Results,
+    case: str,
+    url: str,
+    redis: services.RedisServer,
+    folder,
+    port: int,
+    simple: bool,
+    batch: int,
+    concurrency: int,
+    messages: int,
+    memory: dict[str, int] | None = None,
+) -> Figure:
+    """Messages/s over REPEATS runs of `messages` queued rows drained by one worker process."""
+    runtime.configure(Settings(database_url=url, redis_url=redis.url, send_batch_size=batch))
+    env = _env(url, redis, port, batch, concurrency)
+    label = f"RQ {_name(simple)} after sending {messages:,} messages, {batch} a job"
+    sends = []
+    for attempt in range(REPEATS):
+        redis.flush()
+        ids = seed(url, messages)
+        before = standin_count(port)
+        enqueue_send(ids)
+        seconds, _ = drain(redis.url, env, simple, folder, memory, label)
+        sent = _sent(url)
+        if sent != messages or standin_count(port) - before != messages:
+            results.note("send", f"{case} run {attempt + 1}: {sent} of {messages} rows sent")
+        sends.append(sent / seconds)
+    return results.add(Figure("send", case, "messages/s", sends, "msg/s"))
 
 
 REPEATS = 3

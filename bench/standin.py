@@ -2,7 +2,10 @@
 
 One asyncio process, HTTP/1.1 keep-alive, a 201 JSON resource per POST and a running count
 at GET /count: quick enough that the worker under test, not this server, sets the pace.
-Run: python -m bench.standin PORT ACCOUNT_SID
+With DELAY_MS each create is answered that many milliseconds after it arrived (without holding
+up other connections), as a distant Twilio would; /count also reports the most creates it was
+answering at one moment.
+Run: python -m bench.standin PORT ACCOUNT_SID [DELAY_MS]
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from urllib.parse import parse_qs
 
 class StandIn(asyncio.Protocol):
     created = 0
+    in_flight = 0
+    max_in_flight = 0
 
-    def __init__(self, account_sid: str):
+    def __init__(self, account_sid: str, delay: float = 0.0):
         self.account_sid = account_sid
+        self.delay = delay
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
 
@@ -42,7 +48,14 @@ class StandIn(asyncio.Protocol):
             body = bytes(self.buffer[end + 4 : end + 4 + length])
             del self.buffer[: end + 4 + length]
             method, path = head.split(" ", 2)[:2]
-            self._answer(*self._route(method, path, body))
+            status, payload = self._route(method, path, body)
+            if self.delay and status == 201:
+                # A client sends its next request on this connection only after this answer.
+                StandIn.in_flight += 1
+                StandIn.max_in_flight = max(StandIn.max_in_flight, StandIn.in_flight)
+                asyncio.get_running_loop().call_later(self.delay, self._answer_later, status, payload)
+            else:
+                self._answer(status, payload)
 
     def _route(self, method: str, path: str, body: bytes) -> tuple[int, dict]:
         if method == "POST" and path.endswith("/Messages.json"):
@@ -75,8 +88,16 @@ class StandIn(asyncio.Protocol):
                 },
             }
         if method == "GET" and path == "/count":
+            return 200, {"created": StandIn.created, "max_in_flight": StandIn.max_in_flight}
+        if method == "POST" and path == "/reset":
+            StandIn.max_in_flight = 0
             return 200, {"created": StandIn.created}
         return 404, {"code": 20404, "message": "Not found", "status": 404}
+
+    def _answer_later(self, status: int, payload: dict) -> None:
+        StandIn.in_flight -= 1
+        if self.transport is not None and not self.transport.is_closing():
+            self._answer(status, payload)
 
     def _answer(self, status: int, payload: dict) -> None:
         body = json.dumps(payload).encode()
@@ -89,12 +110,12 @@ class StandIn(asyncio.Protocol):
         self.transport.write(head.encode() + body)
 
 
-async def serve(port: int, account_sid: str) -> None:
+async def serve(port: int, account_sid: str, delay: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: StandIn(account_sid), "127.0.0.1", port, backlog=1024)
+    server = await loop.create_server(lambda: StandIn(account_sid, delay), "127.0.0.1", port, backlog=1024)
     async with server:
         await server.serve_forever()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), sys.argv[2]))
+    asyncio.run(serve(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.0))

@@ -79,7 +79,11 @@ class Settings:
     quiet_start: str = "21:00"
     quiet_end: str = "07:00"
     daily_question_cap: int = 5
-    send_batch_size: int = 100
+    # Messages per send job. A job claims them 100 at a time and hands what is left to a new job
+    # after a minute (a slow sender), so a bigger batch mostly saves per-job costs (a fork each).
+    send_batch_size: int = 500
+    # Requests to Twilio a send job keeps in flight at once (1: one after another).
+    send_concurrency: int = 8
     sweep_after_seconds: int = 60
     twilio_timeout_seconds: float = 10.0
     # Mentoring: safeguarding alerts go to this number (E.164) when set; the helpline text is
@@ -143,7 +147,8 @@ class Settings:
             quiet_start=env.get("ROUNDS_QUIET_START", "21:00"),
             quiet_end=env.get("ROUNDS_QUIET_END", "07:00"),
             daily_question_cap=_env_int(env, "ROUNDS_DAILY_QUESTION_CAP", 5),
-            send_batch_size=_env_int(env, "ROUNDS_SEND_BATCH", 100),
+            send_batch_size=_env_int(env, "ROUNDS_SEND_BATCH", 500),
+            send_concurrency=max(1, _env_int(env, "ROUNDS_SEND_CONCURRENCY", 8)),
             sweep_after_seconds=_env_int(env, "ROUNDS_SWEEP_AFTER", 60),
             twilio_timeout_seconds=_env_float(env, "TWILIO_TIMEOUT", 10.0),
             oncall_phone=env.get("ROUNDS_ONCALL_PHONE", "").strip(),

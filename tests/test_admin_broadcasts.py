@@ -218,8 +218,8 @@ def test_fan_out_writes_each_batch_with_one_insert_and_no_query_per_recipient(se
     )
     assert first.idempotency_key == f"broadcast:{broadcast_id}:{first.person_id}"
     assert first.body == "Free revision session tonight" and first.segments == 1
-    # One send job per ROUNDS_SEND_BATCH (100) messages, on the bulk queue.
-    assert Queue(runtime.BULK, connection=Redis.from_url(settings_.redis_url)).count == 25
+    # One send job per ROUNDS_SEND_BATCH (500) messages of each fan-out batch, on the bulk queue.
+    assert Queue(runtime.BULK, connection=Redis.from_url(settings_.redis_url)).count == 5
     assert broadcast_row(settings_, broadcast_id).status == SENDING
 
 

@@ -34,6 +34,9 @@ class TwilioStandIn:
         self.throttled = 0  # 429s answered
         self.errors = 0  # 500s answered
         self.opted_out: set[str] = set()
+        self.in_flight = 0  # create requests being answered right now
+        self.max_in_flight = 0  # the most at any one moment: did the client overlap its requests?
+        self.arrivals: list[float] = []  # time.monotonic() of each create request's arrival
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -80,6 +83,17 @@ class TwilioStandIn:
         return sid
 
     def _create(self, form: dict[str, str]) -> tuple[int, dict]:
+        with self._lock:
+            self.arrivals.append(time.monotonic())
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._create_now(form)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _create_now(self, form: dict[str, str]) -> tuple[int, dict]:
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
@@ -165,7 +179,12 @@ class TwilioStandIn:
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
+                received = self.rfile.read(length)
+                if len(received) < length:
+                    # The client went away mid-request (a killed worker): nothing is created.
+                    self.close_connection = True
+                    return None
+                raw = received.decode()
                 if not self._authorised():
                     return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 if urlparse(self.path).path != prefix:

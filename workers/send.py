@@ -12,9 +12,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from workers.transport import (
     OPTED_OUT_CODES,
     OUTSIDE_WINDOW_CODES,
     UNREACHABLE_CODES,
+    Accepted,
     Outgoing,
     SendFailed,
     Transport,
@@ -39,11 +42,22 @@ from workers.transport import (
 log = logging.getLogger("rounds.send")
 
 MAX_ATTEMPTS = 6
-SEND_JOB_TIMEOUT = 300  # seconds; a send job never sleeps longer than a few seconds in all
+SEND_JOB_TIMEOUT = 300  # seconds
 MAX_INLINE_WAIT = 1.0  # wait this long for the rate limit in the job; longer waits reschedule
+# A job paced by a slow sender (a long code's one segment a second) hands what it has not sent to a
+# new job after this long: well inside SEND_JOB_TIMEOUT and ROUNDS_SENDING_TIMEOUT, and the worker
+# gets to look at the urgent queue in between.
+SEND_JOB_BUDGET = 60.0
+# A job claims its rows (queued -> sending) this many at a time, just before sending them: a worker
+# that dies leaves at most this many claimed, whatever the job's size; the rest are still queued.
+CLAIM_EVERY = 100
+# A request answered slower than this (Twilio's API is tens to hundreds of milliseconds away) makes
+# the job keep up to `send_concurrency` requests in flight; see InFlight.
+NEAR_SECONDS = 0.01
 # Sends are recorded (sid and state `sent`) with one statement and one commit per this many, or
 # sooner: within RECORD_WITHIN seconds, before any wait for the rate and at the end of the job.
-# A worker that dies in between leaves those rows in `sending`; reconcile_sending adopts them.
+# A worker that dies in between leaves those rows (and the up to `send_concurrency` requests still
+# in flight) in `sending`; reconcile_sending adopts them.
 RECORD_EVERY = 50
 RECORD_WITHIN = 0.1
 
@@ -181,7 +195,13 @@ class SentRows:
         if not self.rows:
             self.since = time.monotonic()
         self.rows.append({"sent_id": message_id, "sent_sid": sid, "sent_channel": channel, "sent_at": at})
-        if len(self.rows) >= RECORD_EVERY or time.monotonic() - self.since >= RECORD_WITHIN:
+        if len(self.rows) >= RECORD_EVERY:
+            self.record()
+        else:
+            self.record_if_due()
+
+    def record_if_due(self) -> None:
+        if self.rows and time.monotonic() - self.since >= RECORD_WITHIN:
             self.record()
 
     def record(self) -> None:
@@ -192,125 +212,272 @@ class SentRows:
         self.session.commit()
 
 
+@dataclass(frozen=True)
+class Request:
+    """One create-message request: what a sending thread needs, and nothing from the database."""
+
+    message_id: int
+    route: Route
+    # Where Twilio's 63016 (outside the window) sends the message instead, worked out beforehand:
+    # a template or SMS route, the reason there is none, or None when the route is not free-form WhatsApp.
+    fallback: Route | OutsideWindow | None
+    at: datetime
+
+
+def deliver(transport: Transport, request: Request) -> tuple[Route, Accepted]:
+    """Make the request (and Twilio's window fallback); runs on a sending thread, so no database here."""
+    try:
+        return request.route, transport.send(request.route.outgoing)
+    except SendFailed as failure:
+        if request.fallback is None or failure.code not in OUTSIDE_WINDOW_CODES:
+            raise
+        # Twilio knows the window better than we do: fall back once, now.
+        if isinstance(request.fallback, OutsideWindow):
+            raise SendFailed(str(request.fallback), 63016, retryable=False) from failure
+        try:
+            return request.fallback, transport.send(request.fallback.outgoing)
+        except SendFailed as second:
+            raise SendFailed(str(second), second.code, retryable=False) from second
+
+
+class InFlight:
+    """Requests to Twilio under way, at most `limit` at once, each on a sending thread of its own.
+
+    Only the HTTP exchange runs on those threads (over the transport's pooled keep-alive
+    connections); the answers are settled on the job's thread, which alone uses the database
+    session. Requests run on the job's thread, one at a time as they always did, until one takes
+    longer than NEAR_SECONDS: Twilio is far away, and the job starts overlapping them (never with a
+    limit of 1). Answers that come back sooner (a stand-in or proxy next door) leave the worker's
+    CPU as the limit, and handing requests between threads would only add to it.
+    """
+
+    def __init__(self, transport: Transport, limit: int):
+        self.transport = transport
+        self.limit = max(1, limit)
+        self.pool: ThreadPoolExecutor | None = None
+        self.requests: dict[Future, tuple[Request, Message]] = {}
+        self.answers: SimpleQueue[Future] = SimpleQueue()  # requests as they are answered
+
+    @property
+    def full(self) -> bool:
+        return len(self.requests) >= (self.limit if self.pool is not None else 1)
+
+    def start(self, request: Request, message: Message) -> None:
+        if self.pool is not None:
+            future = self.pool.submit(deliver, self.transport, request)
+        else:
+            future = Future()
+            began = time.monotonic()
+            try:
+                future.set_result(deliver(self.transport, request))
+            except SendFailed as failure:
+                future.set_exception(failure)
+            if self.limit > 1 and time.monotonic() - began > NEAR_SECONDS:
+                self.pool = ThreadPoolExecutor(self.limit, thread_name_prefix="rounds-send")
+        self.requests[future] = (request, message)
+        future.add_done_callback(self.answers.put)
+
+    def answered(self, timeout: float) -> list[Future]:
+        """Requests answered within `timeout` seconds (at least one, unless the time ran out)."""
+        try:
+            done = [self.answers.get(timeout=timeout)]
+        except Empty:
+            return []
+        with suppress(Empty):
+            while True:
+                done.append(self.answers.get_nowait())
+        return done
+
+    def take(self, future: Future) -> tuple[Request, Message]:
+        return self.requests.pop(future)
+
+    def finish(self) -> list[tuple[Request, Route, Accepted]]:
+        """Wait for every request still under way; the ones Twilio accepted (the rest are dropped)."""
+        accepted = []
+        for future, (request, _) in list(self.requests.items()):
+            with suppress(Exception):
+                route, answer = future.result()
+                accepted.append((request, route, answer))
+        self.requests.clear()
+        return accepted
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class SendJob:
+    """One send job's state: claims, rate grants and database writes stay on the job's thread."""
+
+    def __init__(self, settings: Settings, session: Session, transport: Transport, limiter: BatchAllowance):
+        self.settings = settings
+        self.session = session
+        self.limiter = limiter
+        self.sent = SentRows(session)
+        self.in_flight = InFlight(transport, settings.send_concurrency)
+        self.tally = {"sent": 0, "failed": 0, "suppressed": 0, "retry": 0, "skipped": 0, "deferred": 0}
+
+    def run(self, ids: list[int]) -> dict[str, int]:
+        session, sent = self.session, self.sent
+        deadline = time.monotonic() + SEND_JOB_BUDGET
+        try:
+            for start in range(0, len(ids), CLAIM_EVERY):
+                unclaimed = ids[start + CLAIM_EVERY :]
+                rows = self.claim(ids[start : start + CLAIM_EVERY])
+                for index, (message, person_status, last_inbound_at) in enumerate(rows):
+                    if time.monotonic() >= deadline:
+                        # A slow sender has kept this job long enough: the rest go to a new job,
+                        # behind whatever else (urgent replies first) waits for this worker.
+                        self.hand_back([m.id for m, _, _ in rows[index:]], unclaimed, 0.0)
+                        return self.settle_all()
+                    while self.in_flight.full:
+                        self.settle(RECORD_WITHIN)
+                    outcome = self.start(
+                        message, person_status, last_inbound_at, upcoming=len(ids) - start - index
+                    )
+                    if isinstance(outcome, float):
+                        # The sender is busy for a while: give the rest back and come back later.
+                        self.hand_back([m.id for m, _, _ in rows[index:]], unclaimed, outcome)
+                        return self.settle_all()
+                    if outcome:
+                        self.tally[outcome] += 1
+                        sent.record()  # failures and suppressions are committed at once
+            return self.settle_all()
+        except BaseException:
+            # Giving up (a job timeout, say): drop the half-done work, as a rollback always did,
+            # but record every send that went out, the ones still under way included.
+            with suppress(Exception):
+                session.rollback()
+            with suppress(Exception):
+                for request, route, accepted in self.in_flight.finish():
+                    sent.add(request.message_id, accepted.sid, route.channel, request.at)
+            with suppress(Exception):
+                sent.record()
+            raise
+        finally:
+            self.in_flight.close()
+
+    def claim(self, ids: list[int]) -> list:
+        """Claim these rows (a chunk of the job at a time) and load them with their person's state."""
+        owned = claim(self.session, ids)
+        self.tally["skipped"] += len(ids) - len(owned)
+        return list(
+            self.session.execute(
+                select(Message, Person.status, Person.last_inbound_at)
+                .outerjoin(Person, Person.id == Message.person_id)
+                .where(Message.id.in_(owned))
+                .order_by(Message.id)
+            ).all()
+        )
+
+    def hand_back(self, claimed: list[int], unclaimed: list[int], seconds: float) -> None:
+        """Give rows back to the outbox and signal them again in `seconds` (their attempt did not happen)."""
+        self.sent.record()
+        release(self.session, claimed, utcnow() + timedelta(seconds=seconds))
+        rest = claimed + unclaimed
+        _enqueue_later(rest, seconds)
+        self.tally["deferred"] += len(rest)
+
+    def settle_all(self) -> dict[str, int]:
+        """Wait for every request under way and record the answers; the job's tally."""
+        while self.in_flight.requests:
+            self.settle(RECORD_WITHIN)
+        self.sent.record()
+        return self.tally
+
+    def start(
+        self, message: Message, person_status: str | None, last_inbound_at: datetime | None, upcoming: int
+    ) -> str | float | None:
+        """Start the message's request (None); else how it ended without one, or how long its
+        sender is busy for."""
+        now = utcnow()
+        if person_status == OPTED_OUT:
+            # Checked again at the last moment: a STOP may have arrived after queuing.
+            message.status = "suppressed"
+            return "suppressed"
+        try:
+            route = route_for(message, last_inbound_at, self.settings, now)
+        except OutsideWindow as exc:
+            return _record_failure(self.session, message, SendFailed(str(exc), 63016, retryable=False))
+        wait = _wait_for_rate(self.limiter, route, message.segments, self.pause, upcoming)
+        if wait:
+            return wait
+        fallback: Route | OutsideWindow | None = None
+        if route.channel == WHATSAPP and not route.outgoing.content_sid:
+            try:
+                fallback = route_for(message, last_inbound_at, self.settings, now, force_template=True)
+            except OutsideWindow as exc:
+                fallback = exc
+        self.in_flight.start(Request(message.id, route, fallback, now), message)
+        return None
+
+    def settle(self, timeout: float) -> None:
+        """Record the answers that arrive within `timeout` seconds (on the job's thread)."""
+        for future in self.in_flight.answered(timeout):
+            request, message = self.in_flight.take(future)
+            try:
+                route, accepted = future.result()
+            except SendFailed as failure:
+                self.tally[_record_failure(self.session, message, failure)] += 1
+                self.sent.record()  # failures and retries are committed at once
+                continue
+            self.sent.add(request.message_id, accepted.sid, route.channel, request.at)
+            # Not at INFO: a line a message cost a write each, about a tenth of a send's CPU. The
+            # job logs its tally at INFO, and each row keeps its sid.
+            log.debug("sent message %s to %s as %s", request.message_id, mask(message.phone), accepted.sid)
+            self.tally["sent"] += 1
+        self.sent.record_if_due()
+
+    def pause(self, seconds: float) -> None:
+        """Wait for the sender's rate: answers that arrive meanwhile are recorded, and nothing
+        sent waits unrecorded while the job sleeps."""
+        until = time.monotonic() + seconds
+        while self.in_flight.requests and (left := until - time.monotonic()) > 0:
+            self.settle(min(left, RECORD_WITHIN))
+        self.sent.record()
+        left = until - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+
+
 def send_messages(ids: list[int]) -> dict[str, int]:
-    """RQ job: send each queued message in `ids` at most once, within each sender's rate."""
+    """RQ job: send each queued message in `ids` at most once, within each sender's rate.
+
+    Up to `send_concurrency` requests are in flight at once, so a distant Twilio's round trip
+    does not set the pace; the rate grants are taken before each request is made.
+    """
     settings = runtime.settings()
     transport = transport_for(settings)
     limiter = BatchAllowance(SenderLimiter(runtime.redis_connection(), settings))
-    tally = {"sent": 0, "failed": 0, "suppressed": 0, "retry": 0, "skipped": 0, "deferred": 0}
     session = session_factory(settings.database_url)()
-    sent = SentRows(session)
+    began = time.monotonic()
     try:
-        owned = claim(session, ids)
-        tally["skipped"] = len(ids) - len(owned)
-        rows = session.execute(
-            select(Message, Person.status, Person.last_inbound_at)
-            .outerjoin(Person, Person.id == Message.person_id)
-            .where(Message.id.in_(owned))
-            .order_by(Message.id)
-        ).all()
-        for index, (message, person_status, last_inbound_at) in enumerate(rows):
-            outcome = _send_one(
-                session,
-                transport,
-                limiter,
-                settings,
-                message,
-                person_status,
-                last_inbound_at,
-                sent,
-                upcoming=len(rows) - index,
-            )
-            if isinstance(outcome, float):
-                # The sender is busy for a while: give the rest back and come back later.
-                sent.record()
-                rest = [m.id for m, _, _ in rows[index:]]
-                release(session, rest, utcnow() + timedelta(seconds=outcome))
-                _enqueue_later(rest, outcome)
-                tally["deferred"] += len(rest)
-                break
-            tally[outcome] += 1
-            if outcome != "sent":
-                sent.record()  # failures, retries and suppressions are committed at once
-        sent.record()
-    except BaseException:
-        # Giving up (a job timeout, say): drop the half-done message, as a rollback always did,
-        # but record the sends that did go out, as the commit per message used to.
-        with suppress(Exception):
-            session.rollback()
-            sent.record()
-        raise
+        tally = SendJob(settings, session, transport, limiter).run(ids)
     finally:
         session.close()
+    seconds = time.monotonic() - began
+    log.info("sent %d of %d message(s) in %.2fs: %s", tally["sent"], len(ids), seconds, tally)
     return tally
 
 
 def _enqueue_later(ids: list[int], seconds: float) -> None:
-    """Re-signal deferred rows when the sender has room (the sweeper is the safety net)."""
+    """Re-signal deferred rows when the sender has room, or now (the sweeper is the safety net)."""
     try:
         queue = runtime.queue(runtime.BULK)
-        queue.enqueue_in(
-            timedelta(seconds=max(1.0, seconds)),
-            send_messages,
-            ids,
-            job_timeout=SEND_JOB_TIMEOUT,
-            result_ttl=60,
-            failure_ttl=86400,
-        )
+        options = {"job_timeout": SEND_JOB_TIMEOUT, "result_ttl": 60, "failure_ttl": 86400}
+        if seconds <= 0:
+            queue.enqueue(send_messages, ids, **options)
+        else:
+            queue.enqueue_in(timedelta(seconds=max(1.0, seconds)), send_messages, ids, **options)
     except Exception as exc:  # Redis trouble: the rows are queued in the database anyway
         log.warning("could not schedule %d deferred message(s): %s", len(ids), exc)
-
-
-def _send_one(
-    session: Session,
-    transport: Transport,
-    limiter: BatchAllowance,
-    settings: Settings,
-    message: Message,
-    person_status: str | None,
-    last_inbound_at: datetime | None,
-    sent: SentRows,
-    upcoming: int = 1,
-) -> str | float:
-    now = utcnow()
-    if person_status == OPTED_OUT:
-        # Checked again at the last moment: a STOP may have arrived after queuing.
-        message.status = "suppressed"
-        return "suppressed"
-    try:
-        route = route_for(message, last_inbound_at, settings, now)
-    except OutsideWindow as exc:
-        return _record_failure(session, message, SendFailed(str(exc), 63016, retryable=False))
-    wait = _wait_for_rate(limiter, route, message.segments, sent.record, upcoming)
-    if wait:
-        return wait
-    try:
-        accepted = transport.send(route.outgoing)
-    except SendFailed as failure:
-        if (
-            failure.code in OUTSIDE_WINDOW_CODES
-            and route.channel == WHATSAPP
-            and not route.outgoing.content_sid
-        ):
-            # Twilio knows the window better than we do: fall back once, now.
-            try:
-                route = route_for(message, last_inbound_at, settings, now, force_template=True)
-                accepted = transport.send(route.outgoing)
-            except (SendFailed, OutsideWindow) as second:
-                code = second.code if isinstance(second, SendFailed) else 63016
-                return _record_failure(session, message, SendFailed(str(second), code, retryable=False))
-        else:
-            return _record_failure(session, message, failure)
-    sent.add(message.id, accepted.sid, route.channel, now)
-    log.info("sent message %s to %s as %s", message.id, mask(message.phone), accepted.sid)
-    return "sent"
 
 
 def _wait_for_rate(
     limiter: BatchAllowance,
     route: Route,
     segments: int,
-    before_sleep: Callable[[], None],
+    pause: Callable[[float], None],
     upcoming: int = 1,
 ) -> float:
     """Wait briefly for the sender's rate; return the remaining wait if it is long (0 when clear)."""
@@ -321,8 +488,7 @@ def _wait_for_rate(
             return 0.0
         if wait > MAX_INLINE_WAIT:
             return wait
-        before_sleep()  # nothing sent waits unrecorded while we sleep
-        time.sleep(wait)
+        pause(wait)
 
 
 def _record_failure(session: Session, message: Message, failure: SendFailed) -> str:

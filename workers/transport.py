@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import certifi
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -125,12 +126,14 @@ class PooledHttpClient(HttpClient):
     (about 0.3 ms a message; see bench/FINDINGS.md).
     """
 
-    def __init__(self, timeout: float, ca_certs: str | None = None):
+    def __init__(self, timeout: float, ca_certs: str | None = None, connections: int = 4):
         super().__init__(logging.getLogger("twilio.http_client"), is_async=False, timeout=timeout)
         self._local = threading.local()
+        # urllib3 is thread-safe; the pool keeps a connection for each request a send job has in
+        # flight (beyond `maxsize` it would open extra ones and close them after one use).
         self.pool = urllib3.PoolManager(
             num_pools=4,
-            maxsize=4,
+            maxsize=max(4, connections),
             retries=False,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             ca_certs=ca_certs or certifi.where(),
@@ -190,18 +193,27 @@ class HeaderKeepingHttpClient(TwilioHttpClient):
         return _retry_after(getattr(self._local, "headers", None))
 
 
-def make_http_client(base_url: str, timeout: float) -> PooledHttpClient | HeaderKeepingHttpClient:
+def make_http_client(
+    base_url: str, timeout: float, connections: int = 4
+) -> PooledHttpClient | HeaderKeepingHttpClient:
     """The pooled urllib3 client; twilio's requests-based one when the environment sets a proxy.
 
     Proxy and CA-bundle settings are read from the environment once, as requests would read
-    them on every request (every request goes to the one base URL).
+    them on every request (every request goes to the one base URL). `connections`: keep-alive
+    connections to hold, one for each request in flight at once.
     """
     resolved = requests.Session().merge_environment_settings(base_url, {}, None, None, None)
     verify = resolved["verify"]
     if not resolved["proxies"]:
-        return PooledHttpClient(timeout, ca_certs=verify if isinstance(verify, str) else None)
+        return PooledHttpClient(
+            timeout, ca_certs=verify if isinstance(verify, str) else None, connections=connections
+        )
     client = HeaderKeepingHttpClient(timeout=timeout, pool_connections=True, proxy=resolved["proxies"])
     assert client.session is not None
+    if connections > 4:
+        adapter = HTTPAdapter(pool_maxsize=connections)
+        client.session.mount("https://", adapter)
+        client.session.mount("http://", adapter)
     client.session.verify = verify
     client.session.trust_env = False
     return client
@@ -213,9 +225,13 @@ class TwilioTransport:
     def __init__(self, settings: Settings):
         base_url = settings.twilio_api_base.rstrip("/")
         # A timeout matters: the client has none by default and a hung socket stalls a worker.
-        self.http = make_http_client(base_url, settings.twilio_timeout_seconds)
+        self.http = make_http_client(
+            base_url, settings.twilio_timeout_seconds, connections=max(1, settings.send_concurrency)
+        )
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=self.http)
         self.client.api.base_url = base_url
+        # Resolved once here: twilio builds its API objects lazily, and sends run on several threads.
+        self.messages = self.client.messages
 
     def send(self, message: Outgoing) -> Accepted:
         fields: dict[str, str] = {"to": message.to}
@@ -232,7 +248,7 @@ class TwilioTransport:
         if message.status_callback:
             fields["status_callback"] = message.status_callback
         try:
-            created = self.client.messages.create(**fields)
+            created = self.messages.create(**fields)
         except TwilioRestException as exc:
             status = exc.status or 0
             retryable = status == 429 or status >= 500 or status == 0
@@ -245,7 +261,7 @@ class TwilioTransport:
     def find_sent(self, to: str, since: datetime) -> list[tuple[str, str]]:
         """(sid, body) of messages Twilio holds for `to` sent since `since` (at day precision)."""
         try:
-            rows = self.client.messages.list(to=to, date_sent_after=since, limit=100)
+            rows = self.messages.list(to=to, date_sent_after=since, limit=100)
         except TwilioRestException as exc:
             raise SendFailed(exc.msg or str(exc), exc.code, retryable=True) from exc
         except Exception as exc:
