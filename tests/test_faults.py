@@ -2,7 +2,8 @@
 holding exactly one copy at the Twilio stand-in.
 
 Real processes throughout: a private redis-server that is killed and restarted, `rounds
-worker` processes killed with SIGKILL, and the stand-in answering 429 and 500.
+worker` processes killed with SIGKILL together with the job they forked (caught with requests to
+the stand-in under way), and the stand-in answering 429 and 500.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -26,13 +28,15 @@ from store.db import session_scope
 from store.models import Message, Person, utcnow
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, payload, sign
 from tests.test_send_path import work
-from workers import runtime
+from workers import jobs, runtime
 from workers.outbox import enqueue_send, message_row
 from workers.send import reconcile_sending, sweep_outbox
 
 pytestmark = pytest.mark.slow
 
 RECIPIENTS = 1000
+# The stand-in holds every create after this many: the sixth send job of 50 is then half-way.
+HOLD_AFTER = RECIPIENTS // 4 + 25
 
 
 def _free_port() -> int:
@@ -150,7 +154,9 @@ def statuses(settings) -> Counter:
         )
 
 
-def worker_process(settings, redis_url: str) -> subprocess.Popen:
+def worker_process(settings, redis_url: str, *options: str, **extra_env: str) -> subprocess.Popen:
+    """`rounds worker` (with `options`) in a process group of its own, which its RQ scheduler
+    process shares; RQ puts the work-horse it forks for each job in yet another group."""
     env = dict(
         os.environ,
         DATABASE_URL=settings.database_url,
@@ -162,13 +168,127 @@ def worker_process(settings, redis_url: str) -> subprocess.Popen:
         PUBLIC_URL=PUBLIC_URL,
         ROUNDS_SEND_RATE="100000",
         ROUNDS_SEND_BATCH="50",
+        **extra_env,
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "worker"],
+        [sys.executable, "-m", "gateway.cli", "worker", *options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
+
+
+@pytest.fixture
+def start_worker():
+    """Starts `rounds worker` processes; any still running when the test ends are killed, jobs too."""
+    started: list[subprocess.Popen] = []
+
+    def start(settings, redis_url: str, *options: str, **extra_env: str) -> subprocess.Popen:
+        started.append(worker_process(settings, redis_url, *options, **extra_env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            forked = _children(process.pid)
+            for group in [process.pid, *forked]:
+                with suppress(OSError):
+                    os.killpg(group, signal.SIGKILL)
+            process.wait(10)
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaped counts: it runs no more)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def work_horse(worker: subprocess.Popen) -> int:
+    """The process running the worker's current job. RQ forks one per job and puts it in a process
+    group of its own, so killing the worker, or the worker's group, leaves the job running."""
+    horses = [child for child in _children(worker.pid) if os.getpgid(child) != worker.pid]
+    assert len(horses) == 1, f"expected one work-horse under worker {worker.pid}, found {horses}"
+    return horses[0]
+
+
+def caught_mid_job(settings, twilio, start_worker) -> tuple[subprocess.Popen, int]:
+    """Start a worker on the queued broadcast; return it and its work-horse once the job is mid-way:
+    HOLD_AFTER messages created, and the next requests (several, in flight at once) held unanswered
+    at the stand-in."""
+    twilio.delay = 0.02  # a distant Twilio: the job keeps several requests in flight
+    twilio.hold_after = HOLD_AFTER
+    worker = start_worker(settings, settings.redis_url)
+    _wait_until(lambda: len(twilio.sent) == HOLD_AFTER and twilio.held >= 2)
+    return worker, work_horse(worker)
+
+
+def kill_worker_and_job(worker: subprocess.Popen, horse: int) -> None:
+    """SIGKILL the worker, its scheduler and its job, as when their machine goes away. The worker
+    goes first, so that it cannot notice its job's death and fork the next one."""
+    assert not _gone(horse)
+    with suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    os.killpg(horse, signal.SIGKILL)
+    _wait_until(lambda: _gone(horse), timeout=10)
+
+
+def release_after_the_kill(twilio) -> list[dict[str, str]]:
+    """Let the held requests through: they reached Twilio before their worker died, so they are
+    created there, and their answers go nowhere. Returns what they created."""
+    held = twilio.held
+    twilio.delay = 0.0  # the rest of the test talks to a Twilio next door: it takes less time
+    twilio.release()
+    _wait_until(lambda: twilio.in_flight == 0 and len(twilio.sent) >= HOLD_AFTER + held)
+    time.sleep(0.3)
+    # Nothing sends any more: a job that had survived the kill would carry on once released.
+    arrived = len(twilio.arrivals)
+    assert arrived == HOLD_AFTER + held, f"{arrived - HOLD_AFTER - held} request(s) came after the kill"
+    assert len(twilio.sent) == arrived
+    return twilio.sent[HOLD_AFTER:]
+
+
+def assert_left_mid_job(settings, created_unrecorded: list[dict[str, str]]) -> None:
+    """The dead job left both kinds of row reconcile_sending deals with, and the rest queued."""
+    with session_scope(settings.database_url) as session:
+        rows = {row.phone: row for row in session.execute(select(Message)).scalars()}
+    # Created at Twilio, never recorded: to be adopted, not sent again.
+    assert [(rows[m["To"]].status, rows[m["To"]].twilio_sid) for m in created_unrecorded] == [
+        ("sending", None)
+    ] * len(created_unrecorded)
+    counts = statuses(settings)
+    # Also claimed rows whose requests never started (to be queued again), and other jobs' rows.
+    assert counts["sending"] > len(created_unrecorded) and counts["queued"] > 0
+    assert counts["sent"] <= HOLD_AFTER and counts.total() == RECIPIENTS
+
+
+def recover(settings, redis_url: str, start_worker) -> None:
+    """What follows in production, with a short ROUNDS_SENDING_TIMEOUT: the clock's sweep job
+    reconciles the rows the dead job left in `sending` and re-signals every queued row, and a fresh
+    worker runs it and the sends. (A zero timeout is safe here: the dead job's requests have all
+    been answered, and the sweep runs before this worker sends anything.)"""
+    Queue(runtime.DEFAULT, connection=Redis.from_url(redis_url)).enqueue(jobs.sweep, result_ttl=600)
+    fresh = start_worker(
+        settings,
+        redis_url,
+        "--burst",
+        "--without-scheduler",
+        ROUNDS_SENDING_TIMEOUT="0",
+        ROUNDS_SWEEP_AFTER="0",
+    )
+    assert fresh.wait(60) == 0
 
 
 def finish(settings, twilio, rounds: int = 60) -> None:
@@ -197,6 +317,15 @@ def assert_exactly_once(settings, twilio, phones: list[str]) -> None:
     assert {phone: copies.get(phone, 0) for phone in phones} == {phone: 1 for phone in phones}
 
 
+def assert_rows_hold_the_sids(settings, twilio) -> None:
+    """Each row records the one message Twilio holds for its recipient."""
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(select(Message.phone, Message.status, Message.twilio_sid)).all()
+    assert {phone: (status, sid) for phone, status, sid in rows} == {
+        m["To"]: ("sent", m["sid"]) for m in twilio.sent
+    }
+
+
 def test_429_bursts_and_500_one_in_ten(fault_settings, twilio):
     settings = fault_settings.with_(send_batch_size=50)
     runtime.configure(settings)
@@ -210,38 +339,38 @@ def test_429_bursts_and_500_one_in_ten(fault_settings, twilio):
     assert_exactly_once(settings, twilio, phones)
 
 
-def test_worker_killed_mid_broadcast(fault_settings, twilio, private_redis):
+def test_worker_killed_mid_broadcast(fault_settings, twilio, private_redis, start_worker):
     settings = fault_settings.with_(redis_url=private_redis.url, send_batch_size=50)
     runtime.configure(settings)
-    twilio.delay = 0.003  # about three seconds for the whole broadcast
     phones = broadcast(settings)
     enqueue_send(queued_ids(settings))
-    worker = worker_process(settings, private_redis.url)
-    _wait_until(lambda: len(twilio.sent) >= RECIPIENTS // 4)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
-    assert len(twilio.sent) < RECIPIENTS  # it really died mid-way
-    finish(settings, twilio)
+    worker, horse = caught_mid_job(settings, twilio, start_worker)
+    kill_worker_and_job(worker, horse)
+    created_unrecorded = release_after_the_kill(twilio)
+    assert_left_mid_job(settings, created_unrecorded)
+    # The dead worker's other jobs are still queued in Redis; the fresh worker runs them as well.
+    assert Queue(runtime.BULK, connection=Redis.from_url(private_redis.url)).count > 0
+    recover(settings, private_redis.url, start_worker)
     assert_exactly_once(settings, twilio, phones)
+    assert_rows_hold_the_sids(settings, twilio)
 
 
-def test_redis_restarted_mid_broadcast(fault_settings, twilio, private_redis):
+def test_redis_restarted_mid_broadcast(fault_settings, twilio, private_redis, start_worker):
     settings = fault_settings.with_(redis_url=private_redis.url, send_batch_size=50)
     runtime.configure(settings)
-    twilio.delay = 0.003
     phones = broadcast(settings)
     enqueue_send(queued_ids(settings))
-    worker = worker_process(settings, private_redis.url)
-    _wait_until(lambda: len(twilio.sent) >= RECIPIENTS // 4)
+    worker, horse = caught_mid_job(settings, twilio, start_worker)
     private_redis.kill()  # every queued job and RQ registry gone
     private_redis.start()
     assert Queue(runtime.BULK, connection=Redis.from_url(private_redis.url)).count == 0
-    # The worker was cut off mid-job; a deploy would restart it, here it is simply gone.
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
-    assert len(twilio.sent) < RECIPIENTS
-    finish(settings, twilio)
+    # The worker was cut off mid-job; a deploy would restart it, here it is simply gone, job and all.
+    kill_worker_and_job(worker, horse)
+    created_unrecorded = release_after_the_kill(twilio)
+    assert_left_mid_job(settings, created_unrecorded)
+    recover(settings, private_redis.url, start_worker)
     assert_exactly_once(settings, twilio, phones)
+    assert_rows_hold_the_sids(settings, twilio)
 
 
 def test_database_unavailable_to_the_web_process(app_settings, database_url):

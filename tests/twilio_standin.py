@@ -37,6 +37,11 @@ class TwilioStandIn:
         self.in_flight = 0  # create requests being answered right now
         self.max_in_flight = 0  # the most at any one moment: did the client overlap its requests?
         self.arrivals: list[float] = []  # time.monotonic() of each create request's arrival
+        # Creates after the first `hold_after` wait (answered and created only once release() is
+        # called), so a sending worker can be caught, and killed, with requests under way.
+        self.hold_after: int | None = None
+        self.held = 0  # creates that waited at the hold
+        self._released = threading.Event()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -53,6 +58,7 @@ class TwilioStandIn:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -69,6 +75,12 @@ class TwilioStandIn:
                 },
             )
         )
+
+    def release(self) -> None:
+        """Let the held creates (and every later one) through."""
+        with self._lock:
+            self.hold_after = None
+        self._released.set()
 
     def bodies_to(self, to: str) -> list[str]:
         return [m.get("Body", "") for m in self.sent if m.get("To") == to]
@@ -87,7 +99,12 @@ class TwilioStandIn:
             self.arrivals.append(time.monotonic())
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            hold = self.hold_after is not None and len(self.arrivals) > self.hold_after
+            if hold:
+                self.held += 1
         try:
+            if hold:
+                self._released.wait(60)
             return self._create_now(form)
         finally:
             with self._lock:
