@@ -151,14 +151,16 @@ def test_worker_killed_with_requests_in_flight(send_settings, twilio):
     twilio.delay = 0.05
     phones = broadcast(settings, 300)
     enqueue_send(queued_ids(settings))
+    twilio.hold_after = 60  # later requests wait unanswered: the kill finds several under way
     worker = worker_process(settings, settings.redis_url)
-    _wait_until(lambda: len(twilio.sent) >= 60 and twilio.in_flight >= 2)
+    _wait_until(lambda: len(twilio.sent) == 60 and twilio.held >= 2)
     # The worker and the forked job it runs die together, as when their machine goes away.
     worker.send_signal(signal.SIGSTOP)  # no new fork in between
     for child in _children(worker.pid):
         os.kill(child, signal.SIGKILL)
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
+    twilio.release()
     _wait_until(lambda: twilio.in_flight == 0)  # what reached Twilio is created there
     assert len(twilio.sent) < 300 and twilio.max_in_flight > 1
     with session_scope(settings.database_url) as session:
