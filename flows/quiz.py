@@ -393,6 +393,179 @@ def _insert_attempt(
 
 # --- answers ------------------------------------------------------------------------------
 
+# Answering runs on every text, so its statements are built once per database dialect and run as
+# Core statements on the session's connection: ORM loading and unit-of-work flushes cost several
+# times as much a statement here, and every round trip to the database counts (bench/FINDINGS.md).
+# `_forget` keeps any copy of a written row the session holds in step.
+
+# Answer days read with the question for the streak; only a longer streak reads them all.
+STREAK_FIRST_READ = 16
+STREAK_MOST_DAYS = 3700
+ANSWER_COLUMNS = ("choice", "correct", "skipped", "answered_at", "response_seconds")
+CARD_COLUMNS = ("due", "state", "reviews", "lapses")
+
+
+def _answer_statements(dialect: str) -> dict:
+    from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, null, union_all, update
+
+    attempts, questions, cards = Attempt.__table__, Question.__table__, Card.__table__
+    person_id, asked_at = bindparam("person_id"), attempts.c.asked_at
+    if dialect == "postgresql":
+        next_card_id: ColumnElement[int] = func.nextval(f"{cards.name}_id_seq")
+    else:
+        # SQLite's own choice of id; no other writer can add a card in between under BEGIN IMMEDIATE.
+        every_card = cards.alias("every_card")
+        next_card_id = select(func.coalesce(func.max(every_card.c.id), 0) + 1).scalar_subquery()
+
+    def answer_days(most: int | ColumnElement[int]) -> Select:
+        """The person's latest `most` distinct local days with an answer, newest first."""
+        return (
+            select(attempts.c.local_date)
+            .where(attempts.c.person_id == person_id, attempts.c.answered_at.is_not(None))
+            .distinct()
+            .order_by(attempts.c.local_date.desc())
+            .limit(most)
+        )
+
+    def asking(*where: ColumnElement[bool], answering: bool) -> Select:
+        """The latest matching asking, with its question and the person's card for it.
+
+        For an answer it also brings the id a new card will take and, one row a day with the
+        other columns empty, the person's latest answer days: everything in one round trip.
+        """
+        columns = [
+            attempts.c.id,
+            attempts.c.question_id,
+            attempts.c.source,
+            attempts.c.local_date,
+            asked_at,
+            attempts.c.answered_at,
+            questions.c.id.label("found"),
+            questions.c.answer,
+            questions.c.options,
+            questions.c.explanation,
+            cards.c.id.label("card_id"),
+            cards.c.state,
+            cards.c.reviews,
+            cards.c.lapses,
+        ]
+        if answering:
+            columns.append(case((cards.c.id.is_(None), next_card_id)).label("new_card_id"))
+        latest = (
+            select(*columns)
+            .select_from(
+                attempts.outerjoin(questions, questions.c.id == attempts.c.question_id).outerjoin(
+                    cards,
+                    and_(
+                        cards.c.person_id == attempts.c.person_id,
+                        cards.c.question_id == attempts.c.question_id,
+                    ),
+                )
+            )
+            .where(attempts.c.person_id == person_id, *where)
+            .order_by(asked_at.desc(), attempts.c.id.desc())
+            .limit(1)
+        )
+        if not answering:
+            return latest
+        first, days = latest.subquery(), answer_days(STREAK_FIRST_READ).subquery()
+        return union_all(
+            select(first),
+            select(*(days.c.local_date if c.name == "local_date" else null().label(c.name) for c in first.c)),
+        )
+
+    def response_times(same_kind: ColumnElement[bool]) -> Select:
+        return (
+            select(attempts.c.response_seconds)
+            .where(
+                attempts.c.person_id == person_id,
+                attempts.c.answered_at.is_not(None),
+                attempts.c.response_seconds.is_not(None),
+                same_kind,
+            )
+            .order_by(attempts.c.answered_at.desc())
+            .limit(50)
+        )
+
+    def values(table: Table, prefix: str, names: tuple[str, ...]) -> dict:
+        return {name: bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in names}
+
+    is_open = (
+        attempts.c.answered_at.is_(None),
+        attempts.c.skipped.is_(False),
+        asked_at >= bindparam("since", type_=asked_at.type),
+    )
+    by_question = attempts.c.question_id == bindparam("question_id")
+    answered = (
+        update(attempts)
+        .where(attempts.c.id == bindparam("attempt_id"))
+        .values(values(attempts, "answer", ANSWER_COLUMNS))
+    )
+    new_card = insert(cards).values(values(cards, "card", ("id", "person_id", "question_id", *CARD_COLUMNS)))
+    card = (
+        update(cards).where(cards.c.id == bindparam("card_row")).values(values(cards, "card", CARD_COLUMNS))
+    )
+    if dialect == "postgresql":
+        # The answer and the card in one statement (the attempt's UPDATE a writable CTE): a round trip less.
+        new_card, card = new_card.add_cte(answered.cte("answered")), card.add_cte(answered.cte("answered"))
+        answered = None
+    return {
+        "open": asking(*is_open, answering=False),
+        "open_answering": asking(*is_open, answering=True),
+        "by_question_answering": asking(by_question, answering=True),
+        "days": answer_days(bindparam("most")),
+        "daily_times": response_times(attempts.c.source == DAILY),
+        "asked_times": response_times(attempts.c.source != DAILY),
+        "answered": answered,
+        "new_card": new_card,
+        "card": card,
+    }
+
+
+_STATEMENTS: dict[str, dict] = {}
+
+
+def _connection(session: Session):  # type: ignore[no-untyped-def]
+    """The session's connection, after flushing what it holds unsaved, as an ORM query would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
+def _statement(connection, name: str):  # type: ignore[no-untyped-def]
+    dialect = connection.dialect.name
+    statements = _STATEMENTS.get(dialect)
+    if statements is None:
+        statements = _STATEMENTS[dialect] = _answer_statements(dialect)
+    return statements[name]
+
+
+def _run(connection, name: str, params: dict | None = None):  # type: ignore[no-untyped-def]
+    return connection.execute(_statement(connection, name), params)
+
+
+def _forget(session: Session, model: type[Attempt] | type[Card], row_id: int, names: list[str]) -> None:
+    """A copy of a row written by a Core statement, if the session holds one, is read again when used."""
+    held = session.identity_map.get(Session.identity_key(model, row_id))
+    if held is not None:
+        session.expire(held, names)
+
+
+def _save(session: Session, connection, person: Person, asking: Row, answered: dict, card: dict) -> None:  # type: ignore[no-untyped-def]
+    """The answer on the attempt and the reviewed card (created on first review)."""
+    new = asking.card_id is None
+    card_id = asking.new_card_id if new else asking.card_id
+    params = {f"answer_{name}": answered[name] for name in ANSWER_COLUMNS}
+    params.update(
+        {f"card_{name}": value for name, value in card.items()}, attempt_id=asking.id, card_row=card_id
+    )
+    params.update(card_id=card_id, card_person_id=person.id, card_question_id=asking.question_id)
+    if _statement(connection, "answered") is not None:  # else the card's statement writes the answer too
+        _run(connection, "answered", params)
+    _run(connection, "new_card" if new else "card", params)
+    _forget(session, Attempt, asking.id, list(ANSWER_COLUMNS))
+    _forget(session, Card, card_id, ["person_id", "question_id", *CARD_COLUMNS])
+
 
 def open_attempt(session: Session, person: Person, now: datetime) -> Attempt | None:
     """The latest question still waiting for an answer (not skipped, asked within three days)."""
@@ -409,90 +582,109 @@ def open_attempt(session: Session, person: Person, now: datetime) -> Attempt | N
     ).first()
 
 
-def streak_days(session: Session, person: Person, now: datetime) -> int:
-    """Consecutive local days, up to today (or yesterday), with at least one answer."""
-    days = set(
-        session.scalars(
-            select(Attempt.local_date)
-            .where(Attempt.person_id == person.id, Attempt.answered_at.is_not(None))
-            .distinct()
-            .order_by(Attempt.local_date.desc())
-            .limit(3700)
-        )
-    )
-    day = local_date(person, now)
-    if day not in days:
-        day -= timedelta(days=1)
+def _asking(session: Session, name: str, params: dict) -> tuple[Row | None, set[date]]:
+    """The asking a statement finds (None if none), and the answer days read with it."""
+    found, days = None, set()
+    for row in _run(_connection(session), name, params):
+        if row.id is None:
+            days.add(row.local_date)
+        else:
+            found = row
+    return found, days
+
+
+def _answer_days(session: Session, person: Person, most: int) -> set[date]:
+    return set(_run(_connection(session), "days", {"person_id": person.id, "most": most}).scalars())
+
+
+def _run_up_to(today: date, days: set[date]) -> tuple[int, date]:
+    """The run of consecutive `days` up to today (or yesterday), and the day that ended it."""
+    day = today if today in days else today - timedelta(days=1)
     streak = 0
     while day in days:
         streak += 1
         day -= timedelta(days=1)
+    return streak, day
+
+
+def streak_days(
+    session: Session,
+    person: Person,
+    now: datetime,
+    latest: set[date] | None = None,
+    answered_on: date | None = None,
+) -> int:
+    """Consecutive local days, up to today (or yesterday), with at least one answer.
+
+    `latest`: the newest STREAK_FIRST_READ answer days (all of them if fewer), if the caller read them
+    already, before it recorded an answer on the local date `answered_on`. Every day is read only when
+    the run reaches past the oldest of them.
+    """
+    if latest is None:
+        latest = _answer_days(session, person, STREAK_FIRST_READ)
+    today = local_date(person, now)
+    streak, ended = _run_up_to(today, latest | {answered_on} if answered_on else latest)
+    if len(latest) >= STREAK_FIRST_READ and ended < min(latest):
+        streak, _ = _run_up_to(today, _answer_days(session, person, STREAK_MOST_DAYS))
     return streak
 
 
-def _slow(session: Session, person: Person, attempt: Attempt, seconds: float) -> bool:
+def _slow(connection, person: Person, source: str, seconds: float) -> bool:  # type: ignore[no-untyped-def]
     """Much slower than this student's own median (once there are enough answers to know it).
 
     A pushed question waits in the inbox for hours while an asked-for one is answered at once,
     so each is compared with its own kind.
     """
-    same_kind = Attempt.source == DAILY if attempt.source == DAILY else Attempt.source != DAILY
-    history = session.scalars(
-        select(Attempt.response_seconds)
-        .where(
-            Attempt.person_id == person.id,
-            Attempt.answered_at.is_not(None),
-            Attempt.response_seconds.is_not(None),
-            same_kind,
-        )
-        .order_by(Attempt.answered_at.desc())
-        .limit(50)
-    ).all()
+    times = "daily_times" if source == DAILY else "asked_times"
+    history = _run(connection, times, {"person_id": person.id}).scalars().all()
     if len(history) < MIN_HISTORY:
         return False
     return seconds > SLOW_FACTOR * statistics.median(history)
 
 
-def review_card(session: Session, person: Person, question_id: int, rating: Rating, now: datetime) -> Card:
-    """Apply one FSRS review to the person's card for the question (created on first review)."""
-    row = session.scalars(
-        select(Card).where(Card.person_id == person.id, Card.question_id == question_id)
-    ).first()
-    if row is None:
-        row = Card(person_id=person.id, question_id=question_id, due=now, state={}, reviews=0, lapses=0)
-        session.add(row)
-        session.flush()
-    card = FsrsCard.from_dict(row.state) if row.state else FsrsCard(card_id=row.id, due=now)
+def review_card(asking: Row, rating: Rating, now: datetime) -> dict:
+    """One FSRS review of the person's card for the asking's question: the card's new columns.
+
+    `asking` carries the card's columns (None when there is no card yet) and the id a new card takes.
+    """
+    if asking.card_id is None:
+        card, reviews, lapses = FsrsCard(card_id=asking.new_card_id, due=now), 0, 0
+    else:
+        card = FsrsCard.from_dict(asking.state) if asking.state else FsrsCard(card_id=asking.card_id, due=now)
+        reviews, lapses = asking.reviews, asking.lapses
     card, _log = SCHEDULER.review_card(card, rating, review_datetime=now)
-    if rating == Rating.Again and row.reviews:
-        row.lapses += 1
-    row.state = dict(card.to_dict())
-    row.due = card.due
-    row.reviews += 1
-    return row
+    if rating == Rating.Again and reviews:
+        lapses += 1
+    return {"state": dict(card.to_dict()), "due": card.due, "reviews": reviews + 1, "lapses": lapses}
 
 
-def _answer(ctx: Context, person: Person, attempt: Attempt, letter: str) -> Outcome:
-    question = ctx.session.get(Question, attempt.question_id)
-    if question is None or letter not in (question.options or {}):
-        return reply(ctx.say(person, "answer_unclear", id=attempt.question_id))
+def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days: set[date]) -> Outcome:
+    """Record `letter` as the answer to `asking` (a row of an "answering" statement) and give feedback."""
+    if asking.found is None or letter not in (asking.options or {}):
+        return reply(ctx.say(person, "answer_unclear", id=asking.question_id))
     now = ctx.now.astimezone(UTC)
-    seconds = max((now - attempt.asked_at).total_seconds(), 0.0)
-    correct = letter == question.answer.strip().upper()
+    seconds = max((now - asking.asked_at).total_seconds(), 0.0)
+    answer = asking.answer
+    correct = letter == answer.strip().upper()
+    connection = _connection(ctx.session)
     if not correct:
         rating = Rating.Again
     else:
-        rating = Rating.Hard if _slow(ctx.session, person, attempt, seconds) else Rating.Good
-    attempt.choice, attempt.correct, attempt.skipped = letter, correct, False
-    attempt.answered_at, attempt.response_seconds = now, seconds
-    review_card(ctx.session, person, question.id, rating, now)
-    ctx.session.flush()
-    streak = streak_days(ctx.session, person, now)
+        rating = Rating.Hard if _slow(connection, person, asking.source, seconds) else Rating.Good
+    answered = {
+        "choice": letter,
+        "correct": correct,
+        "skipped": False,
+        "answered_at": now,
+        "response_seconds": seconds,
+    }
+    _save(ctx.session, connection, person, asking, answered, review_card(asking, rating, now))
+    streak = streak_days(ctx.session, person, now, latest_days, asking.local_date)
     key = "feedback_correct" if correct else "feedback_wrong"
     return reply(
         _fit(
-            lambda why: ctx.say(person, key, answer=question.answer, explanation=why, streak=streak),
-            question.explanation.strip(),
+            lambda why: ctx.say(person, key, answer=answer, explanation=why, streak=streak),
+            asking.explanation.strip(),
             FEEDBACK_SEGMENTS,
         )
     )
@@ -500,19 +692,14 @@ def _answer(ctx: Context, person: Person, attempt: Attempt, letter: str) -> Outc
 
 def _answer_by_id(ctx: Context, person: Person, answer: Answer) -> Outcome:
     """`Q17 B`: the person's latest asking of question 17, however many came after it."""
-    attempt = ctx.session.scalars(
-        select(Attempt)
-        .where(Attempt.person_id == person.id, Attempt.question_id == answer.question_id)
-        .order_by(Attempt.asked_at.desc(), Attempt.id.desc())
-        .limit(1)
-    ).first()
-    if attempt is None:
+    params = {"person_id": person.id, "question_id": answer.question_id}
+    asking, days = _asking(ctx.session, "by_question_answering", params)
+    if asking is None:
         return reply(ctx.say(person, "unknown_question", id=answer.question_id))
-    if attempt.answered_at is not None:
-        question = ctx.session.get(Question, attempt.question_id)
-        right = question.answer if question else "?"
-        return reply(ctx.say(person, "already_answered", id=attempt.question_id, answer=right))
-    return _answer(ctx, person, attempt, answer.choice)
+    if asking.answered_at is not None:
+        right = asking.answer if asking.found is not None else "?"
+        return reply(ctx.say(person, "already_answered", id=asking.question_id, answer=right))
+    return _answer(ctx, person, asking, answer.choice, days)
 
 
 def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | None:
@@ -520,15 +707,16 @@ def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | 
     answer = parse_answer(command.raw)
     if answer is not None and answer.question_id is not None:
         return _answer_by_id(ctx, person, answer)
-    attempt = open_attempt(ctx.session, person, ctx.now)
-    if attempt is None and not onboarding.is_onboarded(person):
+    params = {"person_id": person.id, "since": ctx.now - OPEN_WINDOW}
+    asking, days = _asking(ctx.session, "open" if answer is None else "open_answering", params)
+    if asking is None and not onboarding.is_onboarded(person):
         return None  # never signed up (their first text was HELP, say): onboarding takes it
     if answer is not None:
-        if attempt is None:
+        if asking is None:
             return reply(ctx.say(person, "no_open_question"))
-        return _answer(ctx, person, attempt, answer.choice)
-    if attempt is not None:
-        return reply(ctx.say(person, "answer_unclear", id=attempt.question_id))
+        return _answer(ctx, person, asking, answer.choice, days)
+    if asking is not None:
+        return reply(ctx.say(person, "answer_unclear", id=asking.question_id))
     return None
 
 

@@ -12,8 +12,9 @@ import time
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, make_transient_to_detached
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -22,7 +23,7 @@ from content import segments
 from content.catalog import get_catalog
 from flows.phones import BadPhoneNumber, mask, parse_address
 from gateway import metrics
-from store.db import insert_or_ignore, session_factory
+from store.db import _insert_ignoring, insert_or_ignore, session_factory
 from store.models import (
     INBOUND,
     OPTED_OUT,
@@ -127,47 +128,29 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
     channel = address.channel
     metrics.INBOUND.labels(channel=channel).inc()
 
-    session = session_factory(settings.database_url)()
+    sessions = session_factory(settings.database_url)
+    session = sessions()
     pushes: list[int] = []
     try:
-        person, created = _person_for(session, address, now)
-        inbound_id = insert_or_ignore(
-            session,
-            Message,
-            _inbound_row(person.id, channel, address.phone, body, "inbound", sid, form, now),
-            ["twilio_sid"],
-        )
-        if inbound_id is None:
-            session.rollback()
-            log.info("MessageSid %s seen before; replaying its answer", sid)
-            return twiml(_stored_replies(session, sid))
-
-        person.channel = channel
-        person.last_inbound_at = now
-        if not person.country and address.country:
-            person.country = address.country
+        recorded = _record(session, address, sid, form, now)
+        if recorded is None:
+            return _replay(session, sid)
+        person, created, inbound_id = recorded
         ctx = flows.Context(session, get_catalog(settings.content_path), settings, now)
         inbound_text = flows.Inbound(body, channel, now, num_media, form.get("ProfileName") or None)
         outcome = _run_flow(ctx, person, inbound_text, created)
+        if outcome is None:
+            # Nothing the failed flow wrote is kept: the text is recorded again, in a transaction
+            # of its own, and answered with an apology.
+            session.close()
+            session = ctx.session = sessions()
+            recorded = _record(session, address, sid, form, now)
+            if recorded is None:
+                return _replay(session, sid)
+            person, created, inbound_id = recorded
+            outcome = flows.Outcome(replies=[ctx.say(person, "error")])
 
-        for text in outcome.replies:
-            counted = segments.count(text)
-            session.add(
-                Message(
-                    person_id=person.id,
-                    direction=OUTBOUND,
-                    channel=channel,
-                    phone=address.phone,
-                    body=text,
-                    kind="reply",
-                    status="replied",
-                    reply_to_id=inbound_id,
-                    segments=counted.segments,
-                    encoding=counted.encoding,
-                    created_at=now,
-                    sent_at=now,
-                )
-            )
+        _add_replies(session, person.id, channel, address.phone, inbound_id, outcome.replies, now)
         for push in outcome.pushes:
             target = session.get(Person, push.person_id)
             if target is not None:
@@ -183,23 +166,157 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
     return twiml(replies)
 
 
-def _run_flow(ctx: flows.Context, person: Person, inbound: flows.Inbound, created: bool) -> flows.Outcome:
-    """Run the flow step; a bug in a flow costs the student an apology, never the message."""
-    savepoint = ctx.session.begin_nested()
+def _run_flow(
+    ctx: flows.Context, person: Person, inbound: flows.Inbound, created: bool
+) -> flows.Outcome | None:
+    """Run the flow step; None if it failed (a bug in a flow costs the student an apology, never the message).
+
+    There is no savepoint around the step: on failure the caller rolls the whole transaction back and
+    records the text again, so the common path saves the SAVEPOINT and RELEASE round trips.
+    """
     try:
-        outcome = flows.handle(ctx, person, inbound, first_contact=created)
-        savepoint.commit()
-        return outcome
+        return flows.handle(ctx, person, inbound, first_contact=created)
     except Exception:
-        savepoint.rollback()
         log.exception("flow failed for %s", mask(person.phone))
-        return flows.Outcome(replies=[ctx.say(person, "error")])
+        return None
+
+
+def _replay(session: Session, sid: str) -> Response:
+    session.rollback()
+    log.info("MessageSid %s seen before; replaying its answer", sid)
+    return twiml(_stored_replies(session, sid))
+
+
+_people = Person.__table__
+_messages = Message.__table__
+
+# Finds the sender and notes that they texted in one statement (every column RETURNed). On
+# PostgreSQL it takes the person's row lock first, so two texts from one person are handled one
+# after the other, each seeing what the one before wrote.
+_NOTE_SENDER = (
+    update(_people)
+    .where(_people.c.phone == bindparam("sender_phone", type_=_people.c.phone.type))
+    .values(
+        channel=bindparam("sender_channel", type_=_people.c.channel.type),
+        last_inbound_at=bindparam("received_at", type_=_people.c.last_inbound_at.type),
+        country=case(
+            (
+                or_(_people.c.country.is_(None), _people.c.country == ""),
+                func.coalesce(bindparam("sender_country", type_=_people.c.country.type), _people.c.country),
+            ),
+            else_=_people.c.country,
+        ),
+    )
+    .returning(*_people.c)
+)
+_INSERT_REPLY = insert(_messages)
+# The inbound row's columns besides person_id, as _inbound_row gives them.
+_INBOUND_COLUMNS = (
+    "direction",
+    "channel",
+    "phone",
+    "body",
+    "kind",
+    "status",
+    "twilio_sid",
+    "segments",
+    "encoding",
+    "num_media",
+    "created_at",
+    "updated_at",
+)
+
+
+def _note_and_record_postgresql():  # type: ignore[no-untyped-def]
+    """_NOTE_SENDER and the inbound INSERT .. ON CONFLICT DO NOTHING in one statement (writable CTEs).
+
+    One round trip instead of two for every text. No row: the number is new. A row whose inbound_id
+    is NULL: the MessageSid was recorded before.
+    """
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    sender = _NOTE_SENDER.cte("sender")
+    values = [bindparam(f"in_{name}", type_=_messages.c[name].type) for name in _INBOUND_COLUMNS]
+    # Column defaults are not filled in for an INSERT inside a CTE: the scalar ones go in the SELECT.
+    defaults = {
+        column.name: bindparam(f"in_{column.name}", column.default.arg, type_=column.type)
+        for column in _messages.c
+        if column.name not in _INBOUND_COLUMNS and column.default is not None and column.default.is_scalar
+    }
+    inbound = (
+        pg_insert(_messages)
+        .from_select(
+            ["person_id", *_INBOUND_COLUMNS, *defaults],
+            select(sender.c.id, *values, *defaults.values()),
+            include_defaults=False,
+        )
+        .on_conflict_do_nothing(index_elements=["twilio_sid"])
+        .returning(_messages.c.id)
+        .cte("inbound")
+    )
+    return select(sender, select(inbound.c.id).scalar_subquery().label("inbound_id"))
+
+
+_NOTE_AND_RECORD = {"postgresql": _note_and_record_postgresql()}
+
+
+def _record(session: Session, address, sid: str, form, now) -> tuple[Person, bool, int] | None:  # type: ignore[no-untyped-def]
+    """The sender (created on a first text) marked as having texted, and the inbound row's id.
+
+    None if the MessageSid was recorded before (a retry): the caller rolls back and replays.
+    """
+    sender = {
+        "sender_phone": address.phone,
+        "sender_channel": address.channel,
+        "received_at": now,
+        "sender_country": address.country,
+    }
+    inbound = _inbound_row(
+        None, address.channel, address.phone, form.get("Body", ""), "inbound", sid, form, now
+    )
+    connection = session.connection()  # the transaction starts here (on SQLite, the write lock)
+    dialect = connection.dialect.name
+    both = _NOTE_AND_RECORD.get(dialect)
+    if both is not None:
+        values = {f"in_{name}": inbound[name] for name in _INBOUND_COLUMNS}
+        row = connection.execute(both, {**sender, **values}).one_or_none()
+        if row is not None:
+            if row.inbound_id is None:
+                return None
+            return _loaded_person(session, row), False, row.inbound_id
+    else:
+        row = connection.execute(_NOTE_SENDER, sender).one_or_none()
+    if row is not None:
+        person, created = _loaded_person(session, row), False
+    else:
+        person, created = _person_for(session, address, now)
+        person.channel = address.channel
+        person.last_inbound_at = now
+        if not person.country and address.country:
+            person.country = address.country
+    # insert_or_ignore's statement (one INSERT .. ON CONFLICT DO NOTHING RETURNING id), run on the
+    # connection: the ORM's bulk-insert path around it costs more than the statement itself.
+    statement = _insert_ignoring(Message, ("twilio_sid",), dialect)
+    inbound_id = connection.execute(statement, {**inbound, "person_id": person.id}).scalar_one_or_none()
+    if inbound_id is None:
+        return None
+    return person, created, inbound_id
+
+
+def _loaded_person(session: Session, row) -> Person:  # type: ignore[no-untyped-def]
+    """The person in a row of _NOTE_SENDER's columns, handed to the session as loaded, as a SELECT would."""
+    values = row._asdict()
+    person = Person(**{key: values[key] for key in _PERSON_KEYS})
+    make_transient_to_detached(person)  # nothing to flush unless a flow changes it
+    session.add(person)
+    return person
+
+
+_PERSON_KEYS = tuple(column.key for column in _people.c)
 
 
 def _person_for(session, address, now):  # type: ignore[no-untyped-def]
-    person = session.execute(select(Person).where(Person.phone == address.phone)).scalar_one_or_none()
-    if person is not None:
-        return person, False
+    """A number texting for the first time: create its person (unless a concurrent text just did)."""
     new_id = insert_or_ignore(
         session,
         Person,
@@ -219,6 +336,31 @@ def _person_for(session, address, now):  # type: ignore[no-untyped-def]
     )
     person = session.execute(select(Person).where(Person.phone == address.phone)).scalar_one()
     return person, new_id is not None
+
+
+def _add_replies(session: Session, person_id: int, channel: str, phone: str, inbound_id: int, replies, now):  # type: ignore[no-untyped-def]
+    """The replies, as sent in the TwiML answer, in one Core INSERT (rows keep the replies' order)."""
+    rows = []
+    for text in replies:
+        counted = segments.count(text)
+        rows.append(
+            {
+                "person_id": person_id,
+                "direction": OUTBOUND,
+                "channel": channel,
+                "phone": phone,
+                "body": text,
+                "kind": "reply",
+                "status": "replied",
+                "reply_to_id": inbound_id,
+                "segments": counted.segments,
+                "encoding": counted.encoding,
+                "created_at": now,
+                "sent_at": now,
+            }
+        )
+    if rows:
+        session.connection().execute(_INSERT_REPLY, rows)
 
 
 def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-def]
