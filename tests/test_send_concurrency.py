@@ -21,6 +21,7 @@ from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
 from tests.test_faults import _wait_until, assert_exactly_once, broadcast, finish, queued_ids, worker_process
 from tests.test_send_path import add_person, messages, queue, work
+from tests.test_throughput_paths import die_at
 from workers import runtime
 from workers.outbox import enqueue_send
 
@@ -183,15 +184,7 @@ def test_a_job_claims_its_rows_a_chunk_at_a_time(send_settings, twilio, monkeypa
     runtime.configure(settings)
     monkeypatch.setattr(send, "CLAIM_EVERY", 5)
     ids = queue_many(settings, 12)
-    real = send.transport_for(settings)
-
-    class Dying:
-        def send(self, outgoing):  # type: ignore[no-untyped-def]
-            if outgoing.body == "push 7":
-                raise RuntimeError("the job was killed")
-            return real.send(outgoing)
-
-    monkeypatch.setattr(send, "transport_for", lambda settings: Dying())
+    die_at(monkeypatch, settings, "push 7")
     with pytest.raises(RuntimeError):
         send.send_messages(ids)
     states = {row.id: row.status for row in messages(settings)}

@@ -104,6 +104,19 @@ def test_an_attempt_is_read_back_right_after_a_rolled_back_savepoint(db):
     assert second.local_date == date(2026, 11, 28) and second.answered_at is None
 
 
+def die_at(monkeypatch, settings, body: str) -> None:  # type: ignore[no-untyped-def]
+    """The send job dies (as if killed) when it comes to the message with this body."""
+    real = send.transport_for(settings)
+
+    class Dying:
+        def send(self, outgoing):  # type: ignore[no-untyped-def]
+            if outgoing.body == body:
+                raise RuntimeError("the job was killed")
+            return real.send(outgoing)
+
+    monkeypatch.setattr(send, "transport_for", lambda settings: Dying())
+
+
 @pytest.mark.parametrize(
     ("concurrency", "expected"),
     [
@@ -119,15 +132,7 @@ def test_a_job_that_dies_mid_batch_keeps_the_sends_that_went_out(
     runtime.configure(settings)
     twilio.delay = 0.05  # far enough away for requests to overlap
     ids = [queue(settings, add_person(settings, phone=f"+23480312340{n:02d}"), f"push {n}") for n in range(4)]
-    real = send.transport_for(settings)
-
-    class Dying:
-        def send(self, outgoing):  # type: ignore[no-untyped-def]
-            if outgoing.body == "push 2":
-                raise RuntimeError("the job was killed")
-            return real.send(outgoing)
-
-    monkeypatch.setattr(send, "transport_for", lambda settings: Dying())
+    die_at(monkeypatch, settings, "push 2")
     with pytest.raises(RuntimeError):
         send.send_messages(ids)
     states = {row.id: row.status for row in messages(settings)}
