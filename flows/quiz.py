@@ -25,7 +25,7 @@ from flows import onboarding
 from flows.engine import FALLBACKS, Command, Context, Outcome, keyword, reply
 from flows.resources import topic_name
 from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
-from store.db import insert_many_or_ignore, insert_or_ignore
+from store.db import core_connection, insert_many_or_ignore, insert_or_ignore
 from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Card, Person, Question
 
 __all__ = [
@@ -525,13 +525,6 @@ def _answer_statements(dialect: str) -> dict:
 _STATEMENTS: dict[str, dict] = {}
 
 
-def _connection(session: Session):  # type: ignore[no-untyped-def]
-    """The session's connection, after flushing what it holds unsaved, as an ORM query would."""
-    if session.autoflush:
-        session.flush()
-    return session.connection()
-
-
 def _statement(connection, name: str):  # type: ignore[no-untyped-def]
     dialect = connection.dialect.name
     statements = _STATEMENTS.get(dialect)
@@ -585,7 +578,7 @@ def open_attempt(session: Session, person: Person, now: datetime) -> Attempt | N
 def _asking(session: Session, name: str, params: dict) -> tuple[Row | None, set[date]]:
     """The asking a statement finds (None if none), and the answer days read with it."""
     found, days = None, set()
-    for row in _run(_connection(session), name, params):
+    for row in _run(core_connection(session), name, params):
         if row.id is None:
             days.add(row.local_date)
         else:
@@ -594,7 +587,7 @@ def _asking(session: Session, name: str, params: dict) -> tuple[Row | None, set[
 
 
 def _answer_days(session: Session, person: Person, most: int) -> set[date]:
-    return set(_run(_connection(session), "days", {"person_id": person.id, "most": most}).scalars())
+    return set(_run(core_connection(session), "days", {"person_id": person.id, "most": most}).scalars())
 
 
 def _run_up_to(today: date, days: set[date]) -> tuple[int, date]:
@@ -666,7 +659,7 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
     seconds = max((now - asking.asked_at).total_seconds(), 0.0)
     answer = asking.answer
     correct = letter == answer.strip().upper()
-    connection = _connection(ctx.session)
+    connection = core_connection(ctx.session)
     if not correct:
         rating = Rating.Again
     else:

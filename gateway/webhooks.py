@@ -23,7 +23,7 @@ from content import segments
 from content.catalog import get_catalog
 from flows.phones import BadPhoneNumber, mask, parse_address
 from gateway import metrics
-from store.db import _insert_ignoring, insert_or_ignore, session_factory
+from store.db import insert_or_ignore, session_factory
 from store.models import (
     INBOUND,
     OPTED_OUT,
@@ -294,10 +294,7 @@ def _record(session: Session, address, sid: str, form, now) -> tuple[Person, boo
         person.last_inbound_at = now
         if not person.country and address.country:
             person.country = address.country
-    # insert_or_ignore's statement (one INSERT .. ON CONFLICT DO NOTHING RETURNING id), run on the
-    # connection: the ORM's bulk-insert path around it costs more than the statement itself.
-    statement = _insert_ignoring(Message, ("twilio_sid",), dialect)
-    inbound_id = connection.execute(statement, {**inbound, "person_id": person.id}).scalar_one_or_none()
+    inbound_id = insert_or_ignore(session, Message, {**inbound, "person_id": person.id}, ["twilio_sid"])
     if inbound_id is None:
         return None
     return person, created, inbound_id

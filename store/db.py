@@ -152,17 +152,34 @@ def insert_or_ignore(session: Session, model: type, values: dict, conflict: list
     processes racing on the same key cannot both win.
     """
     statement = _insert_ignoring(model, tuple(conflict), session.get_bind().dialect.name)
-    return session.execute(statement, values).scalar_one_or_none()
+    return core_connection(session).execute(statement, values).scalar_one_or_none()
+
+
+def core_connection(session: Session):  # type: ignore[no-untyped-def]
+    """The session's connection, after flushing what it holds unsaved, as an ORM statement would.
+
+    Core statements run here skip the ORM's execution path around them, which costs more than
+    a short statement itself (bench/FINDINGS.md).
+    """
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
+def insert_for(dialect: str):  # type: ignore[no-untyped-def]
+    """The `insert` construct with ON CONFLICT for this database (PostgreSQL or SQLite)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 @lru_cache(maxsize=64)
 def _insert_ignoring(model: type, conflict: tuple[str, ...], dialect: str):  # type: ignore[no-untyped-def]
     # Built once and given its values at execution: rebuilding it with .values() per row cost
     # about 0.2 ms a call in SQLAlchemy's statement caching (bench/FINDINGS.md).
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = insert_for(dialect)
     return insert(model).on_conflict_do_nothing(index_elements=list(conflict)).returning(model.id)
 
 
@@ -176,17 +193,16 @@ def insert_many_or_ignore(
     """
     if not rows:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         return _insert_unnest(session, model, rows, tuple(conflict), returning)
-    from sqlalchemy.dialects.sqlite import insert
-
     table = model.__table__  # type: ignore[attr-defined]
     statement = (
-        insert(table)
+        insert_for(dialect)(table)
         .on_conflict_do_nothing(index_elements=conflict)
         .returning(*(table.c[name] for name in returning))
     )
-    return [tuple(row) for row in session.execute(statement, rows)]
+    return [tuple(row) for row in core_connection(session).execute(statement, rows)]
 
 
 def _insert_unnest(
@@ -205,7 +221,7 @@ def _insert_unnest(
         values = [row[name] for row in rows]
         arrays[name] = [None if v is None else process(v) for v in values] if process else values
     statement = _unnest_statement(table, tuple(names), conflict, returning, dialect)
-    result = session.connection().execute(statement, arrays)
+    result = core_connection(session).execute(statement, arrays)
     return [tuple(row) for row in result]
 
 

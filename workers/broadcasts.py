@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from content import BUNDLED, content_root, segments
 from flows.schedule import parse_clock
 from store.admin import AT, CANCELLED, DONE, DRAFT, LOCAL, NOW, QUEUED, SENDING, Broadcast
-from store.db import session_factory
+from store.db import insert_for, session_factory
 from store.models import OPTED_OUT, PAUSED, STUDENT, WHATSAPP, Message, Person, utcnow
 from store.settings import Settings
 from workers import runtime
@@ -645,10 +645,7 @@ def _insert_batch(
     """One INSERT .. SELECT for the recipients with ids in (after_id, last_id]: no row passes
     through Python. Rows already written (a fan-out run again) stay as they are (ON CONFLICT DO
     NOTHING), so only new rows come back."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = insert_for(session.get_bind().dialect.name)
     table = Message.__table__
     never = literal(None, table.c.send_after.type)
     later = [(zone, when) for zone, when in send_at.items() if when > now]
