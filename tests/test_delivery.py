@@ -214,7 +214,7 @@ def test_person_rows_untouched_by_reconcile(send_settings, twilio):
 
 
 def test_outbox_depth_drain_estimate_and_room(send_settings):
-    from workers.outbox import outbox_depth, outbox_has_room
+    from workers.outbox import outbox_depth, outbox_room
 
     paced = send_settings.with_(send_rate=1.0, outbox_limit=3)
     person_id = add_person(paced)
@@ -224,8 +224,8 @@ def test_outbox_depth_drain_estimate_and_room(send_settings):
         depth = outbox_depth(session, paced)
         assert (depth.messages, depth.segments) == (3, 6)
         assert depth.drain_seconds == 6.0  # six segments at one a second
-        assert outbox_has_room(session, paced) is False
-        assert outbox_has_room(session, paced.with_(outbox_limit=4)) is True
+        assert outbox_room(session, paced) == 0  # full: a broadcast waits
+        assert outbox_room(session, paced.with_(outbox_limit=4)) == 1
 
 
 def test_metrics_show_queue_depth_and_drain_time(app_settings):

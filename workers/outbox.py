@@ -159,7 +159,3 @@ def outbox_room(session: Session, settings: Settings) -> int:
         select(func.count()).where(Message.direction == OUTBOUND, Message.status == "queued")
     ).scalar_one()
     return settings.outbox_limit - queued
-
-
-def outbox_has_room(session: Session, settings: Settings) -> bool:
-    return outbox_room(session, settings) > 0
