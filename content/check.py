@@ -1,7 +1,8 @@
 """`check_content`: every problem in a content folder, each with its file and line.
 
 Errors (bad schema, wrong answer keys, unknown topics, non-GSM-7 English, blown
-segment budgets, overdue reviews) block `rounds content load`; warnings do not.
+segment budgets) block `rounds content load`; warnings (an overdue review among
+them: the item is listed as due, not withheld) do not.
 """
 
 from __future__ import annotations
@@ -198,10 +199,11 @@ def _check_question(bank: Bank, q: QuestionItem, label: str, today: date, out: R
         out.error(q.file, at("reviewer"), f"{label}: reviewer is empty")
     _too_long(out, q.file, at("reviewer"), "reviewer", q.reviewer)
     if q.review_by < today:
-        out.error(
+        # A lapsed date must not stop a fresh install from loading its own content.
+        out.warn(
             q.file,
             at("review_by"),
-            f"{label}: review overdue: review_by {q.review_by} is before {today}; "
+            f"{label}: due for review: review_by {q.review_by} is before {today}; "
             "have it reviewed clinically and set a new date",
         )
 

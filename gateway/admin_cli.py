@@ -157,8 +157,9 @@ def admin_broadcasts(broadcast_id: int | None) -> None:
             raise click.ClickException(
                 f"there is no broadcast #{broadcast_id}; list them with rounds admin broadcasts"
             )
-        refresh_status(session, broadcast)
-        shown = progress(session, broadcast_id)
+        now = _settings().clock.now()
+        refresh_status(session, broadcast, now)
+        shown = progress(session, broadcast_id, now)
         click.echo(f"broadcast #{broadcast_id}: {broadcast.status}, {shown.total} message(s)")
         for state, number in shown.counts.items():
             if number:
@@ -179,7 +180,7 @@ def admin_cancel(broadcast_id: int) -> None:
         if broadcast is None:
             raise click.ClickException(f"there is no broadcast #{broadcast_id}")
         try:
-            stopped = cancel_broadcast(session, broadcast)
+            stopped = cancel_broadcast(session, broadcast, _settings().clock.now())
         except BroadcastError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"broadcast #{broadcast_id} cancelled; {stopped} queued message(s) will not be sent")
@@ -223,7 +224,6 @@ def broadcast(
     text: str, segments_: tuple[str, ...], at: str | None, local: str | None, template: str | None, yes: bool
 ) -> None:
     """Preview a broadcast (recipients, segments, cost), then send it."""
-    from store.models import utcnow
     from workers.broadcasts import (
         BroadcastError,
         Schedule,
@@ -235,7 +235,7 @@ def broadcast(
     )
 
     settings = _settings()
-    now = utcnow()
+    now = settings.clock.now()
     try:
         segment = Segment.parse(segments_)
         schedule = Schedule.parse(at, local, now)
@@ -254,14 +254,14 @@ def broadcast(
         )
     with session_scope(settings.database_url) as session:
         created, _ = create_broadcast(
-            session, text, segment, schedule, settings, utcnow(), (None, "cli"), template
+            session, text, segment, schedule, settings, now, (None, "cli"), template
         )
         broadcast_id = created.id
     # The command line has time to wait: fan out here, with a progress bar, rather than in a worker.
     with click.progressbar(
         length=shown.recipients, label=f"broadcast #{broadcast_id}", file=sys.stderr
     ) as bar:
-        report = run_fan_out(settings, broadcast_id, on_batch=bar.update)
+        report = run_fan_out(settings, broadcast_id, now=now, on_batch=bar.update)
     click.echo(
         f"broadcast #{broadcast_id}: {report.created} message(s) queued"
         + (f", {report.deferred} for later (time or quiet hours)" if report.deferred else "")

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from store.clock import SYSTEM_CLOCK, Clock
+
 DEFAULT_DATABASE_URL = "sqlite:///instance/rounds.db"
 DEFAULT_API_BASE = "https://api.twilio.com"
 DEV_WEBHOOK_TOKEN = "rounds-development-token"
@@ -91,6 +93,8 @@ class Settings:
     oncall_phone: str = ""
     helpline_text: str = ""
     checkin_weekday: int = 6
+    # Where every process reads the time; tests pass a FixedClock.
+    clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
     @property
     def production(self) -> bool:

@@ -10,8 +10,9 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import event, func, select, update
 
 from store.admin import CANCELLED, DONE, QUEUED, SENDING, Broadcast
+from store.clock import FixedClock
 from store.db import get_engine, session_scope
-from store.models import Message, utcnow
+from store.models import Message
 from tests.admin_support import add_people, add_person, at
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.twilio_standin import TwilioStandIn
@@ -20,6 +21,12 @@ from workers.broadcasts import BroadcastError, Schedule, Segment
 
 NOW = at("2026-11-26T12:00:00")
 LONG_TEXT = "Exam week: free revision session tonight. " * 5  # 210 GSM-7 characters: 2 segments
+
+
+@pytest.fixture
+def app_settings(settings, redis_url):
+    """The app, the CLI and the fan-out all read this fixed instant."""
+    return settings.with_(redis_url=redis_url, clock=FixedClock(NOW))
 
 
 @pytest.fixture
@@ -244,9 +251,9 @@ def test_a_whatsapp_template_lets_people_outside_the_window_in(settings_):
 def test_outside_the_window_the_broadcast_template_is_what_twilio_gets(settings_, twilio):
     settings = settings_.with_(twilio_api_base=twilio.url, quiet_start="00:00", quiet_end="00:00")
     runtime.configure(settings)
-    stale = utcnow() - timedelta(days=3)
+    stale = NOW - timedelta(days=3)
     add_person(settings, "+2348031000005", channel="whatsapp", last_inbound_at=stale)
-    broadcast_id = create(settings, "Revision tonight", template="HX" + "1" * 32, now=utcnow())
+    broadcast_id = create(settings, "Revision tonight", template="HX" + "1" * 32)
     broadcasts.run_fan_out(settings, broadcast_id)
     connection = Redis.from_url(settings.redis_url)
     SimpleWorker([Queue(n, connection=connection) for n in runtime.QUEUE_NAMES], connection=connection).work(
@@ -329,7 +336,9 @@ def test_cancel_mid_flight_stops_the_fan_out_and_the_queued_messages(settings_):
     def cancel_after_first_batch(_size: int) -> None:
         if not stopped:
             with session_scope(settings_.database_url) as session:
-                stopped.append(broadcasts.cancel_broadcast(session, session.get(Broadcast, broadcast_id)))
+                stopped.append(
+                    broadcasts.cancel_broadcast(session, session.get(Broadcast, broadcast_id), NOW)
+                )
 
     report = broadcasts.run_fan_out(
         settings_, broadcast_id, now=NOW, batch_size=1000, on_batch=cancel_after_first_batch
@@ -341,15 +350,14 @@ def test_cancel_mid_flight_stops_the_fan_out_and_the_queued_messages(settings_):
     stored = broadcast_row(settings_, broadcast_id)
     assert stored.status == CANCELLED and stored.cancelled_at is not None
     with session_scope(settings_.database_url) as session:
-        assert broadcasts.progress(session, broadcast_id).counts["canceled"] == 1000
+        assert broadcasts.progress(session, broadcast_id, NOW).counts["canceled"] == 1000
         with pytest.raises(BroadcastError, match="already cancelled"):
-            broadcasts.cancel_broadcast(session, session.get(Broadcast, broadcast_id))
+            broadcasts.cancel_broadcast(session, session.get(Broadcast, broadcast_id), NOW)
 
 
 def test_a_broadcast_goes_through_the_send_path_and_reports_progress(settings_):
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
     try:
-        # No quiet hours: this test runs at whatever time the machine's clock says.
         settings = settings_.with_(twilio_api_base=twilio.url, quiet_start="00:00", quiet_end="00:00")
         runtime.configure(settings)
         for n in range(3):
@@ -365,11 +373,11 @@ def test_a_broadcast_goes_through_the_send_path_and_reports_progress(settings_):
         twilio.stop()
     assert sorted(m["Body"] for m in twilio.sent) == ["Revision tonight at 7"] * 2
     with session_scope(settings.database_url) as session:
-        shown = broadcasts.progress(session, broadcast_id)
+        shown = broadcasts.progress(session, broadcast_id, NOW)
         assert (shown.counts["sent"], shown.counts["failed"], shown.total) == (2, 1, 3)
         assert shown.failures == [{"error_code": 21211, "count": 1, "reason": "not a valid phone number"}]
         stored = session.get(Broadcast, broadcast_id)
-        broadcasts.refresh_status(session, stored)
+        broadcasts.refresh_status(session, stored, NOW)
         assert stored.status == DONE and stored.finished_at is not None
 
 

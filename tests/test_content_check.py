@@ -183,15 +183,16 @@ def test_explanation_limit_is_125_characters(tmp_path: Path) -> None:
     )
 
 
-def test_overdue_review(tmp_path: Path) -> None:
+def test_an_overdue_review_is_a_warning_that_blocks_nothing(tmp_path: Path) -> None:
     root = write_content(tmp_path, renal=question(201, review_by="2026-11-25"))
-    only_error(
-        check_content(root, TODAY),
+    (problem,) = check_content(root, TODAY)
+    assert (problem.file.name, problem.line, problem.is_error) == (
         "renal.yaml",
         line_of(0, "review_by"),
-        "review overdue",
-        "2026-11-25",
+        False,
     )
+    assert "due for review" in problem.message and "2026-11-25" in problem.message
+    assert exit_code([problem]) == 0
     assert check_content(root, date(2026, 11, 25)) == []
 
 
@@ -312,11 +313,11 @@ def test_curly_quote_in_english_catalog_but_not_in_french(tmp_path: Path) -> Non
 
 def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
     text = question(201, topic="renall", review_by="2001-01-01") + question(201)
-    problems = [p for p in check_content(write_content(tmp_path, renal=text), TODAY) if p.is_error]
-    assert {p.line for p in problems} == {
-        line_of(0, "topic"),
-        line_of(0, "review_by"),
-        line_of(1, "id"),
+    problems = check_content(write_content(tmp_path, renal=text), TODAY)
+    assert {(p.line, p.is_error) for p in problems} == {
+        (line_of(0, "topic"), True),
+        (line_of(0, "review_by"), False),
+        (line_of(1, "id"), True),
     }
 
 

@@ -122,3 +122,14 @@ def test_the_bundled_content_loads(db: Session) -> None:
     total = db.scalar(select(func.count()).select_from(Question))
     assert report.questions.inserted == total >= 150
     assert load_content(db, content_root(), TODAY).changed is False
+
+
+def test_the_bundled_content_still_loads_long_after_its_review_dates(db: Session) -> None:
+    """A lapsed review_by lists the item as due for review; it never stops an install loading."""
+    report = load_content(db, content_root(), date(2099, 1, 1))
+    db.commit()
+    assert report.questions.inserted > 0
+    assert (
+        db.scalar(select(func.count()).select_from(Question).where(Question.active))
+        == report.questions.inserted
+    )

@@ -26,7 +26,7 @@ from content import BUNDLED, content_root, segments
 from flows.schedule import parse_clock
 from store.admin import AT, CANCELLED, DONE, DRAFT, LOCAL, NOW, QUEUED, SENDING, Broadcast
 from store.db import insert_for, session_factory
-from store.models import OPTED_OUT, PAUSED, STUDENT, WHATSAPP, Message, Person, utcnow
+from store.models import OPTED_OUT, PAUSED, STUDENT, WHATSAPP, Message, Person
 from store.settings import Settings
 from workers import runtime
 from workers.outbox import (
@@ -687,7 +687,7 @@ def run_fan_out(
     on_batch: Callable[[int], None] | None = None,
 ) -> FanOut:
     """Write one outbox row per eligible recipient, `batch_size` at a time; safe to run again."""
-    now = now or utcnow()
+    now = now or settings.clock.now()
     report = FanOut()
     session = session_factory(settings.database_url)()
     try:
@@ -720,7 +720,7 @@ def run_fan_out(
         if report.waiting:
             _resume_later(broadcast_id)
         else:
-            _finish_fan_out(session, broadcast_id, report)
+            _finish_fan_out(session, broadcast_id, report, max(now, settings.clock.now()))
     finally:
         session.close()
     return report
@@ -787,7 +787,7 @@ def _fan_out_batches(
             on_batch(len(people))
 
 
-def _finish_fan_out(session: Session, broadcast_id: int, report: FanOut) -> None:
+def _finish_fan_out(session: Session, broadcast_id: int, report: FanOut, now: datetime) -> None:
     broadcast = session.get(Broadcast, broadcast_id)
     session.refresh(broadcast)
     broadcast.recipients = (
@@ -796,31 +796,31 @@ def _finish_fan_out(session: Session, broadcast_id: int, report: FanOut) -> None
     )
     if broadcast.status == CANCELLED:
         # A batch may have landed while the cancel ran: cancel whatever is still waiting.
-        _cancel_rows(session, broadcast_id)
+        _cancel_rows(session, broadcast_id, now)
         report.cancelled = True
     else:
-        broadcast.fanned_out_at = utcnow()
-        refresh_status(session, broadcast)
+        broadcast.fanned_out_at = now
+        refresh_status(session, broadcast, now)
     session.commit()
 
 
-def _cancel_rows(session: Session, broadcast_id: int) -> int:
+def _cancel_rows(session: Session, broadcast_id: int, now: datetime) -> int:
     result = session.execute(
         update(Message)
         .where(Message.broadcast_id == broadcast_id, Message.status == "queued")
-        .values(status="canceled", updated_at=utcnow())
+        .values(status="canceled", updated_at=now)
     )
     return result.rowcount or 0
 
 
-def cancel_broadcast(session: Session, broadcast: Broadcast) -> int:
+def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> int:
     """Stop a broadcast: no more rows are written and queued ones become `canceled`. Returns that count."""
     if broadcast.status in (DONE, CANCELLED):
         raise BroadcastError(f"broadcast #{broadcast.id} is already {broadcast.status}; nothing to cancel")
     broadcast.status = CANCELLED
-    broadcast.cancelled_at = utcnow()
+    broadcast.cancelled_at = now
     session.flush()
-    return _cancel_rows(session, broadcast.id)
+    return _cancel_rows(session, broadcast.id, now)
 
 
 def send_draft(session: Session, broadcast: Broadcast) -> None:
@@ -875,9 +875,8 @@ class Progress:
         }
 
 
-def progress(session: Session, broadcast_id: int, now: datetime | None = None) -> Progress:
+def progress(session: Session, broadcast_id: int, now: datetime) -> Progress:
     """Counts by message state (queued rows due later shown as `scheduled`) and failure reasons."""
-    now = now or utcnow()
     later = and_(Message.status == "queued", Message.send_after > now)
     state = case((later, "scheduled"), else_=Message.status).label("state")
     by_state = select(state, Message.segments).where(Message.broadcast_id == broadcast_id).subquery()
@@ -908,7 +907,7 @@ def progress(session: Session, broadcast_id: int, now: datetime | None = None) -
     return Progress(counts, failures, total, segment_total)
 
 
-def refresh_status(session: Session, broadcast: Broadcast) -> None:
+def refresh_status(session: Session, broadcast: Broadcast, now: datetime) -> None:
     """A fanned-out broadcast with nothing left to send is done."""
     if broadcast.status != SENDING or broadcast.fanned_out_at is None:
         return
@@ -919,7 +918,7 @@ def refresh_status(session: Session, broadcast: Broadcast) -> None:
     )
     if not waiting:
         broadcast.status = DONE
-        broadcast.finished_at = utcnow()
+        broadcast.finished_at = now
 
 
 def stalled_broadcasts(
@@ -945,7 +944,7 @@ def resume_stalled() -> int:
     settings = runtime.settings()
     session = session_factory(settings.database_url)()
     try:
-        ids = stalled_broadcasts(session, utcnow())
+        ids = stalled_broadcasts(session, settings.clock.now())
     finally:
         session.close()
     return sum(start_broadcast(broadcast_id) for broadcast_id in ids)

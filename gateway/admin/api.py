@@ -20,7 +20,7 @@ from gateway.admin import accounts, mentoring, people, stats
 from gateway.admin.openapi import spec
 from store.admin import ADMIN, DRAFT, EDITOR, AdminUser, Broadcast
 from store.db import session_factory
-from store.models import MENTOR, Person, utcnow
+from store.models import MENTOR, Person
 from store.settings import Settings
 from workers import broadcasts
 from workers.outbox import enqueue_send
@@ -346,7 +346,7 @@ def broadcast_json(b: Broadcast, with_progress: bool = False) -> dict[str, Any]:
         "currency": b.currency,
     }
     if with_progress:
-        data["progress"] = broadcasts.progress(db(), b.id).as_dict()
+        data["progress"] = broadcasts.progress(db(), b.id, _settings().clock.now()).as_dict()
     return data
 
 
@@ -359,7 +359,7 @@ def _broadcast_input(data: dict[str, Any]) -> tuple[str, broadcasts.Segment, bro
         raise ApiError(400, "whatsapp_template must be a template's ContentSid (HX...)")
     try:
         segment = broadcasts.Segment.from_dict(data.get("segment") or {})
-        schedule = broadcasts.Schedule.parse(data.get("at"), data.get("local"), utcnow())
+        schedule = broadcasts.Schedule.parse(data.get("at"), data.get("local"), _settings().clock.now())
     except broadcasts.BroadcastError as exc:
         raise ApiError(400, str(exc)) from exc
     return text, segment, schedule, template
@@ -371,7 +371,14 @@ def preview_broadcast() -> Response:
     settings = _settings()
     try:
         shown = broadcasts.preview(
-            db(), text, segment, schedule, settings, broadcasts.load_prices(settings), utcnow(), template
+            db(),
+            text,
+            segment,
+            schedule,
+            settings,
+            broadcasts.load_prices(settings),
+            _settings().clock.now(),
+            template,
         )
     except broadcasts.BroadcastError as exc:
         raise ApiError(400, str(exc)) from exc
@@ -391,7 +398,7 @@ def create_broadcast() -> tuple[Response, int]:
             segment,
             schedule,
             _settings(),
-            utcnow(),
+            _settings().clock.now(),
             (user().id, user().email),
             template,
             draft=bool(data.get("draft")),
@@ -439,7 +446,7 @@ def list_broadcasts() -> Response:
 @api.get("/broadcasts/<int:broadcast_id>")
 def get_broadcast(broadcast_id: int) -> Response:
     broadcast = _broadcast(broadcast_id)
-    broadcasts.refresh_status(db(), broadcast)
+    broadcasts.refresh_status(db(), broadcast, _settings().clock.now())
     db().commit()
     return jsonify(broadcast=broadcast_json(broadcast, with_progress=True))
 
@@ -449,7 +456,7 @@ def get_broadcast(broadcast_id: int) -> Response:
 def cancel_broadcast(broadcast_id: int) -> Response:
     broadcast = _broadcast(broadcast_id)
     try:
-        stopped = broadcasts.cancel_broadcast(db(), broadcast)
+        stopped = broadcasts.cancel_broadcast(db(), broadcast, _settings().clock.now())
     except broadcasts.BroadcastError as exc:
         raise ApiError(400, str(exc)) from exc
     db().commit()

@@ -27,7 +27,6 @@ from gateway.admin.web import (
     settings,
 )
 from store.admin import CANCELLED, DONE, DRAFT, Broadcast
-from store.models import utcnow
 from workers import broadcasts
 
 FORM_KEYS = tuple(key.replace("-", "_") for key in broadcasts.SEGMENT_KEYS)
@@ -45,7 +44,7 @@ def read_form(form: Mapping[str, Any]) -> tuple[str, broadcasts.Segment, broadca
         raise broadcasts.BroadcastError("choose the date and time (UTC) to send at, or pick 'now'")
     if when == "local" and not local:
         raise broadcasts.BroadcastError("choose the local time (HH:MM) to send at, or pick 'now'")
-    schedule = broadcasts.Schedule.parse(at, local, utcnow())
+    schedule = broadcasts.Schedule.parse(at, local, settings().clock.now())
     template = str(form.get("whatsapp_template") or "").strip() or None
     return str(form.get("text") or ""), segment, schedule, template
 
@@ -91,7 +90,14 @@ def _preview(form: Mapping[str, Any]) -> tuple[broadcasts.Preview | None, str | 
     try:
         text, segment, schedule, template = read_form(form)
         shown = broadcasts.preview(
-            db(), text, segment, schedule, settings(), broadcasts.load_prices(settings()), utcnow(), template
+            db(),
+            text,
+            segment,
+            schedule,
+            settings(),
+            broadcasts.load_prices(settings()),
+            settings().clock.now(),
+            template,
         )
         return shown, None, fingerprint(text, segment, schedule, template)
     except broadcasts.BroadcastError as exc:
@@ -133,7 +139,7 @@ def create() -> Response | str:
             segment,
             schedule,
             settings(),
-            utcnow(),
+            settings().clock.now(),
             (user.id, user.email),
             template,
             draft=request.form["confirm"] == "draft",
@@ -178,9 +184,9 @@ def _broadcast_or_404(broadcast_id: int) -> Broadcast:
 def broadcast_detail(broadcast_id: int) -> str:
     session = db()
     broadcast = _broadcast_or_404(broadcast_id)
-    broadcasts.refresh_status(session, broadcast)
+    broadcasts.refresh_status(session, broadcast, settings().clock.now())
     session.commit()
-    progress = broadcasts.progress(session, broadcast.id)
+    progress = broadcasts.progress(session, broadcast.id, settings().clock.now())
     live = broadcast.status not in (DRAFT, DONE, CANCELLED)
     return render_template("admin/broadcast.html", b=broadcast, progress=progress, live=live)
 
@@ -191,7 +197,7 @@ def cancel(broadcast_id: int) -> Response:
     session = db()
     broadcast = _broadcast_or_404(broadcast_id)
     try:
-        stopped = broadcasts.cancel_broadcast(session, broadcast)
+        stopped = broadcasts.cancel_broadcast(session, broadcast, settings().clock.now())
     except broadcasts.BroadcastError as exc:
         return back("admin.broadcast_detail", str(exc), "error", broadcast_id=broadcast_id)
     session.commit()
