@@ -20,27 +20,19 @@ class ConfigurationError(RuntimeError):
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    if settings.production:
-        missing = [
-            name
-            for name, value in (
-                ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-                ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-                ("SECRET_KEY", settings.secret_key),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"refusing to start in production without {', '.join(missing)}: set them in the environment"
-            )
+    if settings.production and (problems := settings.production_problems()):
+        raise ConfigurationError(
+            "refusing to start in production: " + "; ".join(problems) + " (see README, Configuration)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     app.config["ROUNDS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key or "development-only-secret"
     app.config["SESSION_COOKIE_SECURE"] = settings.production
-    # Behind a TLS-terminating proxy, rebuild the URL Twilio called from X-Forwarded-*.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+    # X-Forwarded-* is believed only from the proxies the operator says are in front: anyone
+    # can send the headers, and the client address decides sign-in throttling.
+    if hops := settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     runtime.configure(settings)
 
     from gateway import cli, health, webhooks

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
 from sqlalchemy import text
@@ -47,5 +49,15 @@ def healthz() -> tuple[Response, int]:
 
 @blueprint.get("/metrics")
 def prometheus() -> Response:
-    metrics.MESSAGE_STATES.settings = current_app.config["ROUNDS"]
+    settings: Settings = current_app.config["ROUNDS"]
+    if settings.metrics_token:
+        sent = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {settings.metrics_token}".encode()):
+            return Response(
+                "Unauthorized: send Authorization: Bearer <ROUNDS_METRICS_TOKEN>\n",
+                401,
+                mimetype="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+    metrics.MESSAGE_STATES.settings = settings
     return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

@@ -9,12 +9,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from store.clock import SYSTEM_CLOCK, Clock
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/rounds.db"
 DEFAULT_API_BASE = "https://api.twilio.com"
 DEV_WEBHOOK_TOKEN = "rounds-development-token"
+ENVIRONMENTS = ("development", "production")
+# Secrets (SECRET_KEY, ROUNDS_METRICS_TOKEN) shorter than this are refused in production.
+MIN_SECRET_LENGTH = 32
+# Values from .env.example, the docs and development: known to everyone, so never a secret.
+SAMPLE_SECRETS = frozenset(
+    {"change-me", "changeme", "secret", "development-only-secret", DEV_WEBHOOK_TOKEN, "test-secret"}
+)
 
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
@@ -27,6 +35,13 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_count(env: dict[str, str], name: str) -> int:
+    value = _env_int(env, name, 0)
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _env_float(env: dict[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -35,6 +50,29 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_environment(env: dict[str, str]) -> str:
+    """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
+    if "ROUNDS_ENV" not in env:
+        return "development"
+    raw = env["ROUNDS_ENV"]
+    if raw not in ENVIRONMENTS:
+        raise ValueError(
+            f"ROUNDS_ENV must be exactly development or production (lower case, no spaces), got {raw!r}"
+        )
+    return raw
+
+
+def _weak_secret(value: str) -> str | None:
+    """Why `value` is not fit to be a production secret, or None if it is."""
+    if not value.strip():
+        return "is blank"
+    if value.strip().lower() in SAMPLE_SECRETS:
+        return "is a sample value from the examples"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
 
 
 def _env_pairs(env: dict[str, str], name: str) -> dict[str, str]:
@@ -93,12 +131,43 @@ class Settings:
     oncall_phone: str = ""
     helpline_text: str = ""
     checkin_weekday: int = 6
+    # Proxies in front of the web process whose X-Forwarded-* headers are believed (0: none).
+    trusted_proxies: int = 0
+    # When set, GET /metrics needs `Authorization: Bearer <this>`.
+    metrics_token: str = ""
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from being run in production, each with what to do."""
+        problems = [
+            f"{name} is not set"
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                ("SECRET_KEY", self.secret_key),
+                ("PUBLIC_URL", self.public_url),
+            )
+            if not value
+        ]
+        if self.secret_key and (why := _weak_secret(self.secret_key)):
+            problems.append(
+                f"SECRET_KEY {why}: make one with python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        if self.metrics_token and (why := _weak_secret(self.metrics_token)):
+            problems.append(
+                f"ROUNDS_METRICS_TOKEN {why}: use a random value of {MIN_SECRET_LENGTH}+ characters"
+            )
+        if self.twilio_auth_token and self.twilio_auth_token.strip().lower() in SAMPLE_SECRETS:
+            problems.append("TWILIO_AUTH_TOKEN is a sample value: copy the real one from the Twilio Console")
+        public = urlsplit(self.public_url)
+        if self.public_url and (public.scheme != "https" or not public.netloc):
+            problems.append(f"PUBLIC_URL must be an https:// address, got {self.public_url!r}")
+        return problems
 
     @property
     def webhook_token(self) -> str:
@@ -147,7 +216,7 @@ class Settings:
             whatsapp_fallback=env.get("ROUNDS_WHATSAPP_FALLBACK", "sms").strip().lower() or "sms",
             sending_timeout_seconds=_env_int(env, "ROUNDS_SENDING_TIMEOUT", 360),
             outbox_limit=_env_int(env, "ROUNDS_OUTBOX_LIMIT", 50_000),
-            environment=env.get("ROUNDS_ENV", "development"),
+            environment=_env_environment(env),
             quiet_start=env.get("ROUNDS_QUIET_START", "21:00"),
             quiet_end=env.get("ROUNDS_QUIET_END", "07:00"),
             daily_question_cap=_env_int(env, "ROUNDS_DAILY_QUESTION_CAP", 5),
@@ -158,4 +227,6 @@ class Settings:
             oncall_phone=env.get("ROUNDS_ONCALL_PHONE", "").strip(),
             helpline_text=env.get("ROUNDS_HELPLINE", "").strip(),
             checkin_weekday=_env_int(env, "ROUNDS_CHECKIN_WEEKDAY", 6),
+            trusted_proxies=_env_count(env, "ROUNDS_TRUSTED_PROXIES"),
+            metrics_token=env.get("ROUNDS_METRICS_TOKEN", ""),
         )

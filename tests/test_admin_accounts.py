@@ -136,7 +136,7 @@ def test_session_cookie_is_httponly_and_samesite(client, app_settings):
 def test_session_cookie_is_secure_in_production(app_settings):
     from gateway import create_app
 
-    production = create_app(app_settings.with_(environment="production"))
+    production = create_app(app_settings.with_(environment="production", secret_key="k" * 40))
     make_admin(app_settings)
     client = production.test_client()
     response = sign_in(client)

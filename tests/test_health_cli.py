@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect
 
 from gateway import ConfigurationError, create_app
@@ -40,13 +41,103 @@ def test_metrics_count_messages_and_latency(client):
     assert "rounds_webhook_seconds_bucket" in text
 
 
+STRONG_SECRET = "s" * 20 + "0123456789abcdef"
+
+
+def production(**changes: str) -> Settings:
+    """A production configuration that starts, with some values changed."""
+    values = {
+        "environment": "production",
+        "twilio_account_sid": "AC" + "0" * 32,
+        "twilio_auth_token": "0123456789abcdef0123456789abcdef",
+        "secret_key": STRONG_SECRET,
+        "public_url": "https://rounds.example.org",
+        **changes,
+    }
+    return Settings(**values)
+
+
+def refusal(settings: Settings) -> str:
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(settings)
+    return str(refused.value)
+
+
 def test_production_refuses_to_start_without_credentials():
-    try:
-        create_app(Settings(environment="production"))
-    except ConfigurationError as exc:
-        assert "TWILIO_AUTH_TOKEN" in str(exc)
-    else:
-        raise AssertionError("create_app started without credentials in production")
+    assert "TWILIO_AUTH_TOKEN" in refusal(Settings(environment="production"))
+
+
+def test_production_starts_with_a_whole_configuration():
+    assert create_app(production()).config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(
+    "value", ["Production", "PRODUCTION", "prod", "production ", " production", "", "dev"]
+)
+def test_rounds_env_accepts_only_the_two_exact_words(value):
+    with pytest.raises(ValueError, match="ROUNDS_ENV must be exactly development or production"):
+        Settings.from_env({"ROUNDS_ENV": value})
+
+
+def test_rounds_env_words_and_default():
+    assert Settings.from_env({"ROUNDS_ENV": "production"}).production
+    assert not Settings.from_env({"ROUNDS_ENV": "development"}).production
+    assert Settings.from_env({}).environment == "development"
+
+
+@pytest.mark.parametrize(
+    "secret, why",
+    [
+        ("change-me", "sample value"),
+        ("development-only-secret", "sample value"),
+        ("   ", "is blank"),
+        ("short-but-random-4f9a", "shorter than 32"),
+    ],
+)
+def test_production_refuses_weak_or_sample_secret_keys(secret, why):
+    message = refusal(production(secret_key=secret))
+    assert "SECRET_KEY" in message and why in message
+
+
+def test_production_requires_an_https_public_url():
+    assert "PUBLIC_URL is not set" in refusal(production(public_url=""))
+    assert "PUBLIC_URL must be an https:// address" in refusal(
+        production(public_url="http://rounds.example.org")
+    )
+
+
+def test_production_refuses_a_weak_metrics_token_or_sample_twilio_token():
+    assert "ROUNDS_METRICS_TOKEN is shorter" in refusal(production(metrics_token="letmein"))
+    assert "TWILIO_AUTH_TOKEN is a sample value" in refusal(production(twilio_auth_token="change-me"))
+
+
+def test_trusted_proxies_is_a_count():
+    assert Settings.from_env({}).trusted_proxies == 0
+    assert Settings.from_env({"ROUNDS_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    with pytest.raises(ValueError, match="ROUNDS_TRUSTED_PROXIES must be 0 or more"):
+        Settings.from_env({"ROUNDS_TRUSTED_PROXIES": "-1"})
+
+
+def test_metrics_can_require_a_bearer_token(app_settings):
+    token = "m" * 40
+    client = create_app(app_settings.with_(metrics_token=token)).test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    allowed = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert allowed.status_code == 200 and "rounds_messages" in allowed.get_data(as_text=True)
+
+
+def test_openapi_never_echoes_the_host_header(app_settings):
+    from tests.admin_support import bearer, make_token
+
+    client = create_app(app_settings).test_client()
+    headers = {**bearer(make_token(app_settings)), "Host": "attacker.example"}
+    spec = client.get("/api/v1/openapi.json", headers=headers).get_json()
+    assert spec["servers"] == [{"url": "https://rounds.example.org/api/v1"}]
+    bare = create_app(app_settings.with_(public_url="")).test_client()
+    spec = bare.get("/api/v1/openapi.json", headers=headers).get_json()
+    assert spec["servers"] == [{"url": "/api/v1"}]
+    assert "attacker.example" not in bare.get("/api/v1/openapi.json", headers=headers).get_data(as_text=True)
 
 
 def test_production_has_no_development_webhook_token():

@@ -216,7 +216,7 @@ def test_public_url_is_used_for_the_signature(client, db):
 def test_forwarded_headers_rebuild_the_url_without_public_url(app_settings, db):
     from gateway import create_app
 
-    client = create_app(app_settings.with_(public_url="")).test_client()
+    client = create_app(app_settings.with_(public_url="", trusted_proxies=1)).test_client()
     form = payload("sms_help")
     signature = sign(form, "/twilio/messages", base="https://sms.example.net")
     headers = {
@@ -230,6 +230,33 @@ def test_forwarded_headers_rebuild_the_url_without_public_url(app_settings, db):
         client.post("/twilio/messages", data=dict(form, MessageSid="SMother"), headers=plain).status_code
         == 403
     )
+
+
+def test_forwarded_headers_are_ignored_without_trusted_proxies(app_settings, db):
+    """ROUNDS_TRUSTED_PROXIES=0 (the default): a client cannot choose the URL the signature covers."""
+    from gateway import create_app
+
+    client = create_app(app_settings.with_(public_url="")).test_client()
+    form = payload("sms_help")
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "sms.example.net",
+        "X-Twilio-Signature": sign(form, "/twilio/messages", base="https://sms.example.net"),
+    }
+    assert client.post("/twilio/messages", data=form, headers=headers).status_code == 403
+    assert rows(db) == []
+
+
+def test_with_public_url_the_host_header_cannot_move_the_signed_url(client, db):
+    form = payload("sms_help")
+    signature = sign(form, "/twilio/messages", base="https://attacker.example")
+    headers = {
+        "Host": "attacker.example",
+        "X-Forwarded-Host": "attacker.example",
+        "X-Twilio-Signature": signature,
+    }
+    assert client.post("/twilio/messages", data=form, headers=headers).status_code == 403
+    assert rows(db) == []
 
 
 # --- status callbacks ----------------------------------------------------------------------

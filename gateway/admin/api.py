@@ -509,4 +509,5 @@ def resolve_flag(flag_id: int) -> Response:
 
 @api.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(spec(request.host_url.rstrip("/") + "/api/v1"))
+    # Never the Host header, which the caller chooses: PUBLIC_URL, else a relative server URL.
+    return jsonify(spec(_settings().public_url + "/api/v1"))
