@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tracemalloc
 
+import pytest
 from sqlalchemy import func, insert, select
 
-from gateway.admin.exports import iter_csv
+from gateway.admin.exports import EXPORTS, iter_csv, spreadsheet_cell
 from store.db import session_scope
 from store.models import Attempt, Message, Person, Question, utcnow
 from tests.admin_support import add_person
@@ -97,6 +99,62 @@ def test_export_messages_to_stdout(runner, app_settings):
     assert result.exit_code == 0
     (row,) = csv.DictReader(io.StringIO(result.stdout))
     assert row["body"] == 'hello, "world"\nbye' and row["direction"] == "in"
+
+
+FORMULAS = ["-2+3+cmd|' /C calc'!A0", "-1+1", "+1+1", "=1+2", "@SUM(A1)", " =HYPERLINK(1)", "\t=1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_a_formula_in_any_cell_is_shown_as_text(formula):
+    assert spreadsheet_cell(formula) == "'" + formula
+
+
+@pytest.mark.parametrize(
+    "value", ["-3", "12.5", -7, 0.25, "+2348031234111", "whatsapp:+447700900123", "Amina"]
+)
+def test_numbers_and_e164_numbers_stay_as_they_are(value):
+    assert spreadsheet_cell(value) == str(value)
+
+
+def _spreadsheet_would_compute(cell: str) -> bool:
+    return cell.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") and not (
+        re.fullmatch(r"-?\d+(\.\d+)?", cell) or re.fullmatch(r"\+[1-9]\d{6,14}", cell)
+    )
+
+
+def test_every_export_defuses_formulas_in_names_bodies_and_senders(runner, client, app_settings):
+    """Names, texts and a signed webhook's unroutable `From` reach every CSV as plain text."""
+    from tests.conftest import payload, sign
+
+    for n, formula in enumerate(FORMULAS):
+        person_id = add_person(app_settings, f"+23480310000{n:02d}", name=formula)
+        with session_scope(app_settings.database_url) as session:
+            session.add(
+                Message(
+                    person_id=person_id,
+                    direction="in",
+                    phone=f"+23480310000{n:02d}",
+                    body=formula,
+                    kind="inbound",
+                    status="received",
+                )
+            )
+    add_answers(app_settings, person_id)
+    form = payload("sms_help", From="=1+2", MessageSid="SM" + "f" * 32)
+    signed = {"X-Twilio-Signature": sign(form, "/twilio/messages")}
+    assert client.post("/twilio/messages", data=form, headers=signed).status_code == 200
+
+    for kind in EXPORTS:
+        result = runner.invoke(args=["export", kind])
+        assert result.exit_code == 0, result.output
+        cells = [cell for row in csv.reader(io.StringIO(result.stdout)) for cell in row]
+        assert cells and not [cell for cell in cells if _spreadsheet_would_compute(cell)], kind
+    learners = list(csv.DictReader(io.StringIO(runner.invoke(args=["export", "learners"]).stdout)))
+    assert [row["name"] for row in learners] == ["'" + formula for formula in FORMULAS]
+    assert learners[0]["phone"] == "+2348031000000"  # a real number is left as it is
+    messages = list(csv.DictReader(io.StringIO(runner.invoke(args=["export", "messages"]).stdout)))
+    assert "'=1+2" in [row["phone"] for row in messages]
+    assert "'-2+3+cmd|' /C calc'!A0" in [row["body"] for row in messages]
 
 
 def test_export_rejects_an_unknown_kind(runner):

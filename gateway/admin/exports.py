@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,20 +23,30 @@ from store.models import Attempt, Message, Person, Question
 CHUNK = 1000
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+# What a spreadsheet reads as the start of a formula (or as a line break that hides one).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """One cell of any export, as text a spreadsheet shows and never evaluates.
+
+    A cell starting (after any spaces) with = + - @ or a tab or line break is a formula to
+    Excel, LibreOffice or Sheets: it gets a leading apostrophe, so `=1+2` shows as typed.
+    A plain number (`-3`, `12.5`) or an E.164 number (`+2348031234111`) stays as it is.
+    """
     if value is None:
         return ""
-    return value
-
-
-def _text(value: str | None) -> str:
-    """Free text a person typed: neutralise spreadsheet formulas (=, @, +x, -x) with a leading quote."""
-    value = value or ""
-    if value[:1] in ("=", "@", "\t", "\r") or (value[:1] in ("+", "-") and not value[1:2].isdigit()):
-        return "'" + value
-    return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value)
+    stripped = text.lstrip(" ")
+    if stripped.startswith(_FORMULA_START) and not (
+        _PLAIN_NUMBER.fullmatch(stripped) or _E164.fullmatch(stripped)
+    ):
+        return "'" + text
+    return text
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class Export:
     name: str
     header: tuple[str, ...]
     statement: Callable[[], Select]
-    row: Callable[[Any], list[Any]]
+    row: Callable[[Any], list[Any]]  # the cells of one result row, before spreadsheet_cell
 
 
 def _answers() -> Select:
@@ -136,7 +147,7 @@ EXPORTS: dict[str, Export] = {
             "response_seconds",
         ),
         _answers,
-        lambda r: [_cell(v) for v in r],
+        list,
     ),
     "learners": Export(
         "learners",
@@ -158,7 +169,7 @@ EXPORTS: dict[str, Export] = {
             "correct",
         ),
         _learners,
-        lambda r: [_cell(v) if i != 2 else _text(v) for i, v in enumerate(r)],
+        list,
     ),
     "messages": Export(
         "messages",
@@ -178,7 +189,7 @@ EXPORTS: dict[str, Export] = {
             "body",
         ),
         _messages,
-        lambda r: [*(_cell(v) for v in r[:-1]), _text(r[-1])],
+        list,
     ),
 }
 
@@ -201,7 +212,8 @@ def iter_csv(database_url: str, kind: str, on_rows: Callable[[int], None] | None
         for rows in result.partitions():
             buffer.seek(0)
             buffer.truncate()
-            writer.writerows(export.row(row) for row in rows)
+            # One rule for every cell of every export: nothing reaches a spreadsheet as a formula.
+            writer.writerows([spreadsheet_cell(cell) for cell in export.row(row)] for row in rows)
             yield buffer.getvalue()
             if on_rows:
                 on_rows(len(rows))
