@@ -73,6 +73,44 @@ def admin_disable(email: str) -> None:
     click.echo(f"{email} can no longer sign in; {revoked} API token(s) revoked")
 
 
+@admin.command("list")
+def admin_list() -> None:
+    """List accounts with their role and state, and every sign-in lock in force."""
+    from sqlalchemy import select
+
+    from gateway.admin.accounts import locks
+    from store.admin import AdminUser
+
+    with session_scope(_settings().database_url) as session:
+        users = list(session.scalars(select(AdminUser).order_by(AdminUser.email)))
+        locked = locks(session, _settings().clock.now())
+        by_email = {lock.key: lock for lock in locked if lock.kind == "account"}
+        for user in users:
+            lock = by_email.pop(user.email, None)
+            state = "active" if user.active else "disabled"
+            if lock is not None:
+                state = f"LOCKED until {lock.until:%Y-%m-%d %H:%M} UTC ({lock.failures} failures)"
+            last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+            click.echo(f"{user.email:<40} {user.role:<8} last sign-in {last:<16}  {state}")
+        for lock in [*by_email.values(), *(lock for lock in locked if lock.kind == "address")]:
+            what = "address" if lock.kind == "address" else "no such account"
+            until = f"{lock.until:%Y-%m-%d %H:%M} UTC"
+            click.echo(f"{lock.key:<40} {what}: LOCKED until {until} ({lock.failures} failures)")
+    if not users:
+        click.echo("no accounts yet; create one with rounds admin create EMAIL --role admin")
+
+
+@admin.command("unlock")
+@click.argument("email")
+def admin_unlock(email: str) -> None:
+    """Let a locked account sign in again at once (forget its failed sign-ins)."""
+    from gateway.admin.accounts import unlock
+
+    with session_scope(_settings().database_url) as session:
+        forgotten = unlock(session, email)
+    click.echo(f"{email} may sign in again; {forgotten} failed sign-in(s) forgotten")
+
+
 @admin.command("revoke")
 @click.argument("token_id", type=int)
 def admin_revoke(token_id: int) -> None:

@@ -39,6 +39,9 @@ class AdminUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Carried in the session cookie; sign-out, a new password and `rounds admin disable` bump
+    # it, so every cookie issued before stops working at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def can(self, role: str) -> bool:
         """True when this user's role is `role` or stronger."""
@@ -62,10 +65,13 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed console sign-in, counted per email and address to slow down guessing."""
+    """One failed console sign-in, counted per account (email) and per address to slow down guessing."""
 
     __tablename__ = "admin_login_failures"
-    __table_args__ = (Index("ix_admin_login_failures_email_ip_at", "email", "ip", "at"),)
+    __table_args__ = (
+        Index("ix_admin_login_failures_email_ip_at", "email", "ip", "at"),
+        Index("ix_admin_login_failures_ip_at", "ip", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))

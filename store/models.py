@@ -162,6 +162,8 @@ class Message(Base):
     # An approved WhatsApp template to send instead of the body (outside the 24 h window).
     content_sid: Mapped[str | None] = mapped_column(String(64))
     send_after: Mapped[datetime | None]
+    # The console account whose phone simulator sent this text (or got this reply); None: a real phone.
+    simulated_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

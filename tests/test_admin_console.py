@@ -134,6 +134,7 @@ def test_every_page_is_under_100_kb_and_needs_no_script(admin, app_settings):
         "/admin/simulator",
         "/admin/exports",
         "/admin/account",
+        "/admin/accounts",
     ]
     for page in pages:
         response = admin.get(page)

@@ -7,6 +7,7 @@ so neither the database nor a backup of it can be used to sign in.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,11 +21,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from store.admin import ROLES, VIEWER, AdminUser, ApiToken, LoginFailure
 from store.models import utcnow
 
+log = logging.getLogger("rounds.admin")
+
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "rnd_"
-# Five wrong passwords for one email from one address lock that pair for fifteen minutes.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+# Sign-in throttling counts failures per account (an email, whether or not it exists), from any
+# address, and per address, over any email. The 5th failure in a row for an account, or the 20th
+# in a day from one address, locks it for 15 minutes; each failure after a lock doubles the next
+# one (30 min, 1 h, ...), up to a day. A correct password clears the account's count.
+ACCOUNT_FAILURES = 5
+ADDRESS_FAILURES = 20
+FIRST_LOCK = timedelta(minutes=15)
+LONGEST_LOCK = timedelta(hours=24)
+FAILURE_MEMORY = timedelta(days=1)
 # A token's last use is written at most this often, so reads do not each cost a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Compared against when the email is unknown, so a wrong email takes as long as a wrong password.
@@ -69,6 +78,7 @@ def create_admin(session: Session, email: str, password: str, role: str = VIEWER
         session.add(user)
     else:
         user.password_hash, user.role, user.active = password_hash, role, True
+        user.session_generation += 1  # a new password signs every session out
     session.flush()
     return user
 
@@ -84,34 +94,88 @@ def find_user(session: Session, email: str) -> AdminUser | None:
 @dataclass(frozen=True)
 class SignIn:
     user: AdminUser | None
-    locked_for: timedelta | None = None  # set when too many failures came first
+    locked_for: timedelta | None = None  # set when the account or address was locked already
 
 
-def failures_since(session: Session, email: str, ip: str, since: datetime) -> list[datetime]:
-    return list(
-        session.scalars(
-            select(LoginFailure.at)
-            .where(LoginFailure.email == email, LoginFailure.ip == ip, LoginFailure.at > since)
-            .order_by(LoginFailure.at)
-        )
+@dataclass(frozen=True)
+class Lock:
+    """An account (email) or an address that may not try to sign in before `until`."""
+
+    kind: str  # "account" or "address"
+    key: str
+    failures: int
+    until: datetime
+
+
+def lock_length(failures: int, threshold: int) -> timedelta:
+    """How long `failures` in a row lock for: nothing below `threshold`, then doubling from FIRST_LOCK."""
+    if failures < threshold:
+        return timedelta(0)
+    return min(FIRST_LOCK * 2 ** min(failures - threshold, 16), LONGEST_LOCK)
+
+
+def _locks(session: Session, kind: str, now: datetime, key: str | None = None) -> list[Lock]:
+    column, threshold = (
+        (LoginFailure.email, ACCOUNT_FAILURES) if kind == "account" else (LoginFailure.ip, ADDRESS_FAILURES)
     )
+    query = (
+        select(column, func.count(), func.max(LoginFailure.at))
+        .where(LoginFailure.at > now - FAILURE_MEMORY)
+        .group_by(column)
+        .having(func.count() >= threshold)
+    )
+    if key is not None:
+        query = query.where(column == key)
+    locks = [
+        Lock(kind, value, failures, last + lock_length(failures, threshold))
+        for value, failures, last in session.execute(query)
+    ]
+    return sorted((lock for lock in locks if lock.until > now), key=lambda lock: lock.key)
+
+
+def locks(session: Session, now: datetime) -> list[Lock]:
+    """Every account and address locked at `now`, accounts first."""
+    return _locks(session, "account", now) + _locks(session, "address", now)
+
+
+def lock_on(session: Session, email: str, ip: str, now: datetime) -> Lock | None:
+    """The lock that stops this email, or this address, from trying a password now."""
+    found = _locks(session, "account", now, email) + _locks(session, "address", now, ip)
+    return max(found, key=lambda lock: lock.until) if found else None
+
+
+def unlock(session: Session, email: str) -> int:
+    """Forget an account's failures, so its owner can sign in at once; how many there were."""
+    key = (email or "").strip().lower()[:254]
+    return session.execute(delete(LoginFailure).where(LoginFailure.email == key)).rowcount or 0
 
 
 def sign_in(session: Session, email: str, password: str, ip: str, now: datetime | None = None) -> SignIn:
-    """Check a password, counting failures per email and address; the caller commits."""
+    """Check a password, throttled per account and per address; the caller commits."""
     now = now or utcnow()
     key = (email or "").strip().lower()[:254]
-    recent = failures_since(session, key, ip, now - FAILURE_WINDOW)
-    if len(recent) >= MAX_FAILURES:
-        return SignIn(None, locked_for=recent[-MAX_FAILURES] + FAILURE_WINDOW - now)
+    ip = ip[:64]
+    lock = lock_on(session, key, ip, now)
+    if lock is not None:
+        log.info("console sign-in for %r from %s refused: %s locked", key, ip, lock.kind)
+        return SignIn(None, locked_for=lock.until - now)
     user = find_user(session, key)
     valid = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is None or not valid or not user.active:
-        session.add(LoginFailure(email=key, ip=ip[:64], at=now))
+        session.add(LoginFailure(email=key, ip=ip, at=now))
         # Keep the table small: failures older than a day no longer matter.
-        session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
+        session.execute(delete(LoginFailure).where(LoginFailure.at < now - FAILURE_MEMORY))
+        session.flush()
+        if (lock := lock_on(session, key, ip, now)) is not None:
+            log.warning(
+                "console sign-in locked: %s %r after %d failures, until %s (see rounds admin list)",
+                lock.kind,
+                lock.key,
+                lock.failures,
+                f"{lock.until:%Y-%m-%d %H:%M} UTC",
+            )
         return SignIn(None)
-    session.execute(delete(LoginFailure).where(LoginFailure.email == key, LoginFailure.ip == ip))
+    session.execute(delete(LoginFailure).where(LoginFailure.email == key))
     user.last_login_at = now
     return SignIn(user)
 
@@ -162,8 +226,9 @@ def revoke_token(session: Session, token_id: int, owner: AdminUser | None = None
 
 
 def disable_admin(session: Session, user: AdminUser) -> int:
-    """Deactivate an account and revoke its tokens; `rounds admin create` brings it back."""
+    """Deactivate an account, end its sessions and revoke its tokens; `rounds admin create` brings it back."""
     user.active = False
+    user.session_generation += 1
     now = utcnow()
     revoked = 0
     for token in tokens_of(session, user):

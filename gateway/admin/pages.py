@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-import secrets
+import logging
+import math
 from datetime import date
 
 from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
+from sqlalchemy import select
 
 from gateway.admin import accounts, charts, exports, stats
-from gateway.admin.web import EDITOR, back, console, current_user, db, requires, safe_next, settings, stamp
+from gateway.admin.web import (
+    ADMIN,
+    EDITOR,
+    back,
+    console,
+    current_user,
+    db,
+    requires,
+    safe_next,
+    settings,
+    start_session,
+)
+from store.admin import AdminUser
 from workers.outbox import outbox_depth
+
+log = logging.getLogger("rounds.admin")
 
 
 @console.route("/login", methods=["GET", "POST"])
@@ -17,30 +33,32 @@ def login() -> Response | str:
     if request.method == "GET":
         return render_template("admin/login.html", next=request.args.get("next", ""))
     email = request.form.get("email", "")
+    # The peer's address, or the client's from ROUNDS_TRUSTED_PROXIES hops of X-Forwarded-For.
     ip = request.remote_addr or "unknown"
     session_ = db()
-    result = accounts.sign_in(session_, email, request.form.get("password", ""), ip)
+    result = accounts.sign_in(session_, email, request.form.get("password", ""), ip, settings().clock.now())
     session_.commit()
     if result.locked_for is not None:
-        minutes = max(1, int(result.locked_for.total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil(result.locked_for.total_seconds() / 60))
         message = (
-            f"Too many failed sign-ins for this email from your address. Try again in {minutes} minute(s)."
+            f"Too many failed sign-ins for this account or from your address. Try again in {minutes} "
+            "minute(s), or ask an admin to unlock the account (rounds admin unlock EMAIL)."
         )
         return Response(render_template("admin/login.html", error=message, email=email), 429)
     if result.user is None:
         message = "Wrong email or password."
         return Response(render_template("admin/login.html", error=message, email=email), 401)
-    # A fresh session on sign-in, so an identifier planted before it is worthless.
-    session.clear()
-    session.permanent = True
-    session["admin_user_id"] = result.user.id
-    session["admin_stamp"] = stamp(result.user)
-    session["csrf"] = secrets.token_urlsafe(32)
+    start_session(result.user)
     return redirect(safe_next(request.form.get("next")))
 
 
 @console.post("/logout")
 def logout() -> Response:
+    user = current_user()
+    if user is not None:
+        # Every copy of this session's cookie, and the account's other sessions, end here.
+        user.session_generation += 1
+        db().commit()
     session.clear()
     flash("Signed out.", "ok")
     return redirect(url_for("admin.login"))
@@ -123,6 +141,35 @@ def revoke_token(token_id: int) -> Response:
         return back("admin.account", str(exc), "error")
     session_.commit()
     return back("admin.account", f"Token #{token_id} revoked; programs using it now get 401.")
+
+
+@console.get("/accounts")
+@requires(ADMIN)
+def accounts_page() -> str:
+    session_ = db()
+    users = list(session_.scalars(select(AdminUser).order_by(AdminUser.email)))
+    locked = accounts.locks(session_, settings().clock.now())
+    by_email = {lock.key: lock for lock in locked if lock.kind == "account"}
+    others = [lock for lock in locked if lock.kind == "address" or lock.key not in {u.email for u in users}]
+    return render_template(
+        "admin/accounts.html",
+        users=users,
+        by_email=by_email,
+        others=others,
+        account_failures=accounts.ACCOUNT_FAILURES,
+        address_failures=accounts.ADDRESS_FAILURES,
+    )
+
+
+@console.post("/accounts/unlock")
+@requires(ADMIN)
+def unlock_account() -> Response:
+    email = request.form.get("email", "")
+    session_ = db()
+    forgotten = accounts.unlock(session_, email)
+    session_.commit()
+    log.warning("console sign-in for %r unlocked by %s", email[:254], current_user().email)
+    return back("admin.accounts_page", f"{email[:254]} may sign in again ({forgotten} failure(s) forgotten).")
 
 
 @console.get("/exports")

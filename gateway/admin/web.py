@@ -1,7 +1,8 @@
 """The console's plumbing: its blueprint, a database session per request, sign-in, roles and CSRF.
 
 Every POST under /admin carries a per-session token; pages are never cached and may not be
-framed, and the session cookie is HttpOnly, SameSite=Lax and (in production) Secure.
+framed, and the session cookie is HttpOnly, SameSite=Lax and (in production) Secure. The cookie
+holds the account id, its session generation and two times, never anything from the password.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ console = Blueprint(
 
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
 PAGE_SIZE = 50
+# A console session ends after 30 minutes without a request, and 12 hours after sign-in at most.
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+# The last-seen time in the cookie is rewritten at most this often.
+SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 @console.record_once
@@ -51,7 +57,7 @@ def _configure_cookies(state: Any) -> None:
     # Lax keeps the cookie off cross-site POSTs; the CSRF token covers the rest.
     state.app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    state.app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    state.app.config["PERMANENT_SESSION_LIFETIME"] = ABSOLUTE_TIMEOUT
 
 
 def settings() -> Settings:
@@ -74,18 +80,44 @@ def _close_db(_error: BaseException | None) -> None:
 
 def current_user() -> AdminUser | None:
     if "admin_user" not in g:
-        user_id = session.get("admin_user_id")
-        user = db().get(AdminUser, user_id) if user_id else None
-        # A password change or a deactivation signs every other session out.
-        if user is not None and (not user.active or session.get("admin_stamp") != stamp(user)):
-            user = None
-        g.admin_user = user
+        g.admin_user = _session_user()
     return g.admin_user
 
 
-def stamp(user: AdminUser) -> str:
-    """Changes whenever the password does, binding a session to the password it was opened with."""
-    return user.password_hash[-16:]
+def _session_user() -> AdminUser | None:
+    """The account this request's cookie signs in, if the session is still alive; notes the visit."""
+    user_id = session.get("admin_user_id")
+    if not user_id:
+        return None
+    user = db().get(AdminUser, user_id)
+    now = int(settings().clock.now().timestamp())
+    signed_in, seen = session.get("admin_signed_in", 0), session.get("admin_seen", 0)
+    alive = (
+        user is not None
+        and user.active
+        # Sign-out, a new password or `rounds admin disable` bumped the generation: this cookie is over.
+        and session.get("admin_generation") == user.session_generation
+        and now - signed_in < ABSOLUTE_TIMEOUT.total_seconds()
+        and now - seen < IDLE_TIMEOUT.total_seconds()
+    )
+    if not alive:
+        for key in ("admin_user_id", "admin_generation", "admin_signed_in", "admin_seen"):
+            session.pop(key, None)
+        return None
+    if now - seen >= SEEN_RESOLUTION.total_seconds():
+        session["admin_seen"] = now
+    return user
+
+
+def start_session(user: AdminUser) -> None:
+    """A fresh session on sign-in, so an identifier planted before it is worthless."""
+    now = int(settings().clock.now().timestamp())
+    session.clear()
+    session.permanent = True
+    session["admin_user_id"] = user.id
+    session["admin_generation"] = user.session_generation
+    session["admin_signed_in"] = session["admin_seen"] = now
+    session["csrf"] = secrets.token_urlsafe(32)
 
 
 def csrf_token() -> str:
