@@ -7,6 +7,7 @@ pushed to the number later (questions, relays) as it appears in the message log.
 
 from __future__ import annotations
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -24,6 +25,19 @@ from store.settings import Settings
 
 class SimulatorError(Exception):
     """The service could not be texted; the message says why."""
+
+
+# Numbers set aside for fiction, which no real phone can text from: NANP 555-0100 to 555-0199
+# in any US/Canada area code, and Ofcom's drama range for UK mobiles, 07700 900000 to 900999.
+FICTIONAL_RANGES = {
+    "+1 NPA 555 0100 to 0199 (US and Canada, any area code)": re.compile(r"\+1[2-9]\d{2}55501\d{2}"),
+    "+44 7700 900000 to 900999 (UK mobile drama range)": re.compile(r"\+447700900\d{3}"),
+}
+
+
+def is_fictional(phone: str) -> bool:
+    """True for an E.164 number in a range reserved for fiction, the only ones the console may text as."""
+    return any(pattern.fullmatch(phone) for pattern in FICTIONAL_RANGES.values())
 
 
 def webhook_form(phone: str, text: str, whatsapp: bool, to: str) -> dict[str, str]:
@@ -68,10 +82,12 @@ class Simulator:
         self.whatsapp = whatsapp
         self.post = post
         self.last_seen = self._latest_id()
+        self.last_sid = ""  # the MessageSid of the last text sent
 
     def send(self, text: str) -> list[str]:
         to = self.settings.whatsapp_from if self.whatsapp else (self.settings.sms_from or "+15005550006")
         form = webhook_form(self.phone, text, self.whatsapp, to)
+        self.last_sid = form["MessageSid"]
         signature = RequestValidator(self.settings.webhook_token).compute_signature(self.url, form)
         return replies_from(self.post(self.url, form, {"X-Twilio-Signature": signature}))
 

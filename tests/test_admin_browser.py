@@ -151,4 +151,22 @@ def test_simulator_round_trip(page, server, live_settings, request):
     page.wait_for_selector("#chat li.out")
     chat = page.inner_text("#chat")
     assert "HELP" in chat and "A-D answer, Q new question" in chat
+    assert "simulated by ada@example.org" in chat
     shot(page, "simulator", request)
+
+
+def test_sign_out_ends_the_session_in_every_browser(browser, page, server, live_settings, request):
+    make_admin(live_settings)
+    sign_in(page, server)
+    assert "Dashboard" in page.inner_text("header")
+    other = browser.new_context()
+    other.add_cookies(page.context.cookies())  # a copy of the cookie, taken before sign-out
+    copied = other.new_page()
+    copied.goto(f"{server}/admin/")
+    assert "Dashboard" in copied.inner_text("header")
+    page.click("header button[type=submit]")  # Sign out
+    assert "Signed out" in page.inner_text("main")
+    copied.goto(f"{server}/admin/")
+    assert "/admin/login" in copied.url
+    shot(copied, "copied-cookie-after-sign-out", request)
+    other.close()

@@ -384,16 +384,75 @@ def test_downloads_need_the_editor_role(viewer):
 
 
 def test_simulator_round_trip(editor, app_settings):
-    response = post(editor, "/admin/simulator", {"phone": "+2348030000001", "channel": "sms", "text": "HELP"})
+    response = post(editor, "/admin/simulator", {"phone": "+12025550123", "channel": "sms", "text": "HELP"})
     assert response.status_code == 302
     page = text_of(editor.get(response.location))
     assert "HELP" in page and "A-D answer, Q new question" in page
+    assert "simulated by ada@example.org" in page
     whatsapp = post(
         editor, "/admin/simulator", {"phone": "+447700900123", "channel": "whatsapp", "text": "HELP"}
     )
     assert "channel=whatsapp" in whatsapp.location
     with session_scope(app_settings.database_url) as session:
         assert session.scalar(select(Person.channel).where(Person.phone == "+447700900123")) == "whatsapp"
+
+
+def test_every_simulated_text_and_reply_is_stored_with_its_account(editor, app_settings):
+    post(editor, "/admin/simulator", {"phone": "+447700900123", "channel": "sms", "text": "HELP"})
+    with session_scope(app_settings.database_url) as session:
+        rows = session.execute(select(Message.direction, Message.kind, Message.simulated_by)).all()
+    assert sorted(rows) == [("in", "inbound", "ada@example.org"), ("out", "reply", "ada@example.org")]
+    api = editor.get("/admin/simulator?phone=%2B447700900123")
+    assert "simulated by ada@example.org" in text_of(api)
+
+
+def real_mentor_and_student(settings) -> int:
+    from flows import mentors
+
+    student_id = add_person(settings, "+2348031999999", name="Amina")
+    with session_scope(settings.database_url) as session:
+        mentors.add_mentor(session, "+2348039000001", "Dr O", tracks=("step1",))
+        mentors.pair(session, "+2348039000001", "+2348031999999")
+    return student_id
+
+
+def test_simulator_cannot_relay_as_a_real_mentor(editor, app_settings):
+    student_id = real_mentor_and_student(app_settings)
+    response = post(
+        editor,
+        "/admin/simulator",
+        {"phone": "+2348039000001", "channel": "sms", "text": "11 Please send me your exam fee"},
+    )
+    page = text_of(editor.get(response.location))
+    assert "only texts as numbers reserved for fiction" in page and "+44 7700 900000" in page
+    with session_scope(app_settings.database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0  # nothing relayed to Amina
+        assert session.get(Person, student_id).status == "active"
+
+
+def test_simulator_cannot_opt_out_a_real_student(editor, app_settings):
+    student_id = real_mentor_and_student(app_settings)
+    for phone in ("+2348031999999", "whatsapp:+2348031999999", "2348031999999"):
+        post(editor, "/admin/simulator", {"phone": phone, "channel": "sms", "text": "STOP"})
+    with session_scope(app_settings.database_url) as session:
+        assert session.get(Person, student_id).status == "active"
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_simulator_page_shows_only_fictional_numbers(editor, app_settings):
+    real_mentor_and_student(app_settings)
+    with session_scope(app_settings.database_url) as session:
+        session.add(
+            Message(
+                direction="in",
+                phone="+2348031999999",
+                body="private words",
+                kind="inbound",
+                status="received",
+            )
+        )
+    page = text_of(editor.get("/admin/simulator?phone=%2B2348031999999"))
+    assert "private words" not in page and 'value="+447700900001"' in page
 
 
 def test_simulator_refuses_a_bad_number(editor):

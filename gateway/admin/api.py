@@ -204,6 +204,7 @@ def student_messages(person_id: int) -> Response:
                 "body": m.body,
                 "segments": m.segments,
                 "error_code": m.error_code,
+                "simulated_by": m.simulated_by,
             }
             for m in rows
         ]

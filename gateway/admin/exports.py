@@ -126,6 +126,7 @@ def _messages() -> Select:
         Message.created_at,
         Message.sent_at,
         Message.body,
+        Message.simulated_by,
     ).order_by(Message.id)
 
 
@@ -187,6 +188,7 @@ EXPORTS: dict[str, Export] = {
             "created_at",
             "sent_at",
             "body",
+            "simulated_by",
         ),
         _messages,
         list,
