@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base, BigId, utcnow
+from store.text import CleanString, CleanText
 
 # AdminUser.role values, weakest first: a viewer reads, an editor also changes content,
 # broadcasts and pairs, an admin also erases people and manages accounts.
@@ -33,9 +34,9 @@ class AdminUser(Base):
     __tablename__ = "admin_users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(10), default=VIEWER)
+    email: Mapped[str] = mapped_column(CleanString(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(CleanString(255))
+    role: Mapped[str] = mapped_column(CleanString(10), default=VIEWER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
@@ -55,10 +56,10 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(CleanString(64), unique=True)
     # The first characters, shown in lists so an admin can tell tokens apart.
-    prefix: Mapped[str] = mapped_column(String(16))
-    label: Mapped[str | None] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(CleanString(16))
+    label: Mapped[str | None] = mapped_column(CleanString(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -74,8 +75,8 @@ class LoginFailure(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(CleanString(254))
+    ip: Mapped[str] = mapped_column(CleanString(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -85,26 +86,26 @@ class Broadcast(Base):
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(CleanText)
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    schedule: Mapped[str] = mapped_column(String(8), default=NOW)
+    schedule: Mapped[str] = mapped_column(CleanString(8), default=NOW)
     send_at: Mapped[datetime | None]
-    local_time: Mapped[str | None] = mapped_column(String(5))
+    local_time: Mapped[str | None] = mapped_column(CleanString(5))
     # An approved WhatsApp template (ContentSid) lets recipients outside the 24 h window in.
-    whatsapp_template: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default=DRAFT, index=True)
+    whatsapp_template: Mapped[str | None] = mapped_column(CleanString(64))
+    status: Mapped[str] = mapped_column(CleanString(10), default=DRAFT, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
-    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_by: Mapped[str | None] = mapped_column(CleanString(254))
     # Figures from the preview / fan-out.
     matched: Mapped[int] = mapped_column(Integer, default=0)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    encoding: Mapped[str] = mapped_column(CleanString(8), default="GSM-7")
     segments_per_sms: Mapped[int] = mapped_column(Integer, default=1)
     total_segments: Mapped[int] = mapped_column(Integer, default=0)
     estimated_cost: Mapped[float] = mapped_column(Float, default=0.0)
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
-    error: Mapped[str | None] = mapped_column(String(255))
+    currency: Mapped[str] = mapped_column(CleanString(3), default="USD")
+    error: Mapped[str | None] = mapped_column(CleanString(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     fanned_out_at: Mapped[datetime | None]

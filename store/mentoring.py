@@ -15,8 +15,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    String,
-    Text,
     UniqueConstraint,
     select,
     text,
@@ -24,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.models import Base, BigId, Message, utcnow
+from store.text import CleanString, CleanText
 
 # Pair.status values
 PAIR_ACTIVE, PAIR_ENDED = "active", "ended"
@@ -50,7 +49,7 @@ class MentorProfile(Base):
         BigId, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
     )
     # What mentees see, e.g. "Dr O": short and GSM-7, never the phone number.
-    display_name: Mapped[str] = mapped_column(String(24))
+    display_name: Mapped[str] = mapped_column(CleanString(24))
     # Empty means any track / any language.
     tracks: Mapped[list[str]] = mapped_column(default=list)
     languages: Mapped[list[str]] = mapped_column(default=list)
@@ -82,7 +81,7 @@ class Pair(Base):
     mentor_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
     student_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(8), default=PAIR_ACTIVE)
+    status: Mapped[str] = mapped_column(CleanString(8), default=PAIR_ACTIVE)
     # False after the mentor's DONE: a bare reply no longer goes to this student.
     thread_open: Mapped[bool] = mapped_column(Boolean, default=True)
     last_student_message_at: Mapped[datetime | None]
@@ -90,7 +89,7 @@ class Pair(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     # Who ended it: "admin", "cli", "rematch" ...
-    ended_by: Mapped[str | None] = mapped_column(String(16))
+    ended_by: Mapped[str | None] = mapped_column(CleanString(16))
 
 
 class MentorWait(Base):
@@ -118,11 +117,11 @@ class CheckIn(Base):
     pair_id: Mapped[int] = mapped_column(BigId, ForeignKey("mentor_pairs.id", ondelete="CASCADE"))
     student_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
     mentor_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id", ondelete="CASCADE"))
-    week: Mapped[str] = mapped_column(String(8))  # ISO week of the student's local date, "2026-W48"
+    week: Mapped[str] = mapped_column(CleanString(8))  # ISO week of the student's local date, "2026-W48"
     asked_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
     score: Mapped[int | None] = mapped_column(Integer)
-    note: Mapped[str | None] = mapped_column(String(160))
+    note: Mapped[str | None] = mapped_column(CleanString(160))
     # Set when the mentor's summary covering this check-in was planned (or skipped).
     summarised_at: Mapped[datetime | None] = mapped_column(index=True)
 
@@ -141,18 +140,18 @@ class Flag(Base):
     pair_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("mentor_pairs.id", ondelete="SET NULL"))
     checkin_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("checkins.id", ondelete="SET NULL"))
     # The most serious category: self_harm, crisis, abuse, burnout or low_score.
-    reason: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(CleanString(32))
     # Every category and phrase that matched, e.g. ["self_harm:want to die", "low_score:1"].
     matched: Mapped[list[str]] = mapped_column(default=list)
-    excerpt: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(CleanText, default="")
     # The conversation around it: ids of the person's and the pair's recent messages.
     message_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     resolved_at: Mapped[datetime | None]
-    resolved_by: Mapped[str | None] = mapped_column(String(120))
-    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(CleanString(120))
+    resolution_note: Mapped[str | None] = mapped_column(CleanText)
 
 
 def pair_key(pair_id: int, what: str, token: str) -> str:

@@ -17,13 +17,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    String,
-    Text,
     TypeDecorator,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.text import CleanString, CleanText
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -80,21 +80,21 @@ class Person(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(32), unique=True)
-    channel: Mapped[str] = mapped_column(String(10), default=SMS)
-    name: Mapped[str | None] = mapped_column(String(60))
-    language: Mapped[str] = mapped_column(String(8), default="en")
-    timezone: Mapped[str | None] = mapped_column(String(64))
-    country: Mapped[str | None] = mapped_column(String(2))
-    role: Mapped[str] = mapped_column(String(10), default=STUDENT)
-    status: Mapped[str] = mapped_column(String(12), default=ACTIVE)
+    phone: Mapped[str] = mapped_column(CleanString(32), unique=True)
+    channel: Mapped[str] = mapped_column(CleanString(10), default=SMS)
+    name: Mapped[str | None] = mapped_column(CleanString(60))
+    language: Mapped[str] = mapped_column(CleanString(8), default="en")
+    timezone: Mapped[str | None] = mapped_column(CleanString(64))
+    country: Mapped[str | None] = mapped_column(CleanString(2))
+    role: Mapped[str] = mapped_column(CleanString(10), default=STUDENT)
+    status: Mapped[str] = mapped_column(CleanString(12), default=ACTIVE)
     paused_until: Mapped[datetime | None]
-    track: Mapped[str | None] = mapped_column(String(16))
-    daily_time: Mapped[str | None] = mapped_column(String(5))
+    track: Mapped[str | None] = mapped_column(CleanString(16))
+    daily_time: Mapped[str | None] = mapped_column(CleanString(5))
     # The next instant a daily question is due, in UTC; NULL while not eligible
     # (onboarding, paused, opted out), so the scheduling pass is one range scan.
     next_push_at: Mapped[datetime | None] = mapped_column(index=True)
-    flow: Mapped[str | None] = mapped_column(String(40))
+    flow: Mapped[str | None] = mapped_column(CleanString(40))
     flow_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     last_inbound_at: Mapped[datetime | None]
@@ -142,28 +142,32 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    direction: Mapped[str] = mapped_column(String(3))
-    channel: Mapped[str] = mapped_column(String(10), default=SMS)
-    phone: Mapped[str] = mapped_column(String(32))
-    body: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(16), default="reply")
-    status: Mapped[str] = mapped_column(String(16))
-    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    direction: Mapped[str] = mapped_column(CleanString(3))
+    channel: Mapped[str] = mapped_column(CleanString(10), default=SMS)
+    phone: Mapped[str] = mapped_column(CleanString(32))
+    body: Mapped[str] = mapped_column(CleanText, default="")
+    # What was done to an inbound text before it was kept (store.text.Cleaned.flags): `cleaned`
+    # (control characters removed, bad surrogates replaced), `cut` (over 1,600 characters), both,
+    # or NULL when it is stored as it came.
+    body_flags: Mapped[str | None] = mapped_column(CleanString(16))
+    kind: Mapped[str] = mapped_column(CleanString(16), default="reply")
+    status: Mapped[str] = mapped_column(CleanString(16))
+    twilio_sid: Mapped[str | None] = mapped_column(CleanString(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(CleanString(160), unique=True)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
-    error_message: Mapped[str | None] = mapped_column(String(255))
+    error_message: Mapped[str | None] = mapped_column(CleanString(255))
     segments: Mapped[int] = mapped_column(Integer, default=1)
-    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    encoding: Mapped[str] = mapped_column(CleanString(8), default="GSM-7")
     num_media: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # The broadcast a row belongs to (no foreign key: erasing either side never cascades).
     broadcast_id: Mapped[int | None] = mapped_column(BigId, index=True)
     # An approved WhatsApp template to send instead of the body (outside the 24 h window).
-    content_sid: Mapped[str | None] = mapped_column(String(64))
+    content_sid: Mapped[str | None] = mapped_column(CleanString(64))
     send_after: Mapped[datetime | None]
     # The console account whose phone simulator sent this text (or got this reply); None: a real phone.
-    simulated_by: Mapped[str | None] = mapped_column(String(254))
+    simulated_by: Mapped[str | None] = mapped_column(CleanString(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -177,14 +181,14 @@ class Question(Base):
     __tablename__ = "questions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    topic: Mapped[str] = mapped_column(String(32), index=True)
+    topic: Mapped[str] = mapped_column(CleanString(32), index=True)
     tracks: Mapped[list[str]] = mapped_column(default=list)
     difficulty: Mapped[int] = mapped_column(Integer, default=2)
-    stem: Mapped[str] = mapped_column(Text)
+    stem: Mapped[str] = mapped_column(CleanText)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    answer: Mapped[str] = mapped_column(String(1))
-    explanation: Mapped[str] = mapped_column(Text)
-    reviewer: Mapped[str | None] = mapped_column(String(80))
+    answer: Mapped[str] = mapped_column(CleanString(1))
+    explanation: Mapped[str] = mapped_column(CleanText)
+    reviewer: Mapped[str | None] = mapped_column(CleanString(80))
     review_by: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -195,13 +199,13 @@ class Resource(Base):
 
     __tablename__ = "resources"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    title: Mapped[str] = mapped_column(String(80))
-    url: Mapped[str] = mapped_column(String(400))
+    id: Mapped[str] = mapped_column(CleanString(64), primary_key=True)
+    title: Mapped[str] = mapped_column(CleanString(80))
+    url: Mapped[str] = mapped_column(CleanString(400))
     topics: Mapped[list[str]] = mapped_column(default=list)
-    kind: Mapped[str] = mapped_column(String(16), default="reference")
+    kind: Mapped[str] = mapped_column(CleanString(16), default="reference")
     languages: Mapped[list[str]] = mapped_column(default=list)
-    note: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(CleanString(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -220,11 +224,11 @@ class Attempt(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
     # 'daily' for the scheduled push; 'more:<n>' for extra ones, so the constraint
     # above binds only the daily push.
-    source: Mapped[str] = mapped_column(String(16), default="daily")
+    source: Mapped[str] = mapped_column(CleanString(16), default="daily")
     local_date: Mapped[date] = mapped_column(Date)
     asked_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
-    choice: Mapped[str | None] = mapped_column(String(1))
+    choice: Mapped[str | None] = mapped_column(CleanString(1))
     correct: Mapped[bool | None] = mapped_column(Boolean)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     response_seconds: Mapped[float | None]
