@@ -34,6 +34,7 @@ from store.models import (
     utcnow,
 )
 from store.settings import Settings
+from store.text import MAX_BODY, MAX_INT, Cleaned, clean, whole_number
 from workers.outbox import enqueue_send, queue_message
 
 log = logging.getLogger("rounds.webhooks")
@@ -104,8 +105,8 @@ def _bad_request(message: str) -> Response:
 def inbound() -> Response:
     started = time.perf_counter()
     form = request.form
-    sid = form.get("MessageSid", "").strip()
-    raw_from = form.get("From", "").strip()
+    sid = _field(form, "MessageSid", 64)
+    raw_from = _field(form, "From", 64)
     if not sid:
         return _bad_request("MessageSid is required")
     if not raw_from:
@@ -117,10 +118,19 @@ def inbound() -> Response:
     return response
 
 
+def _field(form, name: str, limit: int) -> str:  # type: ignore[no-untyped-def]
+    """A short field Twilio sends (a sid, an address), cleaned and cut to what its column holds."""
+    return clean(form.get(name, ""), limit).text.strip()
+
+
 def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Response:  # type: ignore[no-untyped-def]
     now = utcnow()
-    body = form.get("Body", "")
-    num_media = _int(form.get("NumMedia"))
+    # The flows see the text as it is kept: a NUL or a control character never changes the answer.
+    body = clean(form.get("Body", ""), MAX_BODY)
+    if body.changed or body.cut:
+        log.info("inbound %s: body %s", sid, body.flags)
+    num_media = _number(form, "NumMedia", 0, 1000) or 0
+    profile_name = clean(form.get("ProfileName"), 60).text.strip() or None
     try:
         address = parse_address(raw_from)
     except BadPhoneNumber:
@@ -132,19 +142,19 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
     session = sessions()
     pushes: list[int] = []
     try:
-        recorded = _record(session, address, sid, form, now)
+        recorded = _record(session, address, sid, body, form, now)
         if recorded is None:
             return _replay(session, sid)
         person, created, inbound_id = recorded
         ctx = flows.Context(session, get_catalog(settings.content_path), settings, now)
-        inbound_text = flows.Inbound(body, channel, now, num_media, form.get("ProfileName") or None)
+        inbound_text = flows.Inbound(body.text, channel, now, num_media, profile_name)
         outcome = _run_flow(ctx, person, inbound_text, created)
         if outcome is None:
             # Nothing the failed flow wrote is kept: the text is recorded again, in a transaction
             # of its own, and answered with an apology.
             session.close()
             session = ctx.session = sessions()
-            recorded = _record(session, address, sid, form, now)
+            recorded = _record(session, address, sid, body, form, now)
             if recorded is None:
                 return _replay(session, sid)
             person, created, inbound_id = recorded
@@ -216,6 +226,7 @@ _INBOUND_COLUMNS = (
     "channel",
     "phone",
     "body",
+    "body_flags",
     "kind",
     "status",
     "twilio_sid",
@@ -260,7 +271,7 @@ def _note_and_record_postgresql():  # type: ignore[no-untyped-def]
 _NOTE_AND_RECORD = {"postgresql": _note_and_record_postgresql()}
 
 
-def _record(session: Session, address, sid: str, form, now) -> tuple[Person, bool, int] | None:  # type: ignore[no-untyped-def]
+def _record(session: Session, address, sid: str, body: Cleaned, form, now) -> tuple[Person, bool, int] | None:  # type: ignore[no-untyped-def]
     """The sender (created on a first text) marked as having texted, and the inbound row's id.
 
     None if the MessageSid was recorded before (a retry): the caller rolls back and replays.
@@ -271,9 +282,7 @@ def _record(session: Session, address, sid: str, form, now) -> tuple[Person, boo
         "received_at": now,
         "sender_country": address.country,
     }
-    inbound = _inbound_row(
-        None, address.channel, address.phone, form.get("Body", ""), "inbound", sid, form, now
-    )
+    inbound = _inbound_row(None, address.channel, address.phone, body, "inbound", sid, form, now)
     connection = session.connection()  # the transaction starts here (on SQLite, the write lock)
     dialect = connection.dialect.name
     both = _NOTE_AND_RECORD.get(dialect)
@@ -371,7 +380,7 @@ def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-
     )
 
 
-def _unroutable(settings: Settings, sid, raw_from, body, form, now) -> Response:  # type: ignore[no-untyped-def]
+def _unroutable(settings: Settings, sid, raw_from, body: Cleaned, form, now) -> Response:  # type: ignore[no-untyped-def]
     """A sender that is not a phone number (an alphanumeric ID, say): keep it, answer nothing."""
     session = session_factory(settings.database_url)()
     try:
@@ -388,45 +397,51 @@ def _unroutable(settings: Settings, sid, raw_from, body, form, now) -> Response:
     return twiml([])
 
 
-def _inbound_row(person_id, channel, phone, body, kind, sid, form, now) -> dict:  # type: ignore[no-untyped-def]
-    """Column values for one inbound text as Twilio described it."""
-    counted = segments.count(body)
+def _inbound_row(person_id, channel, phone, body: Cleaned, kind, sid, form, now) -> dict:  # type: ignore[no-untyped-def]
+    """Column values for one inbound text as Twilio described it (the body as cleaned and cut)."""
+    counted = segments.count(body.text)
     return {
         "person_id": person_id,
         "direction": INBOUND,
         "channel": channel,
         "phone": phone,
-        "body": body,
+        "body": body.text,
+        "body_flags": body.flags,
         "kind": kind,
         "status": "received",
         "twilio_sid": sid,
-        "segments": _int(form.get("NumSegments")) or counted.segments,
+        "segments": _number(form, "NumSegments", 1, 1000) or counted.segments,
         "encoding": counted.encoding,
-        "num_media": _int(form.get("NumMedia")),
+        "num_media": _number(form, "NumMedia", 0, 1000) or 0,
         "created_at": now,
         "updated_at": now,
     }
 
 
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
+def _number(form, name: str, low: int, high: int) -> int | None:  # type: ignore[no-untyped-def]
+    """A numeric field within [low, high]; None when absent, and None (logged) when it is not one."""
+    raw = form.get(name)
+    if not raw:
+        return None
+    number = whole_number(raw, low, high)
+    if number is None:
+        log.warning("ignored %s=%r: not a whole number from %d to %d", name, raw[:40], low, high)
+    return number
 
 
 @blueprint.post("/status")
 @twilio_signed
 def status_callback() -> Response:
     form = request.form
-    sid = form.get("MessageSid", "").strip()
+    sid = _field(form, "MessageSid", 64)
     twilio_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     if not sid or not twilio_status:
         return _bad_request("MessageSid and MessageStatus are required")
     status = TWILIO_STATUS.get(twilio_status)
     if status is None:
         return Response(status=204)  # a status word Twilio added later: nothing to move
-    error_code = _int(form.get("ErrorCode")) or None
+    error_code = _number(form, "ErrorCode", 1, MAX_INT)
+    error_message = _field(form, "ErrorMessage", 255) or None
     metrics.STATUS_CALLBACKS.labels(status=status).inc()
     settings = _settings()
     session = session_factory(settings.database_url)()
@@ -435,6 +450,8 @@ def status_callback() -> Response:
         values: dict = {"status": status, "updated_at": utcnow()}
         if error_code is not None:
             values["error_code"] = error_code
+        if error_message is not None:
+            values["error_message"] = error_message
         moved = (
             session.execute(
                 update(Message)
