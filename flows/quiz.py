@@ -27,6 +27,7 @@ from flows.resources import topic_name
 from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
 from store.db import core_connection, insert_many_or_ignore, insert_or_ignore
 from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Card, Person, Question
+from store.text import MAX_INT
 
 __all__ = [
     "advance_schedule",
@@ -685,6 +686,8 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
 
 def _answer_by_id(ctx: Context, person: Person, answer: Answer) -> Outcome:
     """`Q17 B`: the person's latest asking of question 17, however many came after it."""
+    if answer.question_id > MAX_INT:  # no question has such an id, and no column could compare it
+        return reply(ctx.say(person, "unknown_question", id=answer.question_id))
     params = {"person_id": person.id, "question_id": answer.question_id}
     asking, days = _asking(ctx.session, "by_question_answering", params)
     if asking is None:

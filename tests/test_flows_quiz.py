@@ -126,6 +126,13 @@ def test_unknown_question_id(student):
     assert student.say("Q999 B") == "Q999 isn't one of your questions. Text Q for a new one."
 
 
+@pytest.mark.parametrize("qid", ["2147483648", "9223372036854775808", "9" * 30])
+@pytest.mark.parametrize("form", ["Q{} B", "Q {} B", "q{}b"])
+def test_a_question_id_too_big_for_any_column_is_unknown_not_an_error(student, qid, form):
+    ask(student)  # an open question must not take the answer either
+    assert student.say(form.format(qid)) == f"Q{qid} isn't one of your questions. Text Q for a new one."
+
+
 def test_unclear_reply_while_a_question_is_open_gets_a_hint_not_a_question(db, student):
     qid = ask(student)
     hint = student.say("I think it is the second one")
