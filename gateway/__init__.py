@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.blueprint)
     from gateway import admin
 
+    app.url_map.converters["int"] = admin.cleaning.RowId  # before the routes that use it
     app.register_blueprint(admin.console)
     app.register_blueprint(admin.api)
     return app

@@ -243,3 +243,71 @@ def test_the_database_really_refuses_nul(db):
     with pytest.raises(DataError):
         db.execute(text("SELECT CAST(:value AS text)"), {"value": "a\x00b"})
     db.rollback()
+
+
+# --- the JSON API and the console -----------------------------------------------------------------
+
+
+@pytest.fixture
+def editor_token(app_settings, app) -> str:
+    from tests.admin_support import make_token
+
+    return make_token(app_settings, "editor")
+
+
+def api(client, method: str, path: str, token: str, **kwargs):
+    from tests.admin_support import bearer
+
+    return client.open(f"/api/v1{path}", method=method, headers=bearer(token), **kwargs)
+
+
+def test_api_text_is_cleaned_before_it_is_stored(client, db, editor_token):
+    # Raw JSON: "\u0000" and a lone "\ud800" are valid escapes that json.loads turns into a NUL
+    # and an unencodable surrogate.
+    document = '{"phone": "+2348031239999", "name": "Dr\\u0000 O\\u0007\\ud800", "capacity": 3}'
+    response = api(client, "POST", "/mentors", editor_token, data=document, content_type="application/json")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["mentor"]["name"] == "Dr O\ufffd"
+    assert rows(db, Person)[0].name == "Dr O\ufffd"
+
+    draft = '{"text": "Exam\\u0000 week\\u001b", "segment": {}, "draft": true}'
+    response = api(client, "POST", "/broadcasts", editor_token, data=draft, content_type="application/json")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["broadcast"]["text"] == "Exam week"
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=Ada%00%01", "country=N%00G", "status=%1b"])
+def test_api_search_with_control_characters_answers(client, editor_token, query):
+    response = api(client, "GET", f"/students?{query}", editor_token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["students"] == []
+
+
+@pytest.mark.parametrize("person_id", ["9223372036854775808", "9" * 30, "9" * 5000])
+def test_api_ids_too_big_for_any_row_are_404(client, editor_token, person_id):
+    for path in (f"/students/{person_id}", f"/students/{person_id}/messages", f"/broadcasts/{person_id}"):
+        response = api(client, "GET", path, editor_token)
+        assert response.status_code == 404, (path, response.get_data(as_text=True))
+        assert "error" in response.get_json()
+
+
+def test_api_capacity_infinity_is_a_400(client, editor_token):
+    document = '{"phone": "+2348031239999", "name": "Dr O", "capacity": Infinity}'
+    response = api(client, "POST", "/mentors", editor_token, data=document, content_type="application/json")
+    assert response.status_code == 400
+    assert "capacity" in response.get_json()["error"]
+
+
+def test_console_search_and_paging_with_bad_input_answer(client, app_settings):
+    from tests.admin_support import make_admin, sign_in
+
+    make_admin(app_settings)
+    sign_in(client)
+    for path in (
+        "/admin/students?q=%00Ada",
+        "/admin/students?page=" + "9" * 30,
+        "/admin/broadcasts?page=99999999999999999999",
+        "/admin/students/" + "9" * 30,
+    ):
+        response = client.get(path)
+        assert response.status_code in (200, 404), (path, response.status_code)

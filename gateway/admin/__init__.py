@@ -5,6 +5,7 @@ and the /api/v1 JSON API. `create_app` registers `console` and `api`.
 # The page modules are imported for what they do: attach their routes to `console`.
 from gateway.admin import (  # noqa: F401
     broadcast_pages,
+    cleaning,
     content_pages,
     errors,
     pages,
@@ -19,5 +20,9 @@ from gateway.admin.web import console
 def _error_pages(state) -> None:  # type: ignore[no-untyped-def]
     errors.register(state.app)
 
+
+# Everything an admin or a program sends is cleaned once, before any view reads it.
+console.before_request(cleaning.clean_request)
+api.before_request(cleaning.clean_request)
 
 __all__ = ["api", "console"]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from content.catalog import get_catalog
 from gateway.admin import accounts, mentoring, people, stats
+from gateway.admin.cleaning import json_body
 from gateway.admin.openapi import spec
 from store.admin import ADMIN, DRAFT, EDITOR, AdminUser, Broadcast
 from store.db import session_factory
@@ -107,7 +108,7 @@ def needs(role: str) -> Callable:
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    data = json_body()
     if not isinstance(data, dict):
         raise ApiError(400, "send a JSON object as the body, with Content-Type: application/json")
     return data
@@ -499,7 +500,7 @@ def list_flags() -> Response:
 @api.post("/flags/<int:flag_id>/resolve")
 @needs(EDITOR)
 def resolve_flag(flag_id: int) -> Response:
-    data = request.get_json(silent=True) or {}
+    data = json_body() or {}
     note = data.get("note") if isinstance(data, dict) else None
     if note is not None and not isinstance(note, str):
         raise ApiError(400, 'note must be text, e.g. {"note": "called the student"}')

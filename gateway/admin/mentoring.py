@@ -105,7 +105,7 @@ def add(
         raise MentoringError("give the mentor's name as students will see it, e.g. Dr O")
     try:
         capacity = int(capacity)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a JSON Infinity
         raise MentoringError("capacity must be a whole number of mentees, e.g. 5") from exc
     if not 0 <= capacity <= 100:
         raise MentoringError("capacity must be between 0 and 100 mentees")

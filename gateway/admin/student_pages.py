@@ -25,6 +25,7 @@ from gateway.admin.web import (
 )
 from store.mentoring import Flag
 from store.models import MENTOR, Person
+from store.text import MAX_BIGINT, whole_number
 from workers.outbox import enqueue_send
 
 # Messages per page of a conversation: even at Twilio's 1,600 characters each, a page stays light.
@@ -72,10 +73,7 @@ def _person_or_404(person_id: int) -> Person:
 def student(person_id: int) -> str:
     person = _person_or_404(person_id)
     session = db()
-    try:
-        before = int(request.args["before"]) if request.args.get("before") else None
-    except ValueError:
-        before = None
+    before = whole_number(request.args.get("before"), 1, MAX_BIGINT)
     messages = people.conversation(session, person, limit=CONVERSATION_PAGE, before=before)
     return render_template(
         "admin/student.html",

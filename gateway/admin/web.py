@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from store.admin import ADMIN, EDITOR, AdminUser
 from store.db import session_factory
 from store.settings import Settings
+from store.text import whole_number
 
 console = Blueprint(
     "admin",
@@ -45,6 +46,7 @@ console = Blueprint(
 
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
 # A console session ends after 30 minutes without a request, and 12 hours after sign-in at most.
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -211,7 +213,5 @@ def back(endpoint: str, message: str, category: str = "ok", **values: Any) -> Re
 
 
 def page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    # A page far past the end is empty; one past any offset the database can take would be a 500.
+    return whole_number(request.args.get("page"), 1, MAX_PAGE) or 1
