@@ -88,10 +88,18 @@ def test_pause_for_days(student):
     assert student.person.next_push_at == utc(2026, 12, 4, 7, 0)
 
 
-@pytest.mark.parametrize("text", ["PAUSE forever", "PAUSE 0", "PAUSE -3"])
+@pytest.mark.parametrize("text", ["PAUSE forever", "PAUSE 0", "PAUSE -3", "PAUSE 9223372036854775808"])
 def test_pause_help(student, text):
     assert student.say(text) == "To pause, text PAUSE, or PAUSE 7 for 7 days."
     assert student.person.status == "active"
+
+
+@pytest.mark.parametrize(
+    "text", ["TIME 9223372036854775808", "TIME 99999999999999999999:00", "TIME 7:" + "9" * 30]
+)
+def test_time_with_a_huge_number_gets_the_help(student, text):
+    assert student.say(text) == student.say("TIME soon")
+    assert student.person.daily_time == "08:00"
 
 
 def test_lang_fr_then_replies_in_french(student):
