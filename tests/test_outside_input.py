@@ -127,6 +127,40 @@ def test_a_text_with_control_characters_is_answered_as_the_cleaned_text(client, 
     assert kept["+2348031234222"].body_flags is None
 
 
+BAD_BODIES = [
+    "",
+    " ",
+    "مرحبا 👋🏽",
+    "😀" * 900,
+    "x" * 5000,
+    "\x00",
+    "\x00\x01\x02\x1f\x7f",
+    "Q9223372036854775808 B",
+    "Q" + "9" * 30 + " B",
+    "PAUSE 99999999999999999999",
+    "TIME 99999999999999999999",
+    "RES \x00cardio",
+    "1e309",
+]
+
+
+@pytest.mark.parametrize("onboarded", [False, True], ids=["new", "onboarded"])
+def test_any_bad_text_through_the_webhook_gets_a_helpful_reply(client, db, onboarded):
+    """The flows' property test, end to end: through the signed webhook into the real database."""
+    phone = Phone(client, "+2348031234111")
+    if onboarded:
+        for step in ("JOIN", "Ada", "1", "08:00"):
+            phone.text(step)
+    apology = "Sorry, something went wrong"
+    for body in BAD_BODIES:
+        replies = phone.text(body)
+        assert replies and all(reply.strip() for reply in replies), body
+        assert not any(reply.startswith(apology) for reply in replies), (body, replies)
+    kept = inbound_rows(db)
+    assert len(kept) == len(BAD_BODIES) + (4 if onboarded else 0)
+    assert all(len(m.body) <= MAX_BODY and "\x00" not in m.body for m in kept)
+
+
 def test_stop_with_a_nul_still_opts_out(client, db):
     assert "unsubscribed" in Phone(client, "+2348031234111").text("STOP\x00")[0]
     assert rows(db, Person)[0].status == "opted_out"
