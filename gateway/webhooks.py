@@ -440,7 +440,7 @@ def status_callback() -> Response:
     status = TWILIO_STATUS.get(twilio_status)
     if status is None:
         return Response(status=204)  # a status word Twilio added later: nothing to move
-    error_code = _number(form, "ErrorCode", 1, MAX_INT)
+    error_code = _number(form, "ErrorCode", 0, MAX_INT) or None  # 0: no error
     error_message = _field(form, "ErrorMessage", 255) or None
     metrics.STATUS_CALLBACKS.labels(status=status).inc()
     settings = _settings()
