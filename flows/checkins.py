@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
 from content.segments import segment_count, truncate_to
-from flows.engine import FALLBACKS, Command, Context, Outcome, Push
+from flows.engine import Command, Context, Outcome, Push
 from flows.mentors import (
     active_pair_of_student,
     first_name,
@@ -319,7 +319,3 @@ def answer_checkin(ctx: Context, student: Person, command: Command) -> Outcome |
         name = profile_of(ctx.session, mentor).display_name if mentor else ""
         replies.append(ctx.say(student, "checkin_thanks", mentor=name))
     return Outcome(replies=replies, pushes=pushes)
-
-
-# Before the exam-answer fallback: a bare number right after a check-in answers the check-in.
-FALLBACKS.insert(0, answer_checkin)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
 from content.segments import GSM7_BASIC, normalise, truncate_to
-from flows.engine import HELP_WORDS, ROLE_HANDLERS, Command, Context, Outcome, Push, keyword, reply
+from flows.engine import HELP_WORDS, Command, Context, Outcome, Push, reply
 from flows.phones import parse_address, time_zones_for
 from flows.safeguarding import (
     hide_numbers,
@@ -490,7 +490,6 @@ def relay_from_mentor(
     return Outcome([ctx.say(mentor, key, name=name, number=relay_pair.number)], [push, *pushes])
 
 
-@keyword("MENTOR")
 def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
     """`MENTOR` (matched with a mentor, or put on the waiting list) and `MENTOR <message>`."""
     text = command.rest.strip()
@@ -604,6 +603,3 @@ def handle_mentor(ctx: Context, mentor: Person, command: Command) -> Outcome:
     if target is None:
         return reply(ctx.say(mentor, "mentor_which", number=pairs[0].number))
     return relay_from_mentor(ctx, mentor, profile, target, command.raw)
-
-
-ROLE_HANDLERS[MENTOR] = handle_mentor

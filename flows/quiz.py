@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows import onboarding
-from flows.engine import FALLBACKS, Command, Context, Outcome, keyword, reply
+from flows.engine import Command, Context, Outcome, reply
 from flows.resources import topic_name
 from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
 from store.db import core_connection, insert_many_or_ignore, insert_or_ignore
@@ -716,7 +716,6 @@ def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | 
 # --- keywords -----------------------------------------------------------------------------
 
 
-@keyword("Q", "QUIZ", "MORE")
 def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
     answer = parse_answer(command.raw)
     if answer is not None and answer.question_id is not None:
@@ -742,7 +741,6 @@ def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
     return reply(render_question(ctx, person, question))
 
 
-@keyword("SKIP")
 def skip(ctx: Context, person: Person, command: Command) -> Outcome:
     if onboarding.in_progress(person):
         return reply(onboarding.prompt(ctx, person))
@@ -753,7 +751,6 @@ def skip(ctx: Context, person: Person, command: Command) -> Outcome:
     return reply(ctx.say(person, "skipped", id=attempt.question_id))
 
 
-@keyword("SCORE", "STATS")
 def score(ctx: Context, person: Person, command: Command) -> Outcome:
     stats = topic_stats(ctx.session, person)
     answered = sum(n for n, _ in stats.values())
@@ -772,7 +769,3 @@ def score(ctx: Context, person: Person, command: Command) -> Outcome:
             topic_key=weakest,
         )
     )
-
-
-# Answers are tried before any other fallback: a bare "B" must never start something else.
-FALLBACKS.insert(0, answer_or_hint)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from content import content_root
 from content.segments import is_gsm7, segment_count, truncate_to
-from flows.engine import Command, Context, Outcome, keyword, reply
+from flows.engine import Command, Context, Outcome, reply
 from store.models import Person, Resource
 
 PAGE_SIZE = 3
@@ -146,7 +146,6 @@ def _remember(person: Person, page: dict | None) -> None:
     person.flow_state = state
 
 
-@keyword("RES", "RESOURCES", "RESOURCE")
 def resources(ctx: Context, person: Person, command: Command) -> Outcome:
     wanted = command.rest.strip()
     if not wanted:

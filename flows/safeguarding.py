@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from content.safeguarding import Match, get_word_list
-from flows.engine import ROLE_HANDLERS, Command, Context, Outcome, Push, reply
+from flows.engine import Command, Context, Outcome, Push, reply
 from flows.phones import BadPhoneNumber, mask, parse_address
 from store.mentoring import ALERT, ONCALL, CheckIn, Flag, Pair
 from store.models import ACTIVE, Message, Person
@@ -187,6 +187,3 @@ def supportive_reply(ctx: Context, person: Person) -> str:
 def handle_oncall(ctx: Context, person: Person, command: Command) -> Outcome:
     """The on-call number texting in: it only receives alerts, so say where to look."""
     return reply(ctx.say(person, "mentor_oncall_help"))
-
-
-ROLE_HANDLERS[ONCALL] = handle_oncall

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select, text
 
-import flows.engine as engine
+import flows.routes as routes
 from content.catalog import get_catalog
 from flows.engine import Context
 from flows.quiz import STREAK_FIRST_READ, plan_daily_question, streak_days
@@ -183,7 +183,7 @@ def boom(monkeypatch):
         ctx.session.flush()
         raise RuntimeError("a bug in a flow")
 
-    monkeypatch.setitem(engine.KEYWORDS, "BOOM", fail)
+    monkeypatch.setitem(routes.KEYWORDS, "BOOM", fail)
     return fail
 
 
@@ -212,7 +212,7 @@ def test_a_failing_first_contact_still_creates_the_person(app, database_url, mon
         person.flow = "onboarding:name"
         raise RuntimeError("a bug in onboarding")
 
-    monkeypatch.setattr(engine, "FIRST_CONTACT", [fail])
+    monkeypatch.setattr(routes, "FIRST_CONTACT", fail)
     assert Phone(app.test_client(), NIGERIA).text("JOIN") == [get_catalog().render("error")]
     with session_factory(database_url)() as session:
         person = session.scalars(select(Person)).one()
