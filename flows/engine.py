@@ -10,11 +10,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
 from flows.schedule import reschedule
+from store.learning import Learning
 from store.models import ACTIVE, OPTED_OUT, Person
 from store.settings import Settings
 
@@ -63,6 +65,11 @@ class Context:
 
     def say(self, person: Person, key: str, **values: object) -> str:
         return self.catalog.render(key, person.language or "en", **values)
+
+    @cached_property
+    def learning(self) -> Learning:
+        """Questions, askings, answers and cards, queried on this context's session."""
+        return Learning(self.session)
 
 
 # A keyword's or an open flow's handler always answers; a route may pass (None) to the next one.

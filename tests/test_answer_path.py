@@ -16,6 +16,7 @@ from flows.engine import Context
 from flows.quiz import STREAK_FIRST_READ, plan_daily_question, streak_days
 from gateway.simulate import replies_from
 from store.db import BUSY_TIMEOUT_MS, get_engine, session_factory
+from store.learning import Learning
 from store.models import INBOUND, OUTBOUND, Attempt, Card, Message, Person, Question, utcnow
 from tests.conftest import Phone, sign
 from tests.flows_support import OPTIONS, content_folder, seed_bank
@@ -262,7 +263,7 @@ def test_a_streak_longer_than_the_first_read(db, student, gap):
     expected = gap if gap is not None else len(days) + 1
     qid = int(student.say("Q")[1:].split(" ", 1)[0])
     assert student.say("B").endswith(f"Day streak: {expected}"), qid
-    assert streak_days(db, student.person, student.now) == expected
+    assert streak_days(Learning(db), student.person, student.now) == expected
 
 
 def test_an_answer_to_an_old_question_counts_its_own_day(db, student):
