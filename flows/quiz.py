@@ -136,11 +136,8 @@ def pick_question(
     `skip_overdue`: never a question whose `review_by` is before the person's local date.
     """
     asked = history.asked
-    if skip_overdue and bank.review_by:
-        today = local_date(person, now)
-        overdue = {qid for qid, review_by in bank.review_by.items() if review_by < today}
-    else:
-        overdue = set()
+    serving_on = local_date(person, now) if skip_overdue and bank.review_by else None
+    overdue = bank.overdue(serving_on) if serving_on is not None else frozenset()
     for question_id, state in history.due:
         if question_id in overdue:
             continue
@@ -150,10 +147,7 @@ def pick_question(
         if not waiting or last_asked < now - OPEN_WINDOW:
             return question_id
 
-    pool, general = bank.pool(person.track or "general"), bank.pool("general")
-    if overdue:
-        pool = [q for q in pool if q.id not in overdue]
-        general = [q for q in general if q.id not in overdue]
+    pool, general = bank.pool(person.track or "general", serving_on), bank.pool("general", serving_on)
     fresh = [q for q in pool if q.id not in asked] or [q for q in general if q.id not in asked]
     if fresh:
         stats = history.stats if history.stats is not None else read_stats()
@@ -170,7 +164,7 @@ def pick_question(
             (q for q in fresh if ranked[q.topic] == weakest),
             key=lambda q: (q.difficulty, _spread(person.id, q.id)),
         ).id
-    repeats = pool or general or [q for q in bank.rows if q.id not in overdue]
+    repeats = pool or general or ([q for q in bank.rows if q.id not in overdue] if overdue else bank.rows)
     if not repeats:
         return None
     return min(repeats, key=lambda q: (asked.get(q.id) or now, q.id)).id

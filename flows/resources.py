@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import yaml
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
 
 from content import content_root
 from content.segments import is_gsm7, segment_count, truncate_to
@@ -66,7 +65,7 @@ def _fold(text: str) -> str:
 
 
 def _library(ctx: Context) -> list[Resource]:
-    return list(ctx.session.scalars(select(Resource).where(Resource.active.is_(True)).order_by(Resource.id)))
+    return ctx.learning.resources()
 
 
 def _topics(ctx: Context, library: list[Resource]) -> list[Topic]:

@@ -1,4 +1,5 @@
-"""Learning state queries: the active question bank, who was asked what, answers and FSRS cards.
+"""Learning state queries: the active question bank, who was asked what, answers, FSRS cards, and
+the study resources.
 
 Flows reach these through `ctx.learning` (a `Learning` over the flow's session) and decide;
 nothing here chooses a question or rates an answer.
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from store.db import core_connection, insert_many_or_ignore, insert_or_ignore
-from store.models import Attempt, Card, Question
+from store.models import Attempt, Card, Question, Resource
 
 # Attempt.source of the scheduled push; extra questions are 'more:<n>'.
 DAILY = "daily"
@@ -58,10 +59,21 @@ class Bank:
         self.topic_of = {q.id: q.topic for q in self.rows}
         self.review_by = {q.id: q.review_by for q in self.rows if q.review_by is not None}
 
-    def pool(self, track: str) -> list[BankQuestion]:
-        if track not in self.pools:
-            self.pools[track] = [q for q in self.rows if track in (q.tracks or [])]
-        return self.pools[track]
+    overdue_on: dict[date, frozenset[int]] = field(default_factory=dict)
+
+    def pool(self, track: str, serving_on: date | None = None) -> list[BankQuestion]:
+        """The track's questions; with `serving_on`, only those not overdue for review that day."""
+        key = track if serving_on is None else f"{track}@{serving_on.isoformat()}"
+        if key not in self.pools:
+            overdue = self.overdue(serving_on) if serving_on is not None else frozenset()
+            self.pools[key] = [q for q in self.rows if track in (q.tracks or []) and q.id not in overdue]
+        return self.pools[key]
+
+    def overdue(self, day: date) -> frozenset[int]:
+        """The questions whose review_by is before `day` (worked out once a day, not per student)."""
+        if day not in self.overdue_on:
+            self.overdue_on[day] = frozenset(qid for qid, by in self.review_by.items() if by < day)
+        return self.overdue_on[day]
 
 
 @dataclass
@@ -121,6 +133,12 @@ class Learning:
                 return None
             held[question_id] = question
         return held[question_id]
+
+    def resources(self) -> list[Resource]:
+        """The active study resources, in id order."""
+        return list(
+            self.session.scalars(select(Resource).where(Resource.active.is_(True)).order_by(Resource.id))
+        )
 
     # --- history --------------------------------------------------------------------------
 
