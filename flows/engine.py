@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from content.catalog import Catalog
 from flows.schedule import reschedule
 from store.learning import Learning
+from store.mentoring import Mentoring
 from store.models import ACTIVE, OPTED_OUT, Person
 from store.settings import Settings
 
@@ -70,6 +71,11 @@ class Context:
     def learning(self) -> Learning:
         """Questions, askings, answers and cards, queried on this context's session."""
         return Learning(self.session)
+
+    @cached_property
+    def mentoring(self) -> Mentoring:
+        """Mentors, pairs, check-ins and flags, queried on this context's session."""
+        return Mentoring(self.session)
 
 
 # A keyword's or an open flow's handler always answers; a route may pass (None) to the next one.
