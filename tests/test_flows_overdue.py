@@ -11,9 +11,13 @@ from sqlalchemy import update
 from content.catalog import get_catalog
 from flows.engine import Context
 from flows.quiz import plan_daily_questions
-from store.models import Question
+from store.db import session_scope
+from store.models import Person, Question
 from store.settings import Settings
 from tests.flows_support import BANK, Phone, content_folder, seed_bank
+from tests.test_tick import at, questions_to, tick_settings  # noqa: F401  (the tick's fixture)
+from tests.test_tick import student as tick_student
+from workers.schedule import run_tick
 
 NIGERIA = "+2348031234567"
 # The first daily push after onboarding at the `now` fixture: 08:00 in Lagos on 27 November.
@@ -99,3 +103,20 @@ def test_no_daily_push_when_every_item_is_overdue(db, chat_settings, now):
     _review_by(db, PUSH_DAY - timedelta(days=1))
     assert _plan(student, PUSH_AT) == []
     assert len(BANK) > 1  # a full bank, all of it overdue
+
+
+# --- through the scheduling pass, on the bundled bank (every item is due for review by 2027-11-30) ---
+
+
+@pytest.mark.parametrize(("skip", "day", "questions"), [(False, 1, 1), (True, 1, 0), (True, 0, 1)])
+def test_the_tick_sends_no_overdue_item_when_skipping(tick_settings, skip, day, questions):  # noqa: F811
+    settings = tick_settings.with_(skip_overdue=skip)
+    pid = tick_student(settings, "+2348031234111", "Africa/Lagos", "08:00", at("2027-11-29T12:00:00+00:00"))
+    push = at(f"2027-12-0{day}T07:00:00+00:00") if day else at("2027-11-30T07:00:00+00:00")
+    with session_scope(settings.database_url) as session:
+        session.get(Person, pid).next_push_at = push
+    report = run_tick(settings, push)
+    assert (report.due, report.questions) == (1, questions)
+    assert len(questions_to(settings, pid)) == questions
+    with session_scope(settings.database_url) as session:
+        assert session.get(Person, pid).next_push_at > push  # moved on either way
