@@ -21,6 +21,7 @@ from content.catalog import get_catalog
 from flows.quiz import open_attempt, plan_daily_question
 from flows.schedule import push_instant
 from store.db import session_factory
+from store.learning import Learning
 from store.models import Person, Question
 from store.settings import Settings
 
@@ -108,7 +109,7 @@ class Cohort:
                 continue
             self.tally.add("daily", "daily question", planned[1])
             later = at + timedelta(minutes=20)
-            attempt = open_attempt(session, person, later)
+            attempt = open_attempt(Learning(session), person, later)
             if attempt is not None and self.rng.random() < ANSWER_SHARE:
                 right = answers.get(attempt.question_id, "A")
                 letter = (

@@ -12,12 +12,11 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
 from content.segments import segment_count, truncate_to
-from flows.engine import FALLBACKS, Command, Context, Outcome, Push
+from flows.engine import Command, Context, Outcome, Push
 from flows.mentors import (
     active_pair_of_student,
     first_name,
@@ -34,17 +33,9 @@ from flows.safeguarding import (
     word_matches,
 )
 from flows.schedule import DEFAULT_DAILY_TIME, parse_clock, zone_for
-from store.db import insert_or_ignore
-from store.mentoring import (
-    CHECKIN,
-    CHECKIN_SUMMARY,
-    PAIR_ACTIVE,
-    CheckIn,
-    MentorWait,
-    Pair,
-    pair_key,
-)
-from store.models import ACTIVE, OPTED_OUT, STUDENT, Attempt, Person
+from store.learning import Learning
+from store.mentoring import CHECKIN, CHECKIN_SUMMARY, CheckIn, Mentoring, Pair, pair_key
+from store.models import OPTED_OUT, STUDENT, Person
 from store.settings import Settings
 
 log = logging.getLogger("rounds.checkins")
@@ -126,14 +117,10 @@ def plan_waiting_matches(
 ) -> list[Planned]:
     """Pair waiting students (oldest first) with mentors who now have room; tell both."""
     planned: list[Planned] = []
-    waiting = session.execute(
-        select(MentorWait, Person)
-        .join(Person, Person.id == MentorWait.student_id)
-        .order_by(MentorWait.since, MentorWait.student_id)
-    ).all()
-    for wait, student in waiting:
+    mentoring = Mentoring(session)
+    for student in mentoring.waiting():
         if student.status == OPTED_OUT or student.role != STUDENT or active_pair_of_student(session, student):
-            session.execute(delete(MentorWait).where(MentorWait.student_id == wait.student_id))
+            mentoring.leave_waitlist(student.id)
             continue
         if in_quiet_hours(student, at, settings):
             continue
@@ -147,35 +134,27 @@ def plan_waiting_matches(
 
 def _plan_questions(session: Session, catalog: Catalog, settings: Settings, at: datetime) -> list[Planned]:
     planned: list[Planned] = []
+    mentoring = Mentoring(session)
     # A pair asked in the last six days is done for this week; skip it without the time maths.
-    recent = set(session.scalars(select(CheckIn.pair_id).where(CheckIn.asked_at > at - timedelta(days=6))))
-    rows = session.execute(
-        select(Pair, Person)
-        .join(Person, Person.id == Pair.student_id)
-        .where(Pair.status == PAIR_ACTIVE, Person.status == ACTIVE)
-        .order_by(Pair.id)
-    ).all()
-    for current, student in rows:
+    recent = mentoring.pairs_asked_since(at - timedelta(days=6))
+    for current, student in mentoring.active_pairs_with_students():
         if current.id in recent or (student.flow or "").startswith("onboarding"):
             continue
         due, week = checkin_due(student, settings, at)
         if not due <= at < due + ASK_WINDOW or in_quiet_hours(student, at, settings):
             continue
-        created = insert_or_ignore(
-            session,
-            CheckIn,
+        created = mentoring.add_checkin(
             {
                 "pair_id": current.id,
                 "student_id": student.id,
                 "mentor_id": current.mentor_id,
                 "week": week,
                 "asked_at": at,
-            },
-            ["pair_id", "week"],
+            }
         )
         if created is None:
             continue
-        mentor = session.get(Person, current.mentor_id)
+        mentor = mentoring.person(current.mentor_id)
         body = catalog.render(
             "checkin_ask", student.language, mentor=profile_of(session, mentor).display_name
         )
@@ -185,24 +164,18 @@ def _plan_questions(session: Session, catalog: Catalog, settings: Settings, at: 
 
 def _plan_summaries(session: Session, catalog: Catalog, settings: Settings, at: datetime) -> list[Planned]:
     planned: list[Planned] = []
+    mentoring = Mentoring(session)
     groups: dict[tuple[int, str], list[CheckIn]] = defaultdict(list)
-    for checkin in session.scalars(
-        select(CheckIn).where(CheckIn.summarised_at.is_(None)).order_by(CheckIn.id)
-    ):
+    for checkin in mentoring.unsummarised_checkins():
         groups[(checkin.mentor_id, checkin.week)].append(checkin)
     for (mentor_id, week), checkins in groups.items():
-        pairs = {
-            p.id: p
-            for p in session.scalars(
-                select(Pair).where(Pair.mentor_id == mentor_id, Pair.status == PAIR_ACTIVE)
-            )
-        }
+        pairs = {p.id: p for p in mentoring.active_pairs_of_mentor(mentor_id)}
         current = [c for c in checkins if c.pair_id in pairs]
         answered = {c.pair_id for c in current if c.answered_at is not None}
         everyone_answered = bool(pairs) and answered == set(pairs)
         if not everyone_answered and at < min(c.asked_at for c in checkins) + SUMMARY_AFTER:
             continue
-        mentor = session.get(Person, mentor_id)
+        mentor = mentoring.person(mentor_id)
         if mentor is not None and in_quiet_hours(mentor, at, settings):
             continue
         for checkin in checkins:
@@ -211,23 +184,23 @@ def _plan_summaries(session: Session, catalog: Catalog, settings: Settings, at: 
             continue
         if profile_of(session, mentor).away:
             continue  # away means no summaries; the flags still reached the admins
-        body = summary_text(session, catalog, mentor, current, pairs)
+        body = summary_text(mentoring, catalog, mentor, current, pairs)
         planned.append(
             (mentor.id, body, CHECKIN_SUMMARY, f"mentor:{mentor.id}:summary:{week}:{checkins[0].id}")
         )
-    session.flush()
+    mentoring.flush()
     return planned
 
 
 def summary_text(
-    session: Session, catalog: Catalog, mentor: Person, checkins: list[CheckIn], pairs: dict[int, Pair]
+    mentoring: Mentoring, catalog: Catalog, mentor: Person, checkins: list[CheckIn], pairs: dict[int, Pair]
 ) -> str:
     """`Check-ins this week: #11 Amina 4 (good week); #12 Bola 2; no answer: #13 Chidi. ...`"""
     language = mentor.language
     ordered = sorted(checkins, key=lambda c: pairs[c.pair_id].number)
 
     def label(checkin: CheckIn) -> str:
-        student = session.get(Person, checkin.student_id)
+        student = mentoring.person(checkin.student_id)
         return f"#{pairs[checkin.pair_id].number} {first_name(catalog, student, language)}"
 
     def render(with_notes: bool) -> str:
@@ -254,49 +227,34 @@ def summary_text(
 # --- the student's answer -----------------------------------------------------------------
 
 
-def pending_checkin(session: Session, student: Person, now: datetime) -> CheckIn | None:
+def pending_checkin(mentoring: Mentoring, student: Person, now: datetime) -> CheckIn | None:
     """The student's latest unanswered check-in, if it was asked recently enough to answer."""
-    return session.scalar(
-        select(CheckIn)
-        .where(
-            CheckIn.student_id == student.id,
-            CheckIn.answered_at.is_(None),
-            CheckIn.asked_at >= now - ANSWER_WINDOW,
-        )
-        .order_by(CheckIn.asked_at.desc(), CheckIn.id.desc())
-        .limit(1)
-    )
+    return mentoring.pending_checkin(student.id, now - ANSWER_WINDOW)
 
 
-def _question_since(session: Session, student: Person, checkin: CheckIn) -> bool:
+def _question_since(learning: Learning, student: Person, checkin: CheckIn) -> bool:
     """An exam question asked after the check-in is still open: a bare 1-4 answers that."""
-    return (
-        session.scalar(
-            select(Attempt.id)
-            .where(
-                Attempt.person_id == student.id,
-                Attempt.answered_at.is_(None),
-                Attempt.skipped.is_(False),
-                Attempt.asked_at > checkin.asked_at,
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return learning.open_since(student.id, checkin.asked_at)
+
+
+def read_checkin_answer(text: str) -> tuple[int, str] | None:
+    """`4`, `4/5`, `2 rough week, exams` -> (score, note); anything else -> None."""
+    found = _ANSWER.fullmatch(text)
+    return None if found is None else (int(found.group(1)), (found.group(2) or "").strip())
 
 
 def answer_checkin(ctx: Context, student: Person, command: Command) -> Outcome | None:
     """`4` or `2 rough week, exams` after a check-in: record it; None if it is not one."""
     if student.role != STUDENT:
         return None
-    found = _ANSWER.fullmatch(command.raw)
-    if not found:
+    found = read_checkin_answer(command.raw)
+    if found is None:
         return None
-    checkin = pending_checkin(ctx.session, student, ctx.now)
+    checkin = pending_checkin(ctx.mentoring, student, ctx.now)
     if checkin is None:
         return None
-    score, note = int(found.group(1)), (found.group(2) or "").strip()
-    if not note and score <= 4 and _question_since(ctx.session, student, checkin):
+    score, note = found
+    if not note and score <= 4 and _question_since(ctx.learning, student, checkin):
         return None
     checkin.score = score
     checkin.answered_at = ctx.now
@@ -307,7 +265,7 @@ def answer_checkin(ctx: Context, student: Person, command: Command) -> Outcome |
     replies: list[str] = []
     pushes: list[Push] = []
     if matches or score <= LOW_SCORE:
-        relay_pair = ctx.session.get(Pair, checkin.pair_id)
+        relay_pair = ctx.mentoring.pair(checkin.pair_id)
         _, pushes = raise_flag(
             ctx, student, command.raw, matches, pair=relay_pair, checkin=checkin, score=score
         )
@@ -315,11 +273,7 @@ def answer_checkin(ctx: Context, student: Person, command: Command) -> Outcome |
     if patient_data:
         replies.append(ctx.say(student, "checkin_patient_data"))
     if not replies:
-        mentor = ctx.session.get(Person, checkin.mentor_id)
+        mentor = ctx.mentoring.person(checkin.mentor_id)
         name = profile_of(ctx.session, mentor).display_name if mentor else ""
         replies.append(ctx.say(student, "checkin_thanks", mentor=name))
     return Outcome(replies=replies, pushes=pushes)
-
-
-# Before the exam-answer fallback: a bare number right after a check-in answers the check-in.
-FALLBACKS.insert(0, answer_checkin)

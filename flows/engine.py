@@ -1,7 +1,7 @@
-"""The router: opt-out words first, then global keywords, then the person's open flow.
+"""What every flow speaks: the inbound text, the context, the outcome, and the opt-out words.
 
-`handle` is the one entry point. It changes the person (and learning state) through the
-session it is given and returns the replies; the caller commits and sends.
+The order in which a text is matched lives in `flows.routes`; `flows.routes.handle` is the one
+entry point.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
+from flows.schedule import reschedule
+from store.learning import Learning
+from store.mentoring import Mentoring
 from store.models import ACTIVE, OPTED_OUT, Person
 from store.settings import Settings
 
@@ -63,23 +67,38 @@ class Context:
     def say(self, person: Person, key: str, **values: object) -> str:
         return self.catalog.render(key, person.language or "en", **values)
 
+    @cached_property
+    def learning(self) -> Learning:
+        """Questions, askings, answers and cards, queried on this context's session."""
+        return Learning(self.session)
 
+    @cached_property
+    def mentoring(self) -> Mentoring:
+        """Mentors, pairs, check-ins and flags, queried on this context's session."""
+        return Mentoring(self.session)
+
+
+# A keyword's or an open flow's handler always answers; a route may pass (None) to the next one.
 Handler = Callable[[Context, Person, "Command"], Outcome]
+Route = Callable[[Context, Person, "Command"], Outcome | None]
 
 
 @dataclass(frozen=True)
 class Command:
-    """A text split into its first word (upper-cased) and the rest."""
+    """A text split into its first word (upper-cased) and the rest, and how it arrived."""
 
     raw: str
     word: str
     rest: str
+    media: int = 0
+    # The person's first message ever: onboarding starts whatever it says.
+    first_contact: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> Command:
+    def parse(cls, text: str, media: int = 0, first_contact: bool = False) -> Command:
         cleaned = re.sub(r"\s+", " ", text or "").strip()
         first, _, rest = cleaned.partition(" ")
-        return cls(cleaned, first.strip(_EDGE_PUNCTUATION).upper(), rest.strip())
+        return cls(cleaned, first.strip(_EDGE_PUNCTUATION).upper(), rest.strip(), media, first_contact)
 
     @property
     def whole(self) -> str:
@@ -87,74 +106,8 @@ class Command:
         return self.raw.strip(_EDGE_PUNCTUATION).upper()
 
 
-# Keywords that work whatever flow is open; filled in by the flow modules.
-KEYWORDS: dict[str, Handler] = {}
-# Handlers for an open flow, by the part of `Person.flow` before the first colon.
-OPEN_FLOWS: dict[str, Handler] = {}
-# People whose role has its own conversation (mentors) are routed here after opt-out words.
-ROLE_HANDLERS: dict[str, Handler] = {}
-# Called for a person's first ever message.
-FIRST_CONTACT: list[Handler] = []
-# Tried in order when no keyword or flow took the text (e.g. a bare answer letter).
-FALLBACKS: list[Callable[[Context, Person, Command], Outcome | None]] = []
-
-
-def keyword(*words: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for word in words:
-            KEYWORDS[word] = handler
-        return handler
-
-    return register
-
-
 def reply(*texts: str) -> Outcome:
     return Outcome(replies=[t for t in texts if t])
-
-
-def handle(ctx: Context, person: Person, inbound: Inbound, first_contact: bool = False) -> Outcome:
-    """Route one inbound text for `person` and return what to answer."""
-    command = Command.parse(inbound.text)
-
-    if command.whole in OPT_OUT_WORDS:
-        return _opt_out(ctx, person)
-    if person.status == OPTED_OUT:
-        if command.whole in OPT_IN_WORDS:
-            return _opt_in(ctx, person)
-        if command.whole in HELP_WORDS:
-            return reply(ctx.say(person, "help_opted_out"))
-        # Opted out means nothing more is sent, whatever they text, until START.
-        return Outcome()
-
-    role_handler = ROLE_HANDLERS.get(person.role)
-    # A role with its own conversation (mentors) has its own HELP.
-    if command.whole in HELP_WORDS and role_handler is None:
-        return reply(ctx.say(person, "help"))
-    if command.whole in ("START", "UNSTOP"):
-        return reply(ctx.say(person, "already_active"))
-
-    if role_handler is not None:
-        return role_handler(ctx, person, command)
-
-    if first_contact and FIRST_CONTACT:
-        return FIRST_CONTACT[0](ctx, person, command)
-
-    if not command.raw:
-        return reply(ctx.say(person, "media_only" if inbound.num_media else "empty"))
-
-    handler = KEYWORDS.get(command.word)
-    if handler is not None:
-        return handler(ctx, person, command)
-
-    open_flow = (person.flow or "").split(":", 1)[0]
-    if open_flow in OPEN_FLOWS:
-        return OPEN_FLOWS[open_flow](ctx, person, command)
-
-    for fallback in FALLBACKS:
-        outcome = fallback(ctx, person, command)
-        if outcome is not None:
-            return outcome
-    return reply(ctx.say(person, "unknown"))
 
 
 def _opt_out(ctx: Context, person: Person) -> Outcome:
@@ -166,10 +119,5 @@ def _opt_out(ctx: Context, person: Person) -> Outcome:
 def _opt_in(ctx: Context, person: Person) -> Outcome:
     person.status = ACTIVE
     person.paused_until = None
-    for hook in OPT_IN_HOOKS:
-        hook(ctx, person)
+    reschedule(person, ctx.now)  # their daily question starts again
     return reply(ctx.say(person, "restarted"))
-
-
-# Called when a person opts back in (e.g. to reschedule their daily question).
-OPT_IN_HOOKS: list[Callable[[Context, Person], None]] = []

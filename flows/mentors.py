@@ -11,13 +11,11 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
 from content.segments import GSM7_BASIC, normalise, truncate_to
-from flows.engine import HELP_WORDS, ROLE_HANDLERS, Command, Context, Outcome, Push, keyword, reply
+from flows.engine import HELP_WORDS, Command, Context, Outcome, Push, reply
 from flows.phones import parse_address, time_zones_for
 from flows.safeguarding import (
     hide_numbers,
@@ -28,17 +26,16 @@ from flows.safeguarding import (
 )
 from store.mentoring import (
     MENTOR_NOTICE,
-    PAIR_ACTIVE,
     PAIR_ENDED,
     RELAY,
     TO_MENTOR,
     TO_STUDENT,
+    Mentoring,
     MentorProfile,
-    MentorWait,
     Pair,
     pair_key,
 )
-from store.models import ACTIVE, MENTOR, OPTED_OUT, STUDENT, Message, Person, utcnow
+from store.models import ACTIVE, MENTOR, OPTED_OUT, STUDENT, Person, utcnow
 
 # Mentee numbers start at two digits, so a reply like "3 tips for you" is never read as #3.
 FIRST_NUMBER = 11
@@ -69,7 +66,7 @@ def _person(session: Session, who: Person | str, what: str) -> Person:
     if isinstance(who, Person):
         return who
     address = parse_address(who)
-    person = session.scalar(select(Person).where(Person.phone == address.phone))
+    person = Mentoring(session).person_by_phone(address.phone)
     if person is None:
         raise MentoringError(f"no {what} with the number {address.phone}: they must text Rounds first")
     return person
@@ -101,7 +98,8 @@ def first_name(catalog: Catalog, student: Person, language: str) -> str:
 
 def profile_of(session: Session, mentor: Person) -> MentorProfile:
     """The mentor's profile; one is made from the Person if an admin set the role by hand."""
-    profile = session.get(MentorProfile, mentor.id)
+    mentoring = Mentoring(session)
+    profile = mentoring.profile(mentor.id)
     if profile is None:
         profile = MentorProfile(
             person_id=mentor.id,
@@ -111,8 +109,7 @@ def profile_of(session: Session, mentor: Person) -> MentorProfile:
             capacity=5,
             away=False,
         )
-        session.add(profile)
-        session.flush()
+        mentoring.add(profile)
     return profile
 
 
@@ -161,7 +158,8 @@ def add_mentor(
     codes = list(dict.fromkeys(_language_code(code) for code in _split(languages)))
     if capacity < 0:
         raise MentoringError("capacity must be 0 or more (0 takes no new mentees)")
-    person = session.scalar(select(Person).where(Person.phone == address.phone))
+    mentoring = Mentoring(session)
+    person = mentoring.person_by_phone(address.phone)
     if person is None:
         zones = time_zones_for(address.phone)
         person = Person(
@@ -174,8 +172,7 @@ def add_mentor(
             status=ACTIVE,
             flow_state={},
         )
-        session.add(person)
-        session.flush()
+        mentoring.add(person)
     elif person.role != MENTOR:
         if person.role != STUDENT:
             raise MentoringError(f"{address.phone} is the {person.role} number and cannot be a mentor")
@@ -186,7 +183,7 @@ def add_mentor(
         person.flow = None
         person.daily_time = None
         person.next_push_at = None
-        session.execute(delete(MentorWait).where(MentorWait.student_id == person.id))
+        mentoring.leave_waitlist(person.id)
     person.name = name.strip()[:60]
     profile = profile_of(session, person)
     profile.display_name = shown
@@ -232,81 +229,37 @@ def end_pair(session: Session, pair: Pair, by: str, now: datetime | None = None)
 
 
 def active_pair_of_student(session: Session, student: Person) -> Pair | None:
-    return session.scalar(select(Pair).where(Pair.student_id == student.id, Pair.status == PAIR_ACTIVE))
+    return Mentoring(session).active_pair_of_student(student.id)
 
 
 def active_pairs_of_mentor(session: Session, mentor: Person) -> list[Pair]:
-    return list(
-        session.scalars(
-            select(Pair).where(Pair.mentor_id == mentor.id, Pair.status == PAIR_ACTIVE).order_by(Pair.number)
-        )
-    )
-
-
-def _next_number(session: Session, mentor_id: int) -> int:
-    highest = session.scalar(select(func.max(Pair.number)).where(Pair.mentor_id == mentor_id))
-    return max(FIRST_NUMBER, (highest or 0) + 1)
+    return Mentoring(session).active_pairs_of_mentor(mentor.id)
 
 
 def _create_pair(session: Session, mentor: Person, student: Person) -> Pair:
-    """Insert the pair with the mentor's next number, retrying if a concurrent match took it."""
+    """Insert the pair with the mentor's next number, retrying if a concurrent match took it.
+
+    If another request paired this student first, that pair is the answer.
+    """
     for _ in range(3):
-        savepoint = session.begin_nested()
-        created = Pair(
-            mentor_id=mentor.id,
-            student_id=student.id,
-            number=_next_number(session, mentor.id),
-            status=PAIR_ACTIVE,
-            thread_open=True,
-            created_at=utcnow(),
-        )
-        session.add(created)
-        try:
-            session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            existing = active_pair_of_student(session, student)
-            if existing is not None:  # another request paired this student first
-                return existing
-            continue
-        savepoint.commit()
-        session.execute(delete(MentorWait).where(MentorWait.student_id == student.id))
-        return created
+        created = Mentoring(session).create_pair(mentor.id, student.id, FIRST_NUMBER, utcnow())
+        if created is not None:
+            return created
     raise MentoringError("could not give the pair a number (busy); please try again")
 
 
 # --- matching -------------------------------------------------------------------------------
 
 
-def _load(session: Session) -> list[tuple[Person, MentorProfile, int]]:
-    """Every available mentor with their profile and active mentee count."""
-    counts = dict(
-        session.execute(
-            select(Pair.mentor_id, func.count()).where(Pair.status == PAIR_ACTIVE).group_by(Pair.mentor_id)
-        ).all()
-    )
-    rows = session.execute(
-        select(Person, MentorProfile)
-        .join(MentorProfile, MentorProfile.person_id == Person.id)
-        .where(
-            Person.role == MENTOR,
-            Person.status == ACTIVE,
-            Person.unreachable.is_(False),
-            MentorProfile.away.is_(False),
-        )
-        .order_by(Person.id)
-    ).all()
-    return [(mentor, profile, counts.get(mentor.id, 0)) for mentor, profile in rows]
-
-
-def find_mentor(session: Session, student: Person) -> Person | None:
+def best_mentor(student: Person, mentors: list[tuple[Person, MentorProfile, int]]) -> Person | None:
     """The best free mentor for the student's track and language, or None.
 
-    A mentor who names the track or language is preferred to one who takes any; then the
-    one with the most room, so mentees spread out.
+    `mentors`: each available mentor with their profile and active mentee count. A mentor who
+    names the track or language is preferred to one who takes any; then the one with the most
+    room, so mentees spread out.
     """
     best: tuple[tuple, Person] | None = None
-    for mentor, profile, count in _load(session):
+    for mentor, profile, count in mentors:
         if count >= profile.capacity:
             continue
         tracks, languages = profile.tracks or [], profile.languages or []
@@ -325,6 +278,11 @@ def find_mentor(session: Session, student: Person) -> Person | None:
     return best[1] if best else None
 
 
+def find_mentor(session: Session, student: Person) -> Person | None:
+    """`best_mentor` among the mentors available now."""
+    return best_mentor(student, Mentoring(session).available_mentors())
+
+
 def match(session: Session, student: Person) -> Pair | None:
     """Pair the student with the best free mentor; None when nobody is free."""
     mentor = find_mentor(session, student)
@@ -333,20 +291,13 @@ def match(session: Session, student: Person) -> Pair | None:
 
 def join_waitlist(session: Session, student: Person, now: datetime) -> None:
     """Put the student on the waiting list once; asking again keeps their place."""
-    if session.get(MentorWait, student.id) is not None:
-        return
-    savepoint = session.begin_nested()
-    session.add(MentorWait(student_id=student.id, since=now))
-    try:
-        savepoint.commit()
-    except IntegrityError:  # the same student, twice at once: one row is enough
-        savepoint.rollback()
+    Mentoring(session).join_waitlist(student.id, now)
 
 
 def pairing_notices(session: Session, catalog: Catalog, new_pair: Pair) -> list[Push]:
     """Tell both sides about a new pair (for the CLI, the admin API and the waiting list)."""
-    student = session.get(Person, new_pair.student_id)
-    mentor = session.get(Person, new_pair.mentor_id)
+    mentoring = Mentoring(session)
+    student, mentor = mentoring.person(new_pair.student_id), mentoring.person(new_pair.mentor_id)
     if student is None or mentor is None:
         return []
     profile = profile_of(session, mentor)
@@ -374,8 +325,8 @@ def _new_mentee_notice(catalog: Catalog, mentor: Person, student: Person, new_pa
 
 def ending_notices(session: Session, catalog: Catalog, ended: Pair) -> list[Push]:
     """Tell both sides a pair has ended (for the CLI and the admin API)."""
-    student = session.get(Person, ended.student_id)
-    mentor = session.get(Person, ended.mentor_id)
+    mentoring = Mentoring(session)
+    student, mentor = mentoring.person(ended.student_id), mentoring.person(ended.mentor_id)
     if student is None or mentor is None:
         return []
     profile = profile_of(session, mentor)
@@ -399,18 +350,15 @@ def ending_notices(session: Session, catalog: Catalog, ended: Pair) -> list[Push
 # --- the relay --------------------------------------------------------------------------
 
 
-def _recent_relays(ctx: Context, relay_pair: Pair, receiver: Person, direction: str) -> int:
-    """Relayed texts in this pair and direction within the window, counted from the log."""
-    return ctx.session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.person_id == receiver.id,
-            Message.kind == RELAY,
-            Message.created_at >= ctx.now - RELAY_WINDOW,
-            Message.idempotency_key.like(f"pair:{relay_pair.id}:{direction}:%"),
-        )
-    )
+def rate_limited(ctx: Context, relay_pair: Pair, receiver: Person, direction: str) -> bool:
+    """This pair has used up its relays in this direction for the hour."""
+    recent = ctx.mentoring.recent_relays(relay_pair.id, receiver.id, direction, ctx.now - RELAY_WINDOW)
+    return over_relay_limit(recent)
+
+
+def over_relay_limit(recent: int) -> bool:
+    """`recent`: texts relayed in one pair and direction within the last RELAY_WINDOW."""
+    return recent >= RELAY_LIMIT
 
 
 def _relay_push(
@@ -436,14 +384,14 @@ def relay_from_student(ctx: Context, student: Person, relay_pair: Pair, text: st
     """`MENTOR <text>` from a paired student: screen it, then relay it as `[Amina #12] text`."""
     if looks_like_patient_data(text, ctx.now.year):
         return reply(ctx.say(student, "mentor_patient_data"))
-    mentor = ctx.session.get(Person, relay_pair.mentor_id)
+    mentor = ctx.mentoring.person(relay_pair.mentor_id)
     profile = profile_of(ctx.session, mentor)
     flagged, pushes = _screen(ctx, student, text, relay_pair)
     replies = [supportive_reply(ctx, student)] if flagged else []
     if mentor.status == OPTED_OUT or profile.away:
         replies.append(ctx.say(student, "mentor_unavailable", mentor=profile.display_name))
         return Outcome(replies=replies, pushes=pushes)
-    if _recent_relays(ctx, relay_pair, mentor, TO_MENTOR) >= RELAY_LIMIT:
+    if rate_limited(ctx, relay_pair, mentor, TO_MENTOR):
         replies.append(ctx.say(student, "mentor_rate_limited_student"))
         return Outcome(replies=replies, pushes=pushes)
     name = first_name(ctx.catalog, student, mentor.language)
@@ -469,7 +417,7 @@ def relay_from_mentor(
     ctx: Context, mentor: Person, profile: MentorProfile, relay_pair: Pair, text: str
 ) -> Outcome:
     """A mentor's reply to mentee #n: relayed as `[Mentor Dr O] text`."""
-    student = ctx.session.get(Person, relay_pair.student_id)
+    student = ctx.mentoring.person(relay_pair.student_id)
     name = first_name(ctx.catalog, student, mentor.language)
     if looks_like_patient_data(text, ctx.now.year):
         return reply(ctx.say(mentor, "mentor_patient_data"))
@@ -478,7 +426,7 @@ def relay_from_mentor(
         return Outcome(
             [ctx.say(mentor, "mentor_mentee_stopped", name=name, number=relay_pair.number)], pushes
         )
-    if _recent_relays(ctx, relay_pair, student, TO_STUDENT) >= RELAY_LIMIT:
+    if rate_limited(ctx, relay_pair, student, TO_STUDENT):
         notice = ctx.say(mentor, "mentor_rate_limited_mentor", name=name, number=relay_pair.number)
         return Outcome([notice], pushes)
     push, hid = _relay_push(
@@ -490,14 +438,13 @@ def relay_from_mentor(
     return Outcome([ctx.say(mentor, key, name=name, number=relay_pair.number)], [push, *pushes])
 
 
-@keyword("MENTOR")
 def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
     """`MENTOR` (matched with a mentor, or put on the waiting list) and `MENTOR <message>`."""
     text = command.rest.strip()
     current = active_pair_of_student(ctx.session, student)
     if current is not None:
         if not text:
-            profile = profile_of(ctx.session, ctx.session.get(Person, current.mentor_id))
+            profile = profile_of(ctx.session, ctx.mentoring.person(current.mentor_id))
             return reply(ctx.say(student, "mentor_usage", mentor=profile.display_name))
         return relay_from_student(ctx, student, current, text)
     # Checked before matching, so the warning comes first and nothing is half done.
@@ -510,7 +457,7 @@ def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
         flagged, pushes = _screen(ctx, student, text, None) if text else (False, [])
         replies = [supportive_reply(ctx, student)] if flagged else []
         return Outcome([*replies, ctx.say(student, "mentor_waiting")], pushes)
-    mentor = ctx.session.get(Person, new_pair.mentor_id)
+    mentor = ctx.mentoring.person(new_pair.mentor_id)
     profile = profile_of(ctx.session, mentor)
     welcome = _new_mentee_notice(ctx.catalog, mentor, student, new_pair)
     if not text:
@@ -525,7 +472,13 @@ def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
 # --- the mentor's side ----------------------------------------------------------------------
 
 
-def _reply_target(ctx: Context, pairs: list[Pair]) -> Pair | None:
+def addressed(text: str) -> tuple[int, str] | None:
+    """`12 see you`, `#12: ok` -> (12, "see you"); None when the text starts with no number."""
+    numbered = _NUMBERED.fullmatch(text)
+    return None if numbered is None else (int(numbered.group(1)), (numbered.group(2) or "").strip())
+
+
+def reply_target(pairs: list[Pair]) -> Pair | None:
     """Where a bare reply goes: the only mentee, else the last who wrote (thread still open)."""
     if len(pairs) == 1:
         return pairs[0]
@@ -537,7 +490,7 @@ def _mentee_list(ctx: Context, mentor: Person, pairs: list[Pair]) -> str:
     stopped = ctx.say(mentor, "mentor_list_stopped")
     items = []
     for item in pairs:
-        student = ctx.session.get(Person, item.student_id)
+        student = ctx.mentoring.person(item.student_id)
         label = f"{item.number} {first_name(ctx.catalog, student, mentor.language)}"
         items.append(f"{label} ({stopped})" if student.status == OPTED_OUT else label)
     text = ctx.say(mentor, "mentor_list", mentees=", ".join(items), number=pairs[0].number)
@@ -552,11 +505,11 @@ def _done(
         if target is None:
             return reply(ctx.say(mentor, "mentor_no_mentee", number=number))
     else:
-        target = _reply_target(ctx, pairs)
+        target = reply_target(pairs)
         if target is None:
             return reply(ctx.say(mentor, "mentor_done_which", number=pairs[0].number))
     target.thread_open = False
-    student = ctx.session.get(Person, target.student_id)
+    student = ctx.mentoring.person(target.student_id)
     notice = Push(
         student.id,
         ctx.say(student, "mentor_thread_closed", mentor=profile.display_name),
@@ -589,21 +542,18 @@ def handle_mentor(ctx: Context, mentor: Person, command: Command) -> Outcome:
     done = _DONE.fullmatch(whole)
     if done:
         return _done(ctx, mentor, profile, pairs, done.group(1))
-    numbered = _NUMBERED.fullmatch(command.raw)
+    numbered = addressed(command.raw)
     if numbered:
-        number, text = int(numbered.group(1)), (numbered.group(2) or "").strip()
+        number, text = numbered
         target = next((p for p in pairs if p.number == number), None)
         if target is not None:
             if not text:
                 return reply(ctx.say(mentor, "mentor_number_only", number=number))
             return relay_from_mentor(ctx, mentor, profile, target, text)
-        if FIRST_NUMBER <= number < _next_number(ctx.session, mentor.id):
+        if FIRST_NUMBER <= number <= (ctx.mentoring.highest_number(mentor.id) or 0):
             # A number this mentor had: an ended pair or a slip; never a guess at someone else.
             return reply(ctx.say(mentor, "mentor_no_mentee", number=number))
-    target = _reply_target(ctx, pairs)
+    target = reply_target(pairs)
     if target is None:
         return reply(ctx.say(mentor, "mentor_which", number=pairs[0].number))
     return relay_from_mentor(ctx, mentor, profile, target, command.raw)
-
-
-ROLE_HANDLERS[MENTOR] = handle_mentor

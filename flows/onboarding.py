@@ -12,7 +12,7 @@ import unicodedata
 from rapidfuzz import fuzz, process
 
 from content.segments import GSM7_BASIC, normalise
-from flows.engine import FALLBACKS, FIRST_CONTACT, OPEN_FLOWS, Command, Context, Outcome, keyword, reply
+from flows.engine import Command, Context, Outcome, reply
 from flows.schedule import parse_daily_time, reschedule
 from flows.zones import city, examples, match_zone, ranked_zones
 from store.models import STUDENT, Person
@@ -193,7 +193,6 @@ def first_contact(ctx: Context, person: Person, command: Command) -> Outcome:
     return start(ctx, person)
 
 
-@keyword("JOIN")
 def join(ctx: Context, person: Person, command: Command) -> Outcome:
     if is_onboarded(person):
         return reply(ctx.say(person, "already_joined"))
@@ -205,8 +204,3 @@ def not_yet_onboarded(ctx: Context, person: Person, command: Command) -> Outcome
     if person.role in (None, STUDENT) and not person.flow and not is_onboarded(person):
         return start(ctx, person)
     return None
-
-
-FIRST_CONTACT.append(first_contact)
-OPEN_FLOWS[FLOW] = continue_onboarding
-FALLBACKS.append(not_yet_onboarded)

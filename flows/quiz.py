@@ -1,7 +1,8 @@
 """Questions and answers: which question next (due reviews, then the weakest topics of the track),
 the daily push the workers plan, tolerant answer parsing, FSRS reviews, SKIP, SCORE and Q/MORE.
 
-Workers call `plan_daily_question` and `advance_schedule`; everything else answers a text.
+Workers call `plan_daily_questions`; everything else answers a text. The queries live in
+`store.learning` (`ctx.learning`); what is decided here is tested without a database.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler
-from sqlalchemy import Row, case, func, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
 
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows import onboarding
-from flows.engine import FALLBACKS, Command, Context, Outcome, keyword, reply
+from flows.engine import Command, Context, Outcome, reply
 from flows.resources import topic_name
 from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
-from store.db import core_connection, insert_many_or_ignore, insert_or_ignore
-from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Card, Person, Question
+from store.learning import DAILY, STREAK_FIRST_READ, Bank, History, Learning
+from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Person, Question
 from store.text import MAX_INT
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 LETTERS = ("A", "B", "C", "D")
-DAILY = "daily"
 # A bare letter answers a question asked within this window; `Q17 B` reaches further back.
 OPEN_WINDOW = timedelta(days=3)
 QUESTION_SEGMENTS = 2
@@ -114,131 +114,14 @@ def _spread(*parts: object) -> int:
     return zlib.crc32(":".join(map(str, parts)).encode())
 
 
-def topic_stats(session: Session, person: Person) -> dict[str, tuple[int, int]]:
-    """topic -> (answered, correct) for the person's answered questions."""
-    return topic_stats_of(session, [person.id]).get(person.id, {})
-
-
-def topic_stats_of(session: Session, person_ids: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
-    """person id -> topic -> (answered, correct), for many people in one query."""
-    rows = session.execute(
-        select(
-            Attempt.person_id,
-            Question.topic,
-            func.count(Attempt.id),
-            func.sum(case((Attempt.correct.is_(True), 1), else_=0)),
-        )
-        .join(Question, Question.id == Attempt.question_id)
-        .where(Attempt.person_id.in_(person_ids), Attempt.answered_at.is_not(None))
-        .group_by(Attempt.person_id, Question.topic)
-    ).all()
-    stats: dict[int, dict[str, tuple[int, int]]] = {}
-    for person_id, topic, answered, correct in rows:
-        stats.setdefault(person_id, {})[topic] = (int(answered), int(correct or 0))
-    return stats
-
-
 def topic_strength(answered: int, correct: int) -> float:
     """Smoothed accuracy; its prior of 1/3 makes an unseen topic count as a weak one."""
     return (correct + 1) / (answered + 3)
 
 
-_BANK = "rounds.active_bank"
-
-
-@dataclass(frozen=True)
-class Bank:
-    """The active questions (id, topic, tracks, difficulty), with each track's pool worked out once."""
-
-    rows: list[Row]
-    pools: dict[str, list[Row]]
-    topic_of: dict[int, str]
-
-    def pool(self, track: str) -> list[Row]:
-        if track not in self.pools:
-            self.pools[track] = [q for q in self.rows if track in (q.tracks or [])]
-        return self.pools[track]
-
-
-def active_bank(session: Session) -> Bank:
-    """Every active question, read once per session.
-
-    The scheduling pass asks for it once per due student in one long session; a webhook's
-    session lives for one text. Content loads run in sessions of their own.
-    """
-    bank = session.info.get(_BANK)
-    if bank is None:
-        rows = list(
-            session.execute(
-                select(Question.id, Question.topic, Question.tracks, Question.difficulty).where(
-                    Question.active.is_(True)
-                )
-            ).all()
-        )
-        bank = session.info[_BANK] = Bank(rows, {}, {q.id: q.topic for q in rows})
-    return bank
-
-
-_HELD = "rounds.questions"
-
-
 def hold_questions(session: Session) -> None:
     """Read every active question into the session at once, for a pass over many students."""
-    held: dict[int, Question] = session.info.setdefault(_HELD, {})
-    for question in session.scalars(select(Question).where(Question.active.is_(True))):
-        held[question.id] = question
-
-
-def _question(session: Session, question_id: int) -> Question | None:
-    """A question, held for the session: the identity map alone is weak and re-reads it each time."""
-    held: dict[int, Question] = session.info.setdefault(_HELD, {})
-    if question_id not in held:
-        question = session.get(Question, question_id)
-        if question is None:
-            return None
-        held[question_id] = question
-    return held[question_id]
-
-
-@dataclass
-class History:
-    """What choosing a question needs to know of one student."""
-
-    asked: dict[int, datetime] = field(default_factory=dict)  # question id -> last asked
-    due: list[tuple[int, dict | None]] = field(
-        default_factory=list
-    )  # (question id, FSRS state), soonest first
-    stats: dict[str, tuple[int, int]] | None = None  # topic_stats, when read with the rest
-
-
-def histories(
-    session: Session, people: list[Person], now: datetime, stats: bool = True
-) -> dict[int, History]:
-    """Each person's History, in two or three queries however many people there are."""
-    ids = [person.id for person in people]
-    found = {person_id: History(stats={} if stats else None) for person_id in ids}
-    asked = session.execute(
-        select(Attempt.person_id, Attempt.question_id, func.max(Attempt.asked_at))
-        .where(Attempt.person_id.in_(ids))
-        .group_by(Attempt.person_id, Attempt.question_id)
-    )
-    for person_id, question_id, last in asked:
-        found[person_id].asked[question_id] = last
-    # Once a day is the rhythm, so a card due at any time of the person's today is due now.
-    ends = {person.id: end_of_local_day(person, now) for person in people}
-    due = session.execute(
-        select(Card.person_id, Card.question_id, Card.state, Card.due)
-        .join(Question, Question.id == Card.question_id)
-        .where(Card.person_id.in_(ids), Card.due < max(ends.values()), Question.active.is_(True))
-        .order_by(Card.person_id, Card.due, Card.id)
-    )
-    for person_id, question_id, state, when in due:
-        if when < ends[person_id]:
-            found[person_id].due.append((question_id, state))
-    if stats:
-        for person_id, topics in topic_stats_of(session, ids).items():
-            found[person_id].stats = topics
-    return found
+    Learning(session).hold_questions()
 
 
 def pick_question(
@@ -247,17 +130,25 @@ def pick_question(
     now: datetime,
     history: History,
     read_stats: Callable[[], dict[str, tuple[int, int]]],
+    skip_overdue: bool = False,
 ) -> int | None:
-    """Due reviews first, then an unasked question from the track's weakest topic, then repeats."""
+    """Due reviews first, then an unasked question from the track's weakest topic, then repeats.
+
+    `skip_overdue`: never a question whose `review_by` is before the person's local date.
+    """
     asked = history.asked
+    serving_on = local_date(person, now) if skip_overdue and bank.review_by else None
+    overdue = bank.overdue(serving_on) if serving_on is not None else frozenset()
     for question_id, state in history.due:
+        if question_id in overdue:
+            continue
         last_asked, reviewed = asked.get(question_id), (state or {}).get("last_review")
         # Put again since its last review and still unanswered: a few days' grace, not a loop.
         waiting = last_asked is not None and reviewed and last_asked > datetime.fromisoformat(reviewed)
         if not waiting or last_asked < now - OPEN_WINDOW:
             return question_id
 
-    pool, general = bank.pool(person.track or "general"), bank.pool("general")
+    pool, general = bank.pool(person.track or "general", serving_on), bank.pool("general", serving_on)
     fresh = [q for q in pool if q.id not in asked] or [q for q in general if q.id not in asked]
     if fresh:
         stats = history.stats if history.stats is not None else read_stats()
@@ -274,17 +165,26 @@ def pick_question(
             (q for q in fresh if ranked[q.topic] == weakest),
             key=lambda q: (q.difficulty, _spread(person.id, q.id)),
         ).id
-    repeats = pool or general or bank.rows
+    repeats = pool or general or ([q for q in bank.rows if q.id not in overdue] if overdue else bank.rows)
     if not repeats:
         return None
     return min(repeats, key=lambda q: (asked.get(q.id) or now, q.id)).id
 
 
-def choose_question(session: Session, person: Person, now: datetime) -> Question | None:
+def choose_question(
+    learning: Learning, person: Person, now: datetime, skip_overdue: bool = False
+) -> Question | None:
     """The question `pick_question` chooses for one person now (topic stats read only if needed)."""
-    history = histories(session, [person], now, stats=False)[person.id]
-    chosen = pick_question(active_bank(session), person, now, history, lambda: topic_stats(session, person))
-    return None if chosen is None else _question(session, chosen)
+    history = learning.histories({person.id: end_of_local_day(person, now)}, stats=False)[person.id]
+    chosen = pick_question(
+        learning.active_bank(),
+        person,
+        now,
+        history,
+        lambda: learning.topic_stats([person.id]).get(person.id, {}),
+        skip_overdue,
+    )
+    return None if chosen is None else learning.question(chosen)
 
 
 # --- the daily push -----------------------------------------------------------------------
@@ -318,27 +218,25 @@ def plan_daily_questions(ctx: Context, people: list[Person], at: datetime) -> li
     Skipped: people who already have this local date's daily question (the (person, local
     date, 'daily') key makes the INSERT yield, so two passes cannot both ask), who are not
     active (opted out, paused, onboarding), whose quiet hours it is (unless it is their chosen
-    time), or when the bank is empty. Does not commit; call `advance_schedule(person, at,
-    settings)` for each person afterwards either way.
+    time), or when no question is left to ask. Does not commit; the caller moves each person's
+    next push on afterwards either way.
     """
-    session = ctx.session
+    learning, skip_overdue = ctx.learning, ctx.settings.skip_overdue
     ready = [p for p in people if _ready_for_push(p, at) and not in_quiet_hours(p, at, ctx.settings)]
     if not ready:
         return []
-    found = histories(session, ready, at)
-    bank = active_bank(session)
+    # Once a day is the rhythm, so a card due at any time of the person's today is due now.
+    found = learning.histories({person.id: end_of_local_day(person, at) for person in ready})
+    bank = learning.active_bank()
     chosen: list[tuple[Person, Question, date]] = []
     for person in ready:
-        question_id = pick_question(bank, person, at, found[person.id], dict)  # stats already read
-        question = None if question_id is None else _question(session, question_id)
+        # The stats were read with the histories.
+        question_id = pick_question(bank, person, at, found[person.id], dict, skip_overdue)
+        question = None if question_id is None else learning.question(question_id)
         if question is not None:
             chosen.append((person, question, local_date(person, at)))
-    rows = [_attempt_values(person, question, day, DAILY, at) for person, question, day in chosen]
-    inserted = dict(
-        (person_id, attempt_id)
-        for attempt_id, person_id in insert_many_or_ignore(
-            session, Attempt, rows, ["person_id", "local_date", "source"], ("id", "person_id")
-        )
+    inserted = learning.insert_attempts(
+        [learning.attempt_values(person.id, question.id, day, DAILY, at) for person, question, day in chosen]
     )
     texts: dict[tuple[int, str], str] = {}  # the same question reads the same in one language
     planned = []
@@ -358,237 +256,19 @@ def plan_daily_question(ctx: Context, person: Person, at: datetime) -> tuple[Att
     if not planned:
         return None
     (one,) = planned
-    values = _attempt_values(person, one.question, one.day, DAILY, at)
-    return _held_attempt(ctx.session, one.attempt_id, values), one.text
-
-
-def _attempt_values(person: Person, question: Question, day: date, source: str, at: datetime) -> dict:
-    return {
-        "person_id": person.id,
-        "question_id": question.id,
-        "source": source,
-        "local_date": day,
-        "asked_at": at,
-        "skipped": False,
-    }
-
-
-def _held_attempt(session: Session, attempt_id: int, values: dict) -> Attempt:
-    # Every column is known: hand the row to the session as loaded instead of reading it back
-    # (merge, not add: SQLite may reuse the id of a row a rolled-back savepoint left in the session).
-    attempt = Attempt(
-        id=attempt_id, answered_at=None, choice=None, correct=None, response_seconds=None, **values
-    )
-    make_transient_to_detached(attempt)
-    return session.merge(attempt, load=False)
-
-
-def _insert_attempt(
-    session: Session, person: Person, question: Question, day: date, source: str, at: datetime
-) -> Attempt | None:
-    # One statement that yields on the (person, local date, source) key, so two passes cannot both send.
-    values = _attempt_values(person, question, day, source, at)
-    new_id = insert_or_ignore(session, Attempt, values, ["person_id", "local_date", "source"])
-    return None if new_id is None else _held_attempt(session, new_id, values)
+    values = ctx.learning.attempt_values(person.id, one.question.id, one.day, DAILY, at)
+    return ctx.learning.held_attempt(one.attempt_id, values), one.text
 
 
 # --- answers ------------------------------------------------------------------------------
 
-# Answering runs on every text, so its statements are built once per database dialect and run as
-# Core statements on the session's connection: ORM loading and unit-of-work flushes cost several
-# times as much a statement here, and every round trip to the database counts (bench/FINDINGS.md).
-# `_forget` keeps any copy of a written row the session holds in step.
-
-# Answer days read with the question for the streak; only a longer streak reads them all.
-STREAK_FIRST_READ = 16
+# Every answer day is read only when a streak reaches past the first STREAK_FIRST_READ.
 STREAK_MOST_DAYS = 3700
-ANSWER_COLUMNS = ("choice", "correct", "skipped", "answered_at", "response_seconds")
-CARD_COLUMNS = ("due", "state", "reviews", "lapses")
 
 
-def _answer_statements(dialect: str) -> dict:
-    from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, null, union_all, update
-
-    attempts, questions, cards = Attempt.__table__, Question.__table__, Card.__table__
-    person_id, asked_at = bindparam("person_id"), attempts.c.asked_at
-    if dialect == "postgresql":
-        next_card_id: ColumnElement[int] = func.nextval(f"{cards.name}_id_seq")
-    else:
-        # SQLite's own choice of id; no other writer can add a card in between under BEGIN IMMEDIATE.
-        every_card = cards.alias("every_card")
-        next_card_id = select(func.coalesce(func.max(every_card.c.id), 0) + 1).scalar_subquery()
-
-    def answer_days(most: int | ColumnElement[int]) -> Select:
-        """The person's latest `most` distinct local days with an answer, newest first."""
-        return (
-            select(attempts.c.local_date)
-            .where(attempts.c.person_id == person_id, attempts.c.answered_at.is_not(None))
-            .distinct()
-            .order_by(attempts.c.local_date.desc())
-            .limit(most)
-        )
-
-    def asking(*where: ColumnElement[bool], answering: bool) -> Select:
-        """The latest matching asking, with its question and the person's card for it.
-
-        For an answer it also brings the id a new card will take and, one row a day with the
-        other columns empty, the person's latest answer days: everything in one round trip.
-        """
-        columns = [
-            attempts.c.id,
-            attempts.c.question_id,
-            attempts.c.source,
-            attempts.c.local_date,
-            asked_at,
-            attempts.c.answered_at,
-            questions.c.id.label("found"),
-            questions.c.answer,
-            questions.c.options,
-            questions.c.explanation,
-            cards.c.id.label("card_id"),
-            cards.c.state,
-            cards.c.reviews,
-            cards.c.lapses,
-        ]
-        if answering:
-            columns.append(case((cards.c.id.is_(None), next_card_id)).label("new_card_id"))
-        latest = (
-            select(*columns)
-            .select_from(
-                attempts.outerjoin(questions, questions.c.id == attempts.c.question_id).outerjoin(
-                    cards,
-                    and_(
-                        cards.c.person_id == attempts.c.person_id,
-                        cards.c.question_id == attempts.c.question_id,
-                    ),
-                )
-            )
-            .where(attempts.c.person_id == person_id, *where)
-            .order_by(asked_at.desc(), attempts.c.id.desc())
-            .limit(1)
-        )
-        if not answering:
-            return latest
-        first, days = latest.subquery(), answer_days(STREAK_FIRST_READ).subquery()
-        return union_all(
-            select(first),
-            select(*(days.c.local_date if c.name == "local_date" else null().label(c.name) for c in first.c)),
-        )
-
-    def response_times(same_kind: ColumnElement[bool]) -> Select:
-        return (
-            select(attempts.c.response_seconds)
-            .where(
-                attempts.c.person_id == person_id,
-                attempts.c.answered_at.is_not(None),
-                attempts.c.response_seconds.is_not(None),
-                same_kind,
-            )
-            .order_by(attempts.c.answered_at.desc())
-            .limit(50)
-        )
-
-    def values(table: Table, prefix: str, names: tuple[str, ...]) -> dict:
-        return {name: bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in names}
-
-    is_open = (
-        attempts.c.answered_at.is_(None),
-        attempts.c.skipped.is_(False),
-        asked_at >= bindparam("since", type_=asked_at.type),
-    )
-    by_question = attempts.c.question_id == bindparam("question_id")
-    answered = (
-        update(attempts)
-        .where(attempts.c.id == bindparam("attempt_id"))
-        .values(values(attempts, "answer", ANSWER_COLUMNS))
-    )
-    new_card = insert(cards).values(values(cards, "card", ("id", "person_id", "question_id", *CARD_COLUMNS)))
-    card = (
-        update(cards).where(cards.c.id == bindparam("card_row")).values(values(cards, "card", CARD_COLUMNS))
-    )
-    if dialect == "postgresql":
-        # The answer and the card in one statement (the attempt's UPDATE a writable CTE): a round trip less.
-        new_card, card = new_card.add_cte(answered.cte("answered")), card.add_cte(answered.cte("answered"))
-        answered = None
-    return {
-        "open": asking(*is_open, answering=False),
-        "open_answering": asking(*is_open, answering=True),
-        "by_question_answering": asking(by_question, answering=True),
-        "days": answer_days(bindparam("most")),
-        "daily_times": response_times(attempts.c.source == DAILY),
-        "asked_times": response_times(attempts.c.source != DAILY),
-        "answered": answered,
-        "new_card": new_card,
-        "card": card,
-    }
-
-
-_STATEMENTS: dict[str, dict] = {}
-
-
-def _statement(connection, name: str):  # type: ignore[no-untyped-def]
-    dialect = connection.dialect.name
-    statements = _STATEMENTS.get(dialect)
-    if statements is None:
-        statements = _STATEMENTS[dialect] = _answer_statements(dialect)
-    return statements[name]
-
-
-def _run(connection, name: str, params: dict | None = None):  # type: ignore[no-untyped-def]
-    return connection.execute(_statement(connection, name), params)
-
-
-def _forget(session: Session, model: type[Attempt] | type[Card], row_id: int, names: list[str]) -> None:
-    """A copy of a row written by a Core statement, if the session holds one, is read again when used."""
-    held = session.identity_map.get(Session.identity_key(model, row_id))
-    if held is not None:
-        session.expire(held, names)
-
-
-def _save(session: Session, connection, person: Person, asking: Row, answered: dict, card: dict) -> None:  # type: ignore[no-untyped-def]
-    """The answer on the attempt and the reviewed card (created on first review)."""
-    new = asking.card_id is None
-    card_id = asking.new_card_id if new else asking.card_id
-    params = {f"answer_{name}": answered[name] for name in ANSWER_COLUMNS}
-    params.update(
-        {f"card_{name}": value for name, value in card.items()}, attempt_id=asking.id, card_row=card_id
-    )
-    params.update(card_id=card_id, card_person_id=person.id, card_question_id=asking.question_id)
-    if _statement(connection, "answered") is not None:  # else the card's statement writes the answer too
-        _run(connection, "answered", params)
-    _run(connection, "new_card" if new else "card", params)
-    _forget(session, Attempt, asking.id, list(ANSWER_COLUMNS))
-    _forget(session, Card, card_id, ["person_id", "question_id", *CARD_COLUMNS])
-
-
-def open_attempt(session: Session, person: Person, now: datetime) -> Attempt | None:
+def open_attempt(learning: Learning, person: Person, now: datetime) -> Attempt | None:
     """The latest question still waiting for an answer (not skipped, asked within three days)."""
-    return session.scalars(
-        select(Attempt)
-        .where(
-            Attempt.person_id == person.id,
-            Attempt.answered_at.is_(None),
-            Attempt.skipped.is_(False),
-            Attempt.asked_at >= now - OPEN_WINDOW,
-        )
-        .order_by(Attempt.asked_at.desc(), Attempt.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _asking(session: Session, name: str, params: dict) -> tuple[Row | None, set[date]]:
-    """The asking a statement finds (None if none), and the answer days read with it."""
-    found, days = None, set()
-    for row in _run(core_connection(session), name, params):
-        if row.id is None:
-            days.add(row.local_date)
-        else:
-            found = row
-    return found, days
-
-
-def _answer_days(session: Session, person: Person, most: int) -> set[date]:
-    return set(_run(core_connection(session), "days", {"person_id": person.id, "most": most}).scalars())
+    return learning.open_attempt(person.id, now - OPEN_WINDOW)
 
 
 def _run_up_to(today: date, days: set[date]) -> tuple[int, date]:
@@ -602,7 +282,7 @@ def _run_up_to(today: date, days: set[date]) -> tuple[int, date]:
 
 
 def streak_days(
-    session: Session,
+    learning: Learning,
     person: Person,
     now: datetime,
     latest: set[date] | None = None,
@@ -615,25 +295,27 @@ def streak_days(
     the run reaches past the oldest of them.
     """
     if latest is None:
-        latest = _answer_days(session, person, STREAK_FIRST_READ)
+        latest = learning.answer_days(person.id, STREAK_FIRST_READ)
     today = local_date(person, now)
     streak, ended = _run_up_to(today, latest | {answered_on} if answered_on else latest)
     if len(latest) >= STREAK_FIRST_READ and ended < min(latest):
-        streak, _ = _run_up_to(today, _answer_days(session, person, STREAK_MOST_DAYS))
+        streak, _ = _run_up_to(today, learning.answer_days(person.id, STREAK_MOST_DAYS))
     return streak
 
 
-def _slow(connection, person: Person, source: str, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    """Much slower than this student's own median (once there are enough answers to know it).
+def rating_for(correct: bool, seconds: float, times: Callable[[], list[float]]) -> Rating:
+    """Again when wrong; Hard when right but much slower than the student's own median; else Good.
 
-    A pushed question waits in the inbox for hours while an asked-for one is answered at once,
-    so each is compared with its own kind.
+    `times` gives the student's latest answer times for this kind of question (read only for a
+    right answer). A pushed question waits in the inbox for hours while an asked-for one is
+    answered at once, so each is compared with its own kind; the median needs enough answers.
     """
-    times = "daily_times" if source == DAILY else "asked_times"
-    history = _run(connection, times, {"person_id": person.id}).scalars().all()
-    if len(history) < MIN_HISTORY:
-        return False
-    return seconds > SLOW_FACTOR * statistics.median(history)
+    if not correct:
+        return Rating.Again
+    history = times()
+    if len(history) >= MIN_HISTORY and seconds > SLOW_FACTOR * statistics.median(history):
+        return Rating.Hard
+    return Rating.Good
 
 
 def review_card(asking: Row, rating: Rating, now: datetime) -> dict:
@@ -660,11 +342,8 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
     seconds = max((now - asking.asked_at).total_seconds(), 0.0)
     answer = asking.answer
     correct = letter == answer.strip().upper()
-    connection = core_connection(ctx.session)
-    if not correct:
-        rating = Rating.Again
-    else:
-        rating = Rating.Hard if _slow(connection, person, asking.source, seconds) else Rating.Good
+    learning = ctx.learning
+    rating = rating_for(correct, seconds, lambda: learning.response_times(person.id, asking.source == DAILY))
     answered = {
         "choice": letter,
         "correct": correct,
@@ -672,8 +351,8 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
         "answered_at": now,
         "response_seconds": seconds,
     }
-    _save(ctx.session, connection, person, asking, answered, review_card(asking, rating, now))
-    streak = streak_days(ctx.session, person, now, latest_days, asking.local_date)
+    learning.save_answer(person.id, asking, answered, review_card(asking, rating, now))
+    streak = streak_days(learning, person, now, latest_days, asking.local_date)
     key = "feedback_correct" if correct else "feedback_wrong"
     return reply(
         _fit(
@@ -688,8 +367,7 @@ def _answer_by_id(ctx: Context, person: Person, answer: Answer) -> Outcome:
     """`Q17 B`: the person's latest asking of question 17, however many came after it."""
     if answer.question_id > MAX_INT:  # no question has such an id, and no column could compare it
         return reply(ctx.say(person, "unknown_question", id=answer.question_id))
-    params = {"person_id": person.id, "question_id": answer.question_id}
-    asking, days = _asking(ctx.session, "by_question_answering", params)
+    asking, days = ctx.learning.asking_of(person.id, answer.question_id)
     if asking is None:
         return reply(ctx.say(person, "unknown_question", id=answer.question_id))
     if asking.answered_at is not None:
@@ -703,8 +381,7 @@ def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | 
     answer = parse_answer(command.raw)
     if answer is not None and answer.question_id is not None:
         return _answer_by_id(ctx, person, answer)
-    params = {"person_id": person.id, "since": ctx.now - OPEN_WINDOW}
-    asking, days = _asking(ctx.session, "open" if answer is None else "open_answering", params)
+    asking, days = ctx.learning.open_asking(person.id, ctx.now - OPEN_WINDOW, answering=answer is not None)
     if asking is None and not onboarding.is_onboarded(person):
         return None  # never signed up (their first text was HELP, say): onboarding takes it
     if answer is not None:
@@ -719,46 +396,39 @@ def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | 
 # --- keywords -----------------------------------------------------------------------------
 
 
-@keyword("Q", "QUIZ", "MORE")
 def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
     answer = parse_answer(command.raw)
     if answer is not None and answer.question_id is not None:
         return _answer_by_id(ctx, person, answer)  # "Q 17 B", with a space after the Q
     if onboarding.in_progress(person):
         return reply(onboarding.prompt(ctx, person))
-    session, cap = ctx.session, ctx.settings.daily_question_cap
+    learning, cap = ctx.learning, ctx.settings.daily_question_cap
     day = local_date(person, ctx.now)
-    sources = list(
-        session.scalars(
-            select(Attempt.source).where(Attempt.person_id == person.id, Attempt.local_date == day)
-        )
-    )
+    sources = learning.sources_on(person.id, day)
     if len(sources) >= cap:
         return reply(ctx.say(person, "daily_cap", cap=cap))
-    question = choose_question(session, person, ctx.now)
+    question = choose_question(learning, person, ctx.now, ctx.settings.skip_overdue)
     if question is None:
         return reply(ctx.say(person, "no_questions"))
     extras = sum(1 for source in sources if source != DAILY)
     for number in range(extras + 1, extras + cap + 2):
-        if _insert_attempt(session, person, question, day, f"more:{number}", ctx.now) is not None:
+        if learning.insert_attempt(person.id, question.id, day, f"more:{number}", ctx.now) is not None:
             break
     return reply(render_question(ctx, person, question))
 
 
-@keyword("SKIP")
 def skip(ctx: Context, person: Person, command: Command) -> Outcome:
     if onboarding.in_progress(person):
         return reply(onboarding.prompt(ctx, person))
-    attempt = open_attempt(ctx.session, person, ctx.now)
+    attempt = open_attempt(ctx.learning, person, ctx.now)
     if attempt is None:
         return reply(ctx.say(person, "no_open_question"))
     attempt.skipped = True
     return reply(ctx.say(person, "skipped", id=attempt.question_id))
 
 
-@keyword("SCORE", "STATS")
 def score(ctx: Context, person: Person, command: Command) -> Outcome:
-    stats = topic_stats(ctx.session, person)
+    stats = ctx.learning.topic_stats([person.id]).get(person.id, {})
     answered = sum(n for n, _ in stats.values())
     if not answered:
         return reply(ctx.say(person, "score_empty"))
@@ -768,14 +438,10 @@ def score(ctx: Context, person: Person, command: Command) -> Outcome:
         ctx.say(
             person,
             "score",
-            streak=streak_days(ctx.session, person, ctx.now),
+            streak=streak_days(ctx.learning, person, ctx.now),
             answered=answered,
             accuracy=round(100 * correct / answered),
             weakest=topic_name(ctx, weakest),
             topic_key=weakest,
         )
     )
-
-
-# Answers are tried before any other fallback: a bare "B" must never start something else.
-FALLBACKS.insert(0, answer_or_hint)

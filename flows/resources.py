@@ -14,11 +14,10 @@ from functools import lru_cache
 
 import yaml
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
 
 from content import content_root
 from content.segments import is_gsm7, segment_count, truncate_to
-from flows.engine import Command, Context, Outcome, keyword, reply
+from flows.engine import Command, Context, Outcome, reply
 from store.models import Person, Resource
 
 PAGE_SIZE = 3
@@ -66,7 +65,7 @@ def _fold(text: str) -> str:
 
 
 def _library(ctx: Context) -> list[Resource]:
-    return list(ctx.session.scalars(select(Resource).where(Resource.active.is_(True)).order_by(Resource.id)))
+    return ctx.learning.resources()
 
 
 def _topics(ctx: Context, library: list[Resource]) -> list[Topic]:
@@ -146,7 +145,6 @@ def _remember(person: Person, page: dict | None) -> None:
     person.flow_state = state
 
 
-@keyword("RES", "RESOURCES", "RESOURCE")
 def resources(ctx: Context, person: Person, command: Command) -> Outcome:
     wanted = command.rest.strip()
     if not wanted:

@@ -10,13 +10,11 @@ import logging
 import re
 from datetime import timedelta
 
-from sqlalchemy import or_, select
-
 from content.safeguarding import Match, get_word_list
-from flows.engine import ROLE_HANDLERS, Command, Context, Outcome, Push, reply
+from flows.engine import Command, Context, Outcome, Push, reply
 from flows.phones import BadPhoneNumber, mask, parse_address
 from store.mentoring import ALERT, ONCALL, CheckIn, Flag, Pair
-from store.models import ACTIVE, Message, Person
+from store.models import ACTIVE, Person
 
 log = logging.getLogger("rounds.safeguarding")
 
@@ -90,17 +88,6 @@ def word_matches(ctx: Context, text: str) -> list[Match]:
     return get_word_list(ctx.settings.content_path).matches(text or "")
 
 
-def _conversation(ctx: Context, person: Person, pair: Pair | None) -> list[int]:
-    """The ids of the person's latest messages and the pair's latest pushes, oldest first."""
-    clauses = [Message.person_id == person.id]
-    if pair is not None:
-        clauses.append(Message.idempotency_key.like(f"pair:{pair.id}:%"))
-    ids = ctx.session.scalars(
-        select(Message.id).where(or_(*clauses)).order_by(Message.id.desc()).limit(CONVERSATION_SIZE)
-    ).all()
-    return sorted(ids)
-
-
 def raise_flag(
     ctx: Context,
     person: Person,
@@ -122,13 +109,13 @@ def raise_flag(
         reason=reason,
         matched=matched,
         excerpt=(text or "")[:EXCERPT_MAX],
-        message_ids=_conversation(ctx, person, pair),
+        # The conversation around it: the person's latest messages and the pair's latest pushes.
+        message_ids=ctx.mentoring.conversation(person.id, pair.id if pair else None, CONVERSATION_SIZE),
         alerted=False,
         resolved=False,
         created_at=ctx.now,
     )
-    ctx.session.add(flag)
-    ctx.session.flush()
+    ctx.mentoring.add(flag)
     log.warning("safeguarding flag %s (%s) for %s", flag.id, reason, mask(person.phone))
     pushes = _alert(ctx, flag, person)
     return flag, pushes
@@ -138,15 +125,7 @@ def _alert(ctx: Context, flag: Flag, person: Person) -> list[Push]:
     oncall = oncall_person(ctx)
     if oncall is None:
         return []
-    recent = ctx.session.scalar(
-        select(Flag.id).where(
-            Flag.person_id == person.id,
-            Flag.id != flag.id,
-            Flag.alerted.is_(True),
-            Flag.created_at >= ctx.now - ALERT_QUIET,
-        )
-    )
-    if recent is not None:
+    if ctx.mentoring.alerted_since(person.id, ctx.now - ALERT_QUIET, besides=flag.id):
         return []
     flag.alerted = True
     body = ctx.say(oncall, "mentor_alert", flag=flag.id, reason=flag.reason.replace("_", " "))
@@ -163,7 +142,7 @@ def oncall_person(ctx: Context) -> Person | None:
     except BadPhoneNumber:
         log.error("ROUNDS_ONCALL_PHONE is not a phone number; safeguarding alerts are not sent")
         return None
-    person = ctx.session.scalar(select(Person).where(Person.phone == address.phone))
+    person = ctx.mentoring.person_by_phone(address.phone)
     if person is None:
         person = Person(
             phone=address.phone,
@@ -174,8 +153,7 @@ def oncall_person(ctx: Context) -> Person | None:
             language="en",
             flow_state={},
         )
-        ctx.session.add(person)
-        ctx.session.flush()
+        ctx.mentoring.add(person)
     return person
 
 
@@ -187,6 +165,3 @@ def supportive_reply(ctx: Context, person: Person) -> str:
 def handle_oncall(ctx: Context, person: Person, command: Command) -> Outcome:
     """The on-call number texting in: it only receives alerts, so say where to look."""
     return reply(ctx.say(person, "mentor_oncall_help"))
-
-
-ROLE_HANDLERS[ONCALL] = handle_oncall

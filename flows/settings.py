@@ -1,7 +1,7 @@
 """What a student can change by text at any time: `TIME`, `TZ`, `PAUSE [days]`, `RESUME`, `LANG`.
 
 Each confirms in one segment, and any change that moves the daily push reschedules it (START
-does too, through the engine's opt-in hooks).
+does too, in the engine's opt-in).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import unicodedata
 from datetime import timedelta
 
 from flows import onboarding
-from flows.engine import OPT_IN_HOOKS, Command, Context, Outcome, keyword, reply
+from flows.engine import Command, Context, Outcome, reply
 from flows.schedule import local_date, local_now, parse_daily_time, reschedule
 from flows.zones import match_zone, ranked_zones
 from store.models import ACTIVE, PAUSED, Person
@@ -35,7 +35,6 @@ def _zone_label(person: Person) -> str:
     return person.timezone or "UTC"
 
 
-@keyword("TIME", "HOUR", "HEURE", "HORA")
 def set_time(ctx: Context, person: Person, command: Command) -> Outcome:
     if onboarding.current_step(person) == onboarding.TIME and command.rest:
         return onboarding.take_time(ctx, person, command.rest)
@@ -47,7 +46,6 @@ def set_time(ctx: Context, person: Person, command: Command) -> Outcome:
     return reply(ctx.say(person, "time_set", time=daily_time, zone=_zone_label(person)))
 
 
-@keyword("TZ", "TIMEZONE")
 def set_zone(ctx: Context, person: Person, command: Command) -> Outcome:
     if onboarding.current_step(person) == onboarding.ZONE and command.rest:
         return onboarding.take_zone(ctx, person, command.rest)
@@ -59,7 +57,6 @@ def set_zone(ctx: Context, person: Person, command: Command) -> Outcome:
     return reply(ctx.say(person, "tz_set", zone=zone, now=local_now(person, ctx.now).strftime("%H:%M")))
 
 
-@keyword("PAUSE")
 def pause(ctx: Context, person: Person, command: Command) -> Outcome:
     wanted = _fold(command.rest)
     match = _PAUSE.fullmatch(wanted) if wanted else None
@@ -78,7 +75,6 @@ def pause(ctx: Context, person: Person, command: Command) -> Outcome:
     return reply(ctx.say(person, "paused_days", days=days, until=until.isoformat()))
 
 
-@keyword("RESUME", "UNPAUSE")
 def resume(ctx: Context, person: Person, command: Command) -> Outcome:
     was_paused = person.status == PAUSED
     person.status = ACTIVE
@@ -97,7 +93,6 @@ def language_code(text: str, available: list[str]) -> str | None:
     return code if code in available else None
 
 
-@keyword("LANG", "LANGUAGE", "LANGUE", "IDIOMA")
 def set_language(ctx: Context, person: Person, command: Command) -> Outcome:
     code = language_code(command.rest, ctx.catalog.languages)
     if code is None:
@@ -107,10 +102,3 @@ def set_language(ctx: Context, person: Person, command: Command) -> Outcome:
         # Ask the pending onboarding question again, now in the new language.
         return reply(ctx.say(person, "lang_set"), onboarding.prompt(ctx, person))
     return reply(ctx.say(person, "lang_set"))
-
-
-def _reschedule_on_opt_in(ctx: Context, person: Person) -> None:
-    reschedule(person, ctx.now)
-
-
-OPT_IN_HOOKS.append(_reschedule_on_opt_in)

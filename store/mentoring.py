@@ -1,4 +1,5 @@
-"""Mentoring models: mentor profiles, pairs, the waiting list, weekly check-ins and safeguarding flags.
+"""Mentoring models (mentor profiles, pairs, the waiting list, weekly check-ins, safeguarding flags)
+and `Mentoring`, the queries the mentoring flows ask for through `ctx.mentoring`.
 
 Relayed texts live in the message log itself (`Message.kind == "relay"`); every push that
 belongs to a pair carries an idempotency key starting `pair:<id>:`, so a pair's history is
@@ -16,12 +17,17 @@ from sqlalchemy import (
     Index,
     Integer,
     UniqueConstraint,
+    delete,
+    func,
+    or_,
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.models import Base, BigId, Message, utcnow
+from store.db import insert_or_ignore
+from store.models import ACTIVE, MENTOR, Base, BigId, Message, Person, utcnow
 from store.text import CleanString, CleanText
 
 # Pair.status values
@@ -186,3 +192,204 @@ def open_flags(session: Session, limit: int = 100) -> list[Flag]:
             .limit(limit)
         )
     )
+
+
+class Mentoring:
+    """The mentoring queries over one session (the caller commits); flows reach it as `ctx.mentoring`."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, row: object) -> None:
+        """A new row, written now so its id is known."""
+        self.session.add(row)
+        self.session.flush()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    # --- people ---------------------------------------------------------------------------
+
+    def person(self, person_id: int) -> Person | None:
+        return self.session.get(Person, person_id)
+
+    def person_by_phone(self, phone: str) -> Person | None:
+        return self.session.scalar(select(Person).where(Person.phone == phone))
+
+    def profile(self, mentor_id: int) -> MentorProfile | None:
+        return self.session.get(MentorProfile, mentor_id)
+
+    def available_mentors(self) -> list[tuple[Person, MentorProfile, int]]:
+        """Every mentor who can take a mentee now, with their profile and active mentee count."""
+        counts = dict(
+            self.session.execute(
+                select(Pair.mentor_id, func.count())
+                .where(Pair.status == PAIR_ACTIVE)
+                .group_by(Pair.mentor_id)
+            ).all()
+        )
+        rows = self.session.execute(
+            select(Person, MentorProfile)
+            .join(MentorProfile, MentorProfile.person_id == Person.id)
+            .where(
+                Person.role == MENTOR,
+                Person.status == ACTIVE,
+                Person.unreachable.is_(False),
+                MentorProfile.away.is_(False),
+            )
+            .order_by(Person.id)
+        ).all()
+        return [(mentor, profile, counts.get(mentor.id, 0)) for mentor, profile in rows]
+
+    # --- pairs ----------------------------------------------------------------------------
+
+    def pair(self, pair_id: int) -> Pair | None:
+        return self.session.get(Pair, pair_id)
+
+    def active_pair_of_student(self, student_id: int) -> Pair | None:
+        return self.session.scalar(
+            select(Pair).where(Pair.student_id == student_id, Pair.status == PAIR_ACTIVE)
+        )
+
+    def active_pairs_of_mentor(self, mentor_id: int) -> list[Pair]:
+        return list(
+            self.session.scalars(
+                select(Pair)
+                .where(Pair.mentor_id == mentor_id, Pair.status == PAIR_ACTIVE)
+                .order_by(Pair.number)
+            )
+        )
+
+    def highest_number(self, mentor_id: int) -> int | None:
+        """The highest number this mentor ever gave a mentee (numbers are never reused)."""
+        return self.session.scalar(select(func.max(Pair.number)).where(Pair.mentor_id == mentor_id))
+
+    def create_pair(self, mentor_id: int, student_id: int, first_number: int, at: datetime) -> Pair | None:
+        """A new active pair with the mentor's next number; the student's pair if one raced in first.
+
+        None when a concurrent match took the number: the caller may try again.
+        """
+        savepoint = self.session.begin_nested()
+        created = Pair(
+            mentor_id=mentor_id,
+            student_id=student_id,
+            number=max(first_number, (self.highest_number(mentor_id) or 0) + 1),
+            status=PAIR_ACTIVE,
+            thread_open=True,
+            created_at=at,
+        )
+        self.session.add(created)
+        try:
+            self.session.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            return self.active_pair_of_student(student_id)
+        savepoint.commit()
+        self.leave_waitlist(student_id)
+        return created
+
+    def active_pairs_with_students(self) -> list[tuple[Pair, Person]]:
+        """Every active pair whose student is active, with the student, in pair order."""
+        rows = self.session.execute(
+            select(Pair, Person)
+            .join(Person, Person.id == Pair.student_id)
+            .where(Pair.status == PAIR_ACTIVE, Person.status == ACTIVE)
+            .order_by(Pair.id)
+        ).all()
+        return [(pair, student) for pair, student in rows]
+
+    def recent_relays(self, pair_id: int, receiver_id: int, direction: str, since: datetime) -> int:
+        """Relayed texts in this pair and direction since `since`, counted from the message log."""
+        return (
+            self.session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(
+                    Message.person_id == receiver_id,
+                    Message.kind == RELAY,
+                    Message.created_at >= since,
+                    Message.idempotency_key.like(f"pair:{pair_id}:{direction}:%"),
+                )
+            )
+            or 0
+        )
+
+    # --- the waiting list -----------------------------------------------------------------
+
+    def join_waitlist(self, student_id: int, at: datetime) -> None:
+        """Put the student on the waiting list once; asking again keeps their place."""
+        if self.session.get(MentorWait, student_id) is not None:
+            return
+        savepoint = self.session.begin_nested()
+        self.session.add(MentorWait(student_id=student_id, since=at))
+        try:
+            savepoint.commit()
+        except IntegrityError:  # the same student, twice at once: one row is enough
+            savepoint.rollback()
+
+    def leave_waitlist(self, student_id: int) -> None:
+        self.session.execute(delete(MentorWait).where(MentorWait.student_id == student_id))
+
+    def waiting(self) -> list[Person]:
+        """The students on the waiting list, longest waiting first."""
+        return list(
+            self.session.scalars(
+                select(Person)
+                .join(MentorWait, MentorWait.student_id == Person.id)
+                .order_by(MentorWait.since, MentorWait.student_id)
+            )
+        )
+
+    # --- check-ins ------------------------------------------------------------------------
+
+    def pairs_asked_since(self, since: datetime) -> set[int]:
+        """The pairs whose check-in was asked after `since`."""
+        return set(self.session.scalars(select(CheckIn.pair_id).where(CheckIn.asked_at > since)))
+
+    def add_checkin(self, values: dict) -> int | None:
+        """A check-in, unless the pair already has this week's; its id, or None."""
+        return insert_or_ignore(self.session, CheckIn, values, ["pair_id", "week"])
+
+    def unsummarised_checkins(self) -> list[CheckIn]:
+        return list(
+            self.session.scalars(select(CheckIn).where(CheckIn.summarised_at.is_(None)).order_by(CheckIn.id))
+        )
+
+    def pending_checkin(self, student_id: int, since: datetime) -> CheckIn | None:
+        """The student's latest unanswered check-in asked since `since`."""
+        return self.session.scalar(
+            select(CheckIn)
+            .where(
+                CheckIn.student_id == student_id,
+                CheckIn.answered_at.is_(None),
+                CheckIn.asked_at >= since,
+            )
+            .order_by(CheckIn.asked_at.desc(), CheckIn.id.desc())
+            .limit(1)
+        )
+
+    # --- safeguarding ---------------------------------------------------------------------
+
+    def conversation(self, person_id: int, pair_id: int | None, size: int) -> list[int]:
+        """The ids of the person's latest messages and the pair's latest pushes, oldest first."""
+        clauses = [Message.person_id == person_id]
+        if pair_id is not None:
+            clauses.append(Message.idempotency_key.like(f"pair:{pair_id}:%"))
+        ids = self.session.scalars(
+            select(Message.id).where(or_(*clauses)).order_by(Message.id.desc()).limit(size)
+        ).all()
+        return sorted(ids)
+
+    def alerted_since(self, person_id: int, since: datetime, besides: int) -> bool:
+        """An alert went out for another of the person's flags since `since`."""
+        found = self.session.scalar(
+            select(Flag.id)
+            .where(
+                Flag.person_id == person_id,
+                Flag.id != besides,
+                Flag.alerted.is_(True),
+                Flag.created_at >= since,
+            )
+            .limit(1)
+        )
+        return found is not None

@@ -75,6 +75,16 @@ def _weak_secret(value: str) -> str | None:
     return None
 
 
+def _env_flag(env: dict[str, str], name: str) -> bool:
+    """`1`, `true`, `yes` or `on` turn a switch on; empty or `0`, `false`, `no`, `off` leave it off."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def _env_pairs(env: dict[str, str], name: str) -> dict[str, str]:
     """`a=1,b=2` -> {"a": "1", "b": "2"}; keys may contain colons (whatsapp:+1...)."""
     pairs: dict[str, str] = {}
@@ -135,6 +145,8 @@ class Settings:
     trusted_proxies: int = 0
     # When set, GET /metrics needs `Authorization: Bearer <this>`.
     metrics_token: str = ""
+    # The organisation's choice to stop serving questions whose review_by date has passed.
+    skip_overdue: bool = False
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -229,4 +241,5 @@ class Settings:
             checkin_weekday=_env_int(env, "ROUNDS_CHECKIN_WEEKDAY", 6),
             trusted_proxies=_env_count(env, "ROUNDS_TRUSTED_PROXIES"),
             metrics_token=env.get("ROUNDS_METRICS_TOKEN", ""),
+            skip_overdue=_env_flag(env, "ROUNDS_SKIP_OVERDUE"),
         )

@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select, text
 
-import flows.engine as engine
+import flows.routes as routes
 from content.catalog import get_catalog
 from flows.engine import Context
 from flows.quiz import STREAK_FIRST_READ, plan_daily_question, streak_days
 from gateway.simulate import replies_from
 from store.db import BUSY_TIMEOUT_MS, get_engine, session_factory
+from store.learning import Learning
 from store.models import INBOUND, OUTBOUND, Attempt, Card, Message, Person, Question, utcnow
 from tests.conftest import Phone, sign
 from tests.flows_support import OPTIONS, content_folder, seed_bank
@@ -183,7 +184,7 @@ def boom(monkeypatch):
         ctx.session.flush()
         raise RuntimeError("a bug in a flow")
 
-    monkeypatch.setitem(engine.KEYWORDS, "BOOM", fail)
+    monkeypatch.setitem(routes.KEYWORDS, "BOOM", fail)
     return fail
 
 
@@ -212,7 +213,7 @@ def test_a_failing_first_contact_still_creates_the_person(app, database_url, mon
         person.flow = "onboarding:name"
         raise RuntimeError("a bug in onboarding")
 
-    monkeypatch.setattr(engine, "FIRST_CONTACT", [fail])
+    monkeypatch.setattr(routes, "FIRST_CONTACT", fail)
     assert Phone(app.test_client(), NIGERIA).text("JOIN") == [get_catalog().render("error")]
     with session_factory(database_url)() as session:
         person = session.scalars(select(Person)).one()
@@ -262,7 +263,7 @@ def test_a_streak_longer_than_the_first_read(db, student, gap):
     expected = gap if gap is not None else len(days) + 1
     qid = int(student.say("Q")[1:].split(" ", 1)[0])
     assert student.say("B").endswith(f"Day streak: {expected}"), qid
-    assert streak_days(db, student.person, student.now) == expected
+    assert streak_days(Learning(db), student.person, student.now) == expected
 
 
 def test_an_answer_to_an_old_question_counts_its_own_day(db, student):

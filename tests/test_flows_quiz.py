@@ -12,6 +12,7 @@ from content.catalog import get_catalog
 from content.segments import is_gsm7, segment_count
 from flows.engine import Context
 from flows.quiz import advance_schedule, choose_question, parse_answer, plan_daily_question
+from store.learning import Learning
 from store.models import Attempt, Card
 from tests.flows_support import Phone, content_folder, seed_bank
 
@@ -316,7 +317,7 @@ def test_a_due_review_comes_before_a_new_question(db, student):
     # The next morning's push brings the review back, though it falls due after breakfast.
     person, at = student.person, student.person.next_push_at
     assert at == datetime(2026, 11, 27, 7, 0, tzinfo=UTC) < card_for(db, student, first).due
-    assert choose_question(db, person, at).id == first
+    assert choose_question(Learning(db), person, at).id == first
     attempt, text = plan_daily_question(_ctx(student, at), person, at)
     assert attempt.question_id == first and text.startswith(f"Q{first} ")
     # Once put again it waits for its answer rather than coming back on every Q.

@@ -12,7 +12,7 @@ from redis import Redis
 from sqlalchemy import select
 
 import workers.send as send
-from flows.quiz import _insert_attempt
+from store.learning import Learning
 from store.models import Attempt, Person, Question
 from tests.test_send_path import add_person, messages, queue
 from workers import runtime
@@ -94,10 +94,10 @@ def test_an_attempt_is_read_back_right_after_a_rolled_back_savepoint(db):
     db.commit()
     at = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
     savepoint = db.begin_nested()
-    first = _insert_attempt(db, person, question, date(2026, 11, 27), "daily", at)
+    first = Learning(db).insert_attempt(person.id, question.id, date(2026, 11, 27), "daily", at)
     assert first is not None
     savepoint.rollback()
-    second = _insert_attempt(db, person, question, date(2026, 11, 28), "daily", at)
+    second = Learning(db).insert_attempt(person.id, question.id, date(2026, 11, 28), "daily", at)
     db.commit()
     stored = db.scalars(select(Attempt)).all()
     assert [(a.id, a.local_date) for a in stored] == [(second.id, date(2026, 11, 28))]
