@@ -1,4 +1,4 @@
-"""SMS segment arithmetic, as carriers count it, and a GSM-7 normaliser.
+"""SMS segment arithmetic, as carriers count it, a GSM-7 normaliser, and per-channel rendering.
 
 Hand-written because no maintained library counts extension characters, UTF-16
 code units and split boundaries exactly as Twilio bills them.
@@ -65,6 +65,10 @@ _REPLACEMENTS = {
 }
 _TABLE = str.maketrans(_REPLACEMENTS)
 
+# Letters outside GSM-7 that do not decompose into a GSM-7 letter plus a mark.
+_LETTER_FOLDS = {"œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"}
+WHATSAPP = "whatsapp"
+
 
 @dataclass(frozen=True)
 class SegmentCount:
@@ -95,6 +99,36 @@ def normalise(text: str) -> str:
         folded = unicodedata.normalize("NFKC", char)
         out.append(folded if is_gsm7(folded) else char)
     return "".join(out)
+
+
+def fold_for_sms(text: str) -> str:
+    """`text` with each letter GSM-7 lacks written without its accent (ê -> e, á -> a, œ -> oe).
+
+    The accented letters GSM-7 has (é è à ù ì ò Ç ñ ü ä ö ...) are kept: only a letter that
+    would switch the whole SMS to UCS-2, and so double its cost, is folded.
+    """
+    out = []
+    for char in text:
+        if char in GSM7_BASIC or char in GSM7_EXTENSION:
+            out.append(char)
+            continue
+        plain = _LETTER_FOLDS.get(char)
+        if plain is None and char.isalpha():
+            plain = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        out.append(plain if plain and is_gsm7(plain) else char)
+    return "".join(out)
+
+
+def for_channel(text: str, channel: str | None) -> str:
+    """`text` as it is sent on `channel`: look-alikes mapped, and on SMS the letters GSM-7 lacks folded.
+
+    WhatsApp costs nothing per character, so it gets the full spelling. A text whose channel
+    is not known (None) is only normalised: folding loses letters, so it happens only for SMS.
+    """
+    plain = normalise(text)
+    if channel is None or channel == WHATSAPP:
+        return plain
+    return fold_for_sms(plain)
 
 
 def _split_units(text: str) -> tuple[str, list[int]]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from content.segments import count, is_gsm7, normalise, segment_count, truncate_to
+from content.segments import count, for_channel, is_gsm7, normalise, segment_count, truncate_to
 
 ARABIC = "مرحبا"  # five letters, all outside GSM-7
 EMOJI = "\U0001f600"  # one character, a surrogate pair in UTF-16
@@ -82,6 +82,52 @@ def test_normalise_keeps_english_in_gsm7() -> None:
 def test_normalise_leaves_real_accented_words_alone() -> None:
     assert normalise("Très bien, à demain") == "Très bien, à demain"
     assert normalise("é è à ù ì ò Ç Ñ ü") == "é è à ù ì ò Ç Ñ ü"  # all GSM-7 already
+
+
+# Every accented letter and sign of the GSM 03.38 basic set: SMS keeps them as they are.
+GSM7_ACCENTS = "é è à ù ì ò Ç É ñ Ñ ü Ü ä Ä ö Ö Å å Ø ø Æ æ ß ¿ ¡".split()
+# Letters French, Spanish and Portuguese use that GSM-7 lacks, and what SMS sends instead.
+FOLDED_ON_SMS = {
+    "á": "a", "í": "i", "ó": "o", "ú": "u", "â": "a", "ê": "e", "î": "i", "ô": "o", "û": "u",
+    "ë": "e", "ï": "i", "ÿ": "y", "ç": "c", "ã": "a", "õ": "o", "œ": "oe",
+    "Á": "A", "Í": "I", "Ó": "O", "Ú": "U", "À": "A", "È": "E", "Ê": "E", "Î": "I", "Ô": "O",
+    "Œ": "OE",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("letter", GSM7_ACCENTS)
+def test_sms_keeps_the_accents_gsm7_has(letter: str) -> None:
+    word = f"x{letter}x"
+    assert for_channel(word, "sms") == word
+    assert count(for_channel(word, "sms")).encoding == "GSM-7"
+    assert for_channel(word, "whatsapp") == word
+
+
+@pytest.mark.parametrize(("letter", "plain"), FOLDED_ON_SMS.items())
+def test_sms_folds_only_the_letters_gsm7_lacks(letter: str, plain: str) -> None:
+    word = f"x{letter}x"
+    assert count(word).encoding == "UCS-2"
+    assert for_channel(word, "sms") == f"x{plain}x"
+    assert count(for_channel(word, "sms")).encoding == "GSM-7"
+    assert for_channel(word, "whatsapp") == word  # WhatsApp gets the full spelling
+
+
+def test_sms_rendering_of_real_sentences() -> None:
+    french = "Vous êtes à l\u2019heure : réponse reçue, très bien. Ça marche ? Œdème, août, maïs."
+    assert (
+        for_channel(french, "sms")
+        == "Vous etes à l'heure : réponse recue, très bien. Ça marche ? OEdème, aout, mais."
+    )
+    spanish = "¿Cómo estás? Tu próxima pregunta llega mañana; ¡ánimo, pingüino!"
+    assert for_channel(spanish, "sms") == "¿Como estas? Tu proxima pregunta llega mañana; ¡animo, pingüino!"
+    assert for_channel(spanish, "whatsapp") == spanish
+    # A text whose channel is unknown is normalised but never folded.
+    assert for_channel(french, None) == french.replace("\u2019", "'")
+
+
+def test_sms_folding_leaves_what_it_cannot_fold() -> None:
+    assert for_channel(f"ok {ARABIC} {EMOJI}", "sms") == f"ok {ARABIC} {EMOJI}"
+    assert count(for_channel("Gr\u00fc\u00dfe \u2014 5\u00b0", "sms")).encoding == "GSM-7"
 
 
 def test_truncate_to_cuts_with_an_ellipsis_only_when_needed() -> None:
