@@ -32,8 +32,8 @@ def message_row(
     send_after: datetime | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """Column values for one queued outbound message to `person`."""
-    text = segments.normalise(body)
+    """Column values for one queued outbound message to `person`, rendered for their channel."""
+    text = segments.for_channel(body, person.channel)
     counted = segments.count(text)
     now = now or utcnow()
     return {

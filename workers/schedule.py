@@ -128,17 +128,19 @@ def _queue_batch(
 
 def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[int]:
     now = utcnow()
-    counted: dict[str, dict] = {}  # message_row normalises and counts each distinct text once
+    # message_row renders and counts each distinct text once per channel
+    counted: dict[tuple[str, str], dict] = {}
     rows = []
     for planned in plan_daily_questions(ctx, people, at):
         person = planned.person
         if person.status == OPTED_OUT:
             continue
-        if planned.text not in counted:
-            counted[planned.text] = message_row(person, planned.text, "question", now=now)
+        rendered = (planned.text, person.channel)
+        if rendered not in counted:
+            counted[rendered] = message_row(person, planned.text, "question", now=now)
         key = f"daily:{person.id}:{planned.day.isoformat()}"
         rows.append(
-            counted[planned.text]
+            counted[rendered]
             | {
                 "person_id": person.id,
                 "channel": person.channel,

@@ -21,6 +21,7 @@ from queue import Empty, SimpleQueue
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from content import segments
 from flows.phones import mask
 from store.db import session_factory
 from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person, utcnow
@@ -98,8 +99,10 @@ def route_for(
     """How `message` leaves: free-form, a WhatsApp template, or SMS instead of WhatsApp."""
     callback = status_callback_url(settings)
     sms_sender = settings.sms_from or settings.messaging_service_sid
+    # A WhatsApp row that falls back to SMS was rendered in full: fold it as SMS would be.
+    sms_body = segments.for_channel(message.body, SMS)
     sms = Route(
-        Outgoing(message.phone, message.body, settings.sms_from, settings.messaging_service_sid, callback),
+        Outgoing(message.phone, sms_body, settings.sms_from, settings.messaging_service_sid, callback),
         SMS,
         sms_sender,
     )
