@@ -39,6 +39,12 @@ class Inbound:
     received_at: datetime
     num_media: int = 0
     profile_name: str | None = None
+    message_type: str = "text"  # WhatsApp's MessageType: `location`, `image`, ... carry no text
+
+    @property
+    def attachments(self) -> int:
+        """Photos and voice notes (NumMedia), or one for a shared location: what came besides text."""
+        return self.num_media or (0 if self.message_type in ("", "text") else 1)
 
 
 @dataclass

@@ -82,7 +82,10 @@ def first_message(ctx: Context, person: Person, command: Command) -> Outcome | N
 def empty(ctx: Context, person: Person, command: Command) -> Outcome | None:
     if command.raw:
         return None
-    return reply(ctx.say(person, "media_only" if command.media else "empty"))
+    if command.media:
+        # Rounds reads only text: say so, and show what can be texted.
+        return reply(ctx.say(person, "media_only"), ctx.say(person, "help").split("\n", 1)[0])
+    return reply(ctx.say(person, "empty"))
 
 
 def keyword(ctx: Context, person: Person, command: Command) -> Outcome | None:
@@ -105,7 +108,7 @@ ROUTES: tuple[tuple[str, Route], ...] = (
     ("help or start", help_or_start),
     ("role", role),  # mentors and the on-call number
     ("first contact", first_message),  # onboarding starts
-    ("empty", empty),  # a picture alone, or blanks
+    ("empty", empty),  # a picture or a location alone, or blanks
     ("keyword", keyword),  # KEYWORDS
     ("open flow", open_flow),  # OPEN_FLOWS: onboarding's steps
     ("check-in answer", checkins.answer_checkin),  # `4 good week`, before an exam answer
@@ -121,7 +124,7 @@ def handle(ctx: Context, person: Person, inbound: Inbound, first_contact: bool =
     It changes the person (and learning state) through the context it is given; the caller
     commits and sends.
     """
-    command = Command.parse(inbound.text, inbound.num_media, first_contact)
+    command = Command.parse(inbound.text, inbound.attachments, first_contact)
     for _name, route in ROUTES:
         outcome = route(ctx, person, command)
         if outcome is not None:

@@ -147,7 +147,7 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
             return _replay(session, sid)
         person, created, inbound_id = recorded
         ctx = flows.Context(session, get_catalog(settings.content_path), settings, now)
-        inbound_text = flows.Inbound(body.text, channel, now, num_media, profile_name)
+        inbound_text = flows.Inbound(body.text, channel, now, num_media, profile_name, _message_type(form))
         outcome = _run_flow(ctx, person, inbound_text, created)
         if outcome is None:
             # Nothing the failed flow wrote is kept: the text is recorded again, in a transaction
@@ -160,7 +160,9 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
             person, created, inbound_id = recorded
             outcome = flows.Outcome(replies=[ctx.say(person, "error")])
 
-        _add_replies(session, person.id, channel, address.phone, inbound_id, outcome.replies, now)
+        # Rendered for the channel the text came in on: stored, and replayed, as sent.
+        replies = [segments.for_channel(text, channel) for text in outcome.replies]
+        _add_replies(session, person.id, channel, address.phone, inbound_id, replies, now)
         for push in outcome.pushes:
             target = session.get(Person, push.person_id)
             if target is not None:
@@ -168,7 +170,6 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
                 if message_id is not None:
                     pushes.append(message_id)
         session.commit()
-        replies = outcome.replies
     finally:
         session.close()
     enqueue_send(pushes, urgent=True)
@@ -427,6 +428,13 @@ def _number(form, name: str, low: int, high: int) -> int | None:  # type: ignore
     if number is None:
         log.warning("ignored %s=%r: not a whole number from %d to %d", name, raw[:40], low, high)
     return number
+
+
+def _message_type(form) -> str:  # type: ignore[no-untyped-def]
+    """WhatsApp's MessageType; a shared location is recognised by its coordinates too."""
+    if form.get("Latitude") or form.get("Longitude"):
+        return "location"
+    return _field(form, "MessageType", 32).lower() or "text"
 
 
 @blueprint.post("/status")
