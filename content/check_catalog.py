@@ -1,16 +1,18 @@
 """Checks for the message catalog: English complete and GSM-7, other languages consistent.
 
-Every message is filled with sample values and counted as `Catalog.render` would
-send it, so a translation that grows past the segment budget is caught here.
+Every message is filled with sample values and rendered as it leaves for each channel
+(`segments.for_channel`); the SMS rendering must fit the segment budget, so a translation
+that grows past it is caught here. `catalog_segments` lists both renderings' counts.
 """
 
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 
 from content.bank import EXPLANATION_MAX, MESSAGE_SEGMENTS, Bank, CatalogFile
 from content.report import Report
-from content.segments import normalise, segment_count
+from content.segments import WHATSAPP, SegmentCount, count, for_channel
 
 # Typical long values for the placeholders flows fill in; other names get DEFAULT_SAMPLE.
 SAMPLE_VALUES: dict[str, str | int] = {
@@ -34,6 +36,7 @@ SAMPLE_VALUES: dict[str, str | int] = {
     "timezone": "America/Argentina/Buenos_Aires",
     "zone": "America/Argentina/Buenos_Aires",
     "language": "fr",
+    "channel": "WhatsApp",
     "explanation": "x" * EXPLANATION_MAX,
     "message": "m" * 120,
     "menu": "1 Cardiology 2 Pulmonology 3 Renal 4 GI 5 Endocrine",
@@ -136,20 +139,72 @@ def _check_language(catalog: CatalogFile, english: CatalogFile, out: Report) -> 
         )
 
 
+def _sample(template: str) -> str:
+    """The template filled with sample values (raises what `str.format` raises)."""
+    return template.format_map(_Samples()).strip()
+
+
 def _check_budget(catalog: CatalogFile, key: str, template: str, line: int, out: Report) -> None:
-    """Fill the template with sample values and count it as the catalog would send it."""
+    """Fill the template with sample values and count it as it would go out by SMS."""
     label = f"message '{key}'"
     try:
-        text = normalise(template.format_map(_Samples()).strip())
+        text = for_channel(_sample(template), "sms")
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         out.error(catalog.file, line, f"{label}: cannot fill in its placeholders: {exc}")
         return
-    segments = segment_count(text)
+    segments = count(text).segments
     if segments > MESSAGE_SEGMENTS:
         out.error(
             catalog.file,
             line,
             f"{label} is {segments} SMS segments with sample values; at most {MESSAGE_SEGMENTS}",
         )
-    if key == "help" and catalog.language == "en" and segments != 1:
+    if key == "help" and segments != 1:
         out.error(catalog.file, line, f"{label} is {segments} SMS segments; HELP must fit one")
+
+
+@dataclass(frozen=True)
+class MessageCost:
+    """One catalog message, filled with sample values, as counted on each channel."""
+
+    language: str
+    key: str
+    sms: SegmentCount
+    whatsapp: SegmentCount
+
+
+def catalog_segments(bank: Bank) -> list[MessageCost]:
+    """Every message in every language with the segments of its SMS and WhatsApp renderings.
+
+    Messages whose placeholders cannot be filled are left out: `check_catalog` reports them.
+    """
+    costs = []
+    for language in sorted(bank.catalogs):
+        for key, template in bank.catalogs[language].messages.items():
+            try:
+                text = _sample(template)
+            except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+                continue
+            sms, whatsapp = count(for_channel(text, "sms")), count(for_channel(text, WHATSAPP))
+            costs.append(MessageCost(language, key, sms, whatsapp))
+    return costs
+
+
+def segment_table(costs: list[MessageCost]) -> list[str]:
+    """`catalog_segments` as text: a row per message, `SMS/WhatsApp` segments per language."""
+    languages = sorted({cost.language for cost in costs})
+    cells: dict[str, dict[str, str]] = {}
+    for cost in costs:
+        cells.setdefault(cost.key, {})[cost.language] = f"{_cell(cost.sms)}/{_cell(cost.whatsapp)}"
+    width = max((len(key) for key in cells), default=3) + 2
+    lines = [
+        "segments per message with sample values, SMS/WhatsApp (u = UCS-2):",
+        "message".ljust(width) + "".join(language.ljust(8) for language in languages).rstrip(),
+    ]
+    for key, row in cells.items():
+        lines.append(key.ljust(width) + "".join(row.get(lang, "-").ljust(8) for lang in languages).rstrip())
+    return lines
+
+
+def _cell(counted: SegmentCount) -> str:
+    return f"{counted.segments}{'u' if counted.encoding == 'UCS-2' else ''}"

@@ -62,12 +62,17 @@ def _content_path(path: str | None) -> Path:
 @content.command("check")
 @click.argument("path", required=False)
 def content_check(path: str | None) -> None:
-    """Validate content: schema, answer keys, GSM-7 and segment budgets."""
-    from content.check import check_content
+    """Validate content: schema, answer keys, GSM-7 and segment budgets; list each message's segments."""
+    from content.bank import load_bank
+    from content.check import check_bank
+    from content.check_catalog import catalog_segments, segment_table
 
     root = _content_path(path)
-    problems = check_content(root, date.today())
+    bank = load_bank(root)
+    problems = check_bank(bank, date.today())
     errors = [p for p in problems if p.severity == "error"]
+    for line in segment_table(catalog_segments(bank)):
+        click.echo(line)
     for problem in problems:
         click.echo(str(problem))
     click.echo(f"{root}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")

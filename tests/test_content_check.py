@@ -324,10 +324,26 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
 def test_a_translation_counted_in_ucs2_can_blow_the_budget(tmp_path: Path) -> None:
     root = write_content(tmp_path)
     path = root / "catalog" / "fr.yaml"
-    # "ê" is outside GSM-7: 210 characters of French cost four UCS-2 segments.
-    long_score = "Serie {streak}, precision {accuracy} %. " + "Vous êtes en forme. " * 9
+    # "→" is outside GSM-7 and has no plain form: 220 characters of French cost four UCS-2 segments.
+    long_score = "Serie {streak}, precision {accuracy} %. " + "En forme \u2192 bravo. " * 10
     path.write_text(path.read_text().replace('"Serie {streak}, precision {accuracy} %."', f'"{long_score}"'))
     only_error(check_content(root, TODAY), "fr.yaml", 3, "message 'score'", "4 SMS segments")
+
+
+def test_letters_sms_folds_do_not_count_as_ucs2(tmp_path: Path) -> None:
+    root = write_content(tmp_path)
+    path = root / "catalog" / "fr.yaml"
+    # "ê" is outside GSM-7, but SMS sends it as "e": 210 characters are two GSM-7 segments.
+    long_score = "Serie {streak}, precision {accuracy} %. " + "Vous êtes en forme. " * 9
+    path.write_text(path.read_text().replace('"Serie {streak}, precision {accuracy} %."', f'"{long_score}"'))
+    assert check_content(root, TODAY) == []
+
+
+def test_help_must_fit_one_sms_segment_in_every_language(tmp_path: Path) -> None:
+    root = write_content(tmp_path)
+    path = root / "catalog" / "fr.yaml"
+    path.write_text(path.read_text().replace("STOP pour arreter.", "STOP pour arrêter. " + "Encore. " * 12))
+    only_error(check_content(root, TODAY), "fr.yaml", 1, "'help'", "must fit one")
 
 
 def test_render_question_reads_the_same_for_bank_and_stored_questions(tmp_path: Path) -> None:
