@@ -15,7 +15,7 @@ from content.segments import GSM7_BASIC, normalise
 from flows.engine import Command, Context, Outcome, reply
 from flows.schedule import parse_daily_time, reschedule
 from flows.zones import city, examples, match_zone, ranked_zones
-from store.models import STUDENT, Person
+from store.models import STUDENT, WHATSAPP, Person
 
 FLOW = "onboarding"
 NAME, TRACK, TIME, ZONE = "name", "track", "time", "zone"
@@ -37,6 +37,8 @@ _NAME_LEAD = re.compile(
     r"me llamo|mi nombre es|soy)\b[\s:,.-]*",
     re.IGNORECASE,
 )
+# How the welcome names the channel a newcomer wrote on ("one question a day by WhatsApp").
+CHANNEL_NAMES = {WHATSAPP: "WhatsApp"}
 # After this many replies we cannot place, the usual zone is taken (TZ changes it any time).
 ZONE_TRIES = 3
 
@@ -95,7 +97,7 @@ def start(ctx: Context, person: Person) -> Outcome:
     _go(person, NAME)
     person.flow_state = {}
     person.next_push_at = None
-    return reply(ctx.say(person, "welcome"))
+    return reply(ctx.say(person, "welcome", channel=CHANNEL_NAMES.get(person.channel or "", "SMS")))
 
 
 def _zone_prompt(ctx: Context, person: Person, retry: bool = False) -> str:

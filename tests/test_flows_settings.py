@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from content.catalog import get_catalog
-from content.segments import is_gsm7, segment_count
+from content.segments import for_channel, is_gsm7, segment_count
 from tests.flows_support import Phone, content_folder, seed_bank
 
 NIGERIA = "+2348031234567"
@@ -109,7 +109,7 @@ def test_lang_fr_then_replies_in_french(student):
     assert student.say("TIME 7pm") == "C'est noté : votre question du jour arrive à 19:00 (Africa/Lagos)."
     question = student.say("Q")
     feedback = student.say("b")
-    assert feedback.startswith(("Exact : B.", "Raté : ")) and "Jours de suite : 1" in feedback
+    assert feedback.startswith(("Exact : B.", "Non, c'est ")) and "Jours de suite : 1" in feedback
     assert question.startswith("Q") and segment_count(feedback) == 1
     assert student.say("LANG es").startswith("Idioma: español.")
     assert student.say("lang english") == "Language: English. Text HELP for commands."
@@ -164,5 +164,6 @@ LONG_VALUES = {
 def test_confirmations_and_feedback_fit_one_segment_in_every_language(tmp_path_factory, language, key):
     catalog = get_catalog(str(content_folder(tmp_path_factory.getbasetemp())))
     text = catalog.render(key, language, **LONG_VALUES)
-    assert segment_count(text) == 1, text
+    # Counted as SMS sends it: the letters GSM-7 lacks (á, ê) are folded there.
+    assert segment_count(for_channel(text, "sms")) == 1, text
     assert language != "en" or is_gsm7(text)
