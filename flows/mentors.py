@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from content.catalog import Catalog
-from content.segments import GSM7_BASIC, normalise, truncate_to
+from content.segments import GSM7_BASIC, fold_for_sms, normalise, truncate_to
 from flows.engine import HELP_WORDS, Command, Context, Outcome, Push, reply
 from flows.phones import parse_address, time_zones_for
 from flows.safeguarding import (
@@ -74,7 +74,7 @@ def _person(session: Session, who: Person | str, what: str) -> Person:
 
 def _gsm_letters(text: str) -> str:
     """Letters, spaces, dots, hyphens and apostrophes that GSM-7 can carry; never digits."""
-    plain = normalise(text or "")
+    plain = fold_for_sms(normalise(text or ""))  # Conceição -> Conceicao, not Concei
     kept = "".join(c for c in plain if c in GSM7_BASIC and (c.isalpha() or c in " .-'"))
     return re.sub(r"\s+", " ", kept).strip(" .-'")
 

@@ -11,7 +11,7 @@ import unicodedata
 
 from rapidfuzz import fuzz, process
 
-from content.segments import GSM7_BASIC, normalise
+from content.segments import GSM7_BASIC, fold_for_sms, normalise
 from flows.engine import Command, Context, Outcome, reply
 from flows.schedule import parse_daily_time, reschedule
 from flows.zones import city, examples, match_zone, ranked_zones
@@ -83,7 +83,9 @@ def clean_name(text: str) -> str | None:
 
 def display_name(ctx: Context, person: Person) -> str:
     """The name as it can go in a GSM-7 text (at most 20 characters), else a friendly stand-in."""
-    plain = "".join(c for c in normalise(person.name or "") if c in GSM7_BASIC and c not in "\r\n")
+    # Letters GSM-7 lacks lose their accent (Jérôme -> Jérome) rather than the whole letter.
+    folded = fold_for_sms(normalise(person.name or ""))
+    plain = "".join(c for c in folded if c in GSM7_BASIC and c not in "\r\n")
     plain = re.sub(r"\s+", " ", plain).strip()[:20].strip()
     return plain if any(c.isalpha() for c in plain) else ctx.say(person, "default_name")
 

@@ -117,6 +117,13 @@ def test_bad_track_and_time_get_the_question_again(db, chat_settings, now):
     assert phone.person.daily_time == "19:00"
 
 
+def test_a_name_keeps_its_letters_when_gsm7_lacks_an_accent(db, chat_settings, now):
+    phone = Phone(db, chat_settings, NIGERIA, now)
+    phone.send("hi")
+    assert phone.say("Jérôme Ngoué").startswith("Thanks, Jérome Ngoué!")
+    assert phone.person.name == "Jérôme Ngoué"
+
+
 def test_name_without_gsm_letters_gets_a_friendly_stand_in(db, chat_settings, now):
     phone = Phone(db, chat_settings, NIGERIA, now)
     phone.send("hi")

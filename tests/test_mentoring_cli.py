@@ -67,6 +67,13 @@ def test_add_a_mentor(runner, settings):
     with session_scope(settings.database_url) as session:
         assert session.get(MentorProfile, mentor.id).display_name == "Dr Obi"
 
+    # A letter GSM-7 lacks loses its accent, not the whole letter; é stays.
+    assert (
+        runner.invoke(args=["mentor", "add", MENTOR_PHONE, "--name", "Dr Conceição Bénédicte"]).exit_code == 0
+    )
+    with session_scope(settings.database_url) as session:
+        assert session.get(MentorProfile, mentor.id).display_name == "Dr Conceicao Bénédicte"
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
