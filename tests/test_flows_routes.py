@@ -72,9 +72,23 @@ def test_help_start_and_empty_texts_are_answered_before_any_flow():
     assert _text(student, "help") == [catalog.render("help")]
     assert _text(student, "START") == [catalog.render("already_active")]
     assert _text(_person(role=STUDENT, track="step1", daily_time="08:00"), " ", media=1) == [
-        catalog.render("media_only")
+        catalog.render("media_only"),
+        catalog.render("help"),
     ]
-    assert _text(_person(role=STUDENT), "", first_contact=True) == [catalog.render("welcome")]
+    assert _text(_person(role=STUDENT), "", first_contact=True) == [catalog.render("welcome", channel="SMS")]
+
+
+def test_a_shared_location_is_answered_like_a_picture():
+    catalog = get_catalog()
+    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]
+    student = _person(role=STUDENT, track="step1", daily_time="08:00")
+    location = flows.Inbound("", "whatsapp", NOW, message_type="location")
+    assert flows.handle(ctx, student, location).replies == [
+        catalog.render("media_only"),
+        catalog.render("help"),
+    ]
+    blank = flows.Inbound("", "whatsapp", NOW)
+    assert flows.handle(ctx, student, blank).replies == [catalog.render("empty")]
 
 
 # --- on the database: a check-in answer before an exam answer --------------------------------
