@@ -120,8 +120,20 @@ def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
     connection = runtime.redis_connection()
     queues = [runtime.queue(name, connection) for name in runtime.QUEUE_NAMES]
     runtime.warm_up()
-    worker_class = SimpleWorker if simple else Worker
-    worker_process = worker_class(queues, connection=connection)
+    base = SimpleWorker if simple else Worker
+
+    class PromptWorker(base):
+        """RQ's command listener waits up to 60 s per read, and teardown joins it after
+        unsubscribing, so a stopping worker could hang a minute; a 1 s read bounds that."""
+
+        def subscribe(self) -> None:
+            self.pubsub = self.connection.pubsub()
+            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+            self.pubsub_thread = self.pubsub.run_in_thread(
+                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+            )
+
+    worker_process = PromptWorker(queues, connection=connection)
     worker_process.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 

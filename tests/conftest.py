@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -224,6 +226,30 @@ def send_settings(app_settings, twilio):
     settings = app_settings.with_(twilio_api_base=twilio.url)
     runtime.configure(settings)
     return settings
+
+
+class DrainWorker(SimpleWorker):
+    """A burst worker without the command channel. RQ's worker listens for `rq.command`
+    messages on a pubsub thread that blocks up to 60 s per read; at teardown it sends
+    UNSUBSCRIBE and then joins that thread, so when the reply wakes the thread before it
+    is told to stop, the join waits out a whole 60 s read. A drain takes no commands."""
+
+    def subscribe(self) -> None:
+        pass
+
+
+def drain(settings: Settings) -> DrainWorker:
+    """Run every queued job, and the jobs those queue, with a real RQ worker in burst mode
+    in this process."""
+    from workers import runtime
+
+    connection = Redis.from_url(settings.redis_url)
+    worker = DrainWorker(
+        [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES], connection=connection
+    )
+    worker.work(burst=True)
+    connection.close()
+    return worker
 
 
 class Phone:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from store.admin import Broadcast
@@ -14,6 +12,7 @@ from store.db import session_scope
 from store.mentoring import Flag
 from store.models import Attempt, Message, Question, utcnow
 from tests.admin_support import add_person, bearer, make_token
+from tests.conftest import drain
 from workers import runtime
 
 
@@ -44,13 +43,6 @@ def error_of(response) -> str:
     data = response.get_json()
     assert set(data) == {"error"}, data
     return data["error"]
-
-
-def drain(settings) -> None:
-    connection = Redis.from_url(settings.redis_url)
-    SimpleWorker(
-        [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES], connection=connection
-    ).work(burst=True)
 
 
 # --- authentication and the description ---------------------------------------------------------

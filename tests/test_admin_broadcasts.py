@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import event, func, select, update
 
 from store.admin import CANCELLED, DONE, QUEUED, SENDING, Broadcast
@@ -14,7 +14,7 @@ from store.clock import FixedClock
 from store.db import get_engine, session_scope
 from store.models import Message
 from tests.admin_support import add_people, add_person, at
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, drain
 from tests.twilio_standin import TwilioStandIn
 from workers import broadcasts, runtime
 from workers.broadcasts import BroadcastError, Schedule, Segment
@@ -255,10 +255,7 @@ def test_outside_the_window_the_broadcast_template_is_what_twilio_gets(settings_
     add_person(settings, "+2348031000005", channel="whatsapp", last_inbound_at=stale)
     broadcast_id = create(settings, "Revision tonight", template="HX" + "1" * 32)
     broadcasts.run_fan_out(settings, broadcast_id)
-    connection = Redis.from_url(settings.redis_url)
-    SimpleWorker([Queue(n, connection=connection) for n in runtime.QUEUE_NAMES], connection=connection).work(
-        burst=True
-    )
+    drain(settings)
     (sent,) = twilio.sent
     assert sent["ContentSid"] == "HX" + "1" * 32 and sent["To"] == "whatsapp:+2348031000005"
     assert sent["ContentVariables"] == '{"1": "Revision tonight"}'
@@ -365,10 +362,7 @@ def test_a_broadcast_goes_through_the_send_path_and_reports_progress(settings_):
         broadcast_id = create(settings, "Revision tonight at 7")
         twilio.inject(400, 21211, "Invalid 'To' Phone Number")
         broadcasts.run_fan_out(settings, broadcast_id)
-        connection = Redis.from_url(settings.redis_url)
-        SimpleWorker(
-            [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES], connection=connection
-        ).work(burst=True)
+        drain(settings)
     finally:
         twilio.stop()
     assert sorted(m["Body"] for m in twilio.sent) == ["Revision tonight at 7"] * 2

@@ -11,14 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 from werkzeug.serving import make_server
 
 from tests.admin_support import PASSWORD, add_person, make_admin
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, drain
 from tests.twilio_standin import TwilioStandIn
-from workers import runtime
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -96,13 +93,6 @@ def sign_in(page, server: str, password: str = PASSWORD) -> None:
     page.fill("input[name=email]", "ada@example.org")
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-
-
-def drain(settings) -> None:
-    connection = Redis.from_url(settings.redis_url)
-    SimpleWorker(
-        [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES], connection=connection
-    ).work(burst=True)
 
 
 def test_sign_in(page, server, live_settings, request):

@@ -7,8 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from content.load import load_content
@@ -17,7 +15,7 @@ from store.db import session_scope
 from store.mentoring import Flag
 from store.models import Attempt, Message, Person, Question, Resource, utcnow
 from tests.admin_support import add_people, add_person, make_admin, post, sign_in
-from workers import runtime
+from tests.conftest import drain
 
 PAGE_LIMIT = 100_000
 
@@ -41,13 +39,6 @@ def viewer(client, app_settings):
     make_admin(app_settings, role="viewer")
     sign_in(client)
     return client
-
-
-def drain(settings) -> None:
-    connection = Redis.from_url(settings.redis_url)
-    SimpleWorker(
-        [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES], connection=connection
-    ).work(burst=True)
 
 
 def text_of(response) -> str:

@@ -5,12 +5,10 @@ mentor's commands, STOP on either side, the rate limit and patient data.
 from __future__ import annotations
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 
 from content.segments import segment_count
 from store.mentoring import PAIR_ACTIVE, PAIR_ENDED
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Phone
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Phone, drain
 from tests.mentoring_support import (
     MENTOR_PHONE,
     STUDENTS,
@@ -324,13 +322,6 @@ def twilio(client, app_settings):
     standin.stop()
 
 
-def work(settings) -> None:
-    """Drain the queues with a real RQ worker in burst mode."""
-    connection = Redis.from_url(settings.redis_url)
-    queues = [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES]
-    SimpleWorker(queues, connection=connection).work(burst=True)
-
-
 def test_relays_really_go_out_through_rq_and_twilio(client, app_settings, twilio, mentor_phone):
     settings = app_settings
     make_mentor(settings)
@@ -339,7 +330,7 @@ def test_relays_really_go_out_through_rq_and_twilio(client, app_settings, twilio
 
     amina.text("MENTOR Hello Dr O, I'm Amina")
     mentor_phone.text("11 Welcome Amina!")
-    work(settings)
+    drain(settings)
 
     assert twilio.bodies_to(MENTOR_PHONE) == [
         "New mentee: Amina #11 (USMLE Step 1). Reply 11 and a message to say hello. "

@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, drain
 from workers import runtime
 from workers.outbox import enqueue_send, queue_message
 from workers.send import sweep_outbox
@@ -36,13 +35,6 @@ def queue(settings, person_id: int, body: str, key: str | None = None) -> int | 
         return queue_message(session, person, body, "question", key)
 
 
-def work(settings) -> None:
-    """Drain the queues with a real RQ worker in burst mode."""
-    connection = Redis.from_url(settings.redis_url)
-    queues = [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES]
-    SimpleWorker(queues, connection=connection).work(burst=True)
-
-
 def messages(settings) -> list[Message]:
     with session_scope(settings.database_url) as session:
         return list(session.execute(select(Message).order_by(Message.id)).scalars())
@@ -53,7 +45,7 @@ def test_queued_message_is_sent_once_with_the_exact_fields(send_settings, twilio
     message_id = queue(send_settings, person_id, "Q101 A 60yo man\u2026 \u201cchest pain\u201d")
     assert enqueue_send([message_id]) == 1
     enqueue_send([message_id])  # a duplicate signal must not send twice
-    work(send_settings)
+    drain(send_settings)
 
     assert len(twilio.sent) == 1
     fields = twilio.sent[0]
@@ -74,7 +66,7 @@ def test_whatsapp_push_uses_the_whatsapp_sender(send_settings, twilio):
         last_inbound_at=datetime.now(UTC) - timedelta(hours=2),
     )
     enqueue_send([queue(send_settings, person_id, "hello")])
-    work(send_settings)
+    drain(send_settings)
     assert twilio.sent[0]["To"] == "whatsapp:+447700900123"
     assert twilio.sent[0]["From"] == "whatsapp:+14155238886"
 
@@ -85,7 +77,7 @@ def test_idempotency_key_makes_a_second_queue_a_no_op(send_settings, twilio):
     second = queue(send_settings, person_id, "Q1", key="daily:1:2026-11-26")
     assert first is not None and second is None
     enqueue_send([first])
-    work(send_settings)
+    drain(send_settings)
     assert len(twilio.sent) == 1
 
 
@@ -95,7 +87,7 @@ def test_nothing_is_ever_sent_to_an_opted_out_number(send_settings, twilio):
     with session_scope(send_settings.database_url) as session:
         session.get(Person, person_id).status = OPTED_OUT  # STOP arrives after queuing
     enqueue_send([message_id])
-    work(send_settings)
+    drain(send_settings)
     assert twilio.sent == []
     assert messages(send_settings)[0].status == "suppressed"
     assert queue(send_settings, person_id, "another") is None
@@ -106,10 +98,10 @@ def test_lost_redis_loses_no_message(send_settings, twilio):
     ids = [queue(send_settings, person_id, f"message {n}") for n in range(3)]
     enqueue_send(ids)
     Redis.from_url(send_settings.redis_url).flushdb()  # every job gone, rows still queued
-    work(send_settings)
+    drain(send_settings)
     assert twilio.sent == []
     assert sweep_outbox(older_than_seconds=0) == 3
-    work(send_settings)
+    drain(send_settings)
     assert sorted(m["Body"] for m in twilio.sent) == ["message 0", "message 1", "message 2"]
     assert sweep_outbox(older_than_seconds=0) == 0
 
@@ -121,7 +113,7 @@ def test_enqueue_with_redis_down_leaves_the_row_for_the_sweeper(send_settings, t
     assert enqueue_send([message_id]) == 0
     runtime.configure(send_settings)
     assert sweep_outbox(older_than_seconds=0) == 1
-    work(send_settings)
+    drain(send_settings)
     assert len(twilio.sent) == 1
 
 
@@ -130,13 +122,13 @@ def test_server_error_is_retried_later_and_sent_once(send_settings, twilio):
     message_id = queue(send_settings, person_id, "hello")
     twilio.inject(500, 20500)
     enqueue_send([message_id])
-    work(send_settings)
+    drain(send_settings)
     row = messages(send_settings)[0]
     assert row.status == "queued" and row.send_after is not None and row.error_code == 20500
     with session_scope(send_settings.database_url) as session:
         session.get(Message, message_id).send_after = None  # let the backoff elapse
     assert sweep_outbox(older_than_seconds=0) == 1
-    work(send_settings)
+    drain(send_settings)
     assert len(twilio.sent) == 1
     assert messages(send_settings)[0].status == "sent"
 
@@ -145,7 +137,7 @@ def test_21610_marks_the_person_opted_out(send_settings, twilio):
     person_id = add_person(send_settings)
     twilio.opted_out.add("+2348031234111")
     enqueue_send([queue(send_settings, person_id, "hello")])
-    work(send_settings)
+    drain(send_settings)
     row = messages(send_settings)[0]
     assert (row.status, row.error_code) == ("failed", 21610)
     with session_scope(send_settings.database_url) as session:
@@ -156,7 +148,7 @@ def test_invalid_number_is_marked_unreachable_without_retry(send_settings, twili
     person_id = add_person(send_settings)
     twilio.inject(400, 21211, "Invalid 'To' Phone Number")
     enqueue_send([queue(send_settings, person_id, "hello")])
-    work(send_settings)
+    drain(send_settings)
     assert messages(send_settings)[0].status == "failed"
     with session_scope(send_settings.database_url) as session:
         assert session.get(Person, person_id).unreachable is True
@@ -169,7 +161,7 @@ def test_console_transport_without_credentials(app_settings, caplog):
     person_id = add_person(settings)
     enqueue_send([queue(settings, person_id, "hello from the console")])
     with caplog.at_level("INFO", logger="rounds.send"):
-        work(settings)
+        drain(settings)
     row = messages(settings)[0]
     assert row.status == "sent" and row.twilio_sid.startswith("SMconsole")
     assert "hello from the console" in caplog.text
@@ -195,8 +187,14 @@ def test_rounds_worker_burst_process_sends(send_settings, twilio):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=40,  # a worker that waits out RQ's 60 s command read would miss it
     )
     assert result.returncode == 0, result.stderr
     assert twilio.bodies_to("+2348031234111") == ["from a worker process"]
     assert messages(send_settings)[0].status == "sent"
+
+
+def test_a_drain_never_waits_on_the_command_channel(send_settings, twilio):
+    # RQ's teardown joins a pubsub thread blocked in a 60 s read; a drain opens none.
+    worker = drain(send_settings)
+    assert worker.pubsub_thread is None and worker.pubsub is None
