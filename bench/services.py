@@ -160,11 +160,12 @@ def prepare_database(url: str) -> None:
     """Migrate and load the bundled content, as a release would."""
     from content.load import load_content
     from store import migrate
+    from store.clock import SYSTEM_CLOCK
     from store.db import session_scope
 
     migrate.upgrade(url)
     with session_scope(url) as session:
-        load_content(session)
+        load_content(session, None, SYSTEM_CLOCK.now().date())
 
 
 @contextmanager

@@ -48,9 +48,9 @@ def exit_code(problems: Iterable[Problem]) -> int:
     return 1 if any(p.is_error for p in problems) else 0
 
 
-def check_content(root: Path | str | None = None, today: date | None = None) -> list[Problem]:
+def check_content(root: Path | str | None, today: date) -> list[Problem]:
     """Every problem in the content under `root`, sorted by file and line."""
-    return check_bank(load_bank(root), today or date.today())
+    return check_bank(load_bank(root), today)
 
 
 def check_bank(bank: Bank, today: date) -> list[Problem]:

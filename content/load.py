@@ -114,13 +114,13 @@ def _sync(
     return counts
 
 
-def load_content(session: Session, root: Path | str | None = None, today: date | None = None) -> LoadReport:
+def load_content(session: Session, root: Path | str | None, today: date) -> LoadReport:
     """Check the content under `root`, then upsert it; the caller commits the session.
 
     Raises ContentError, changing nothing, when the check finds any error.
     """
     bank = load_bank(root)
-    problems = check_bank(bank, today or date.today())
+    problems = check_bank(bank, today)
     if any(p.is_error for p in problems):
         raise ContentError(problems)
     # Two loads at once (two deploys) would race to insert the same ids; SQLite's

@@ -124,7 +124,7 @@ def plan_waiting_matches(
             continue
         if in_quiet_hours(student, at, settings):
             continue
-        new_pair = match(session, student)
+        new_pair = match(session, student, at)
         if new_pair is not None:
             planned += [
                 (p.person_id, p.body, p.kind, p.key) for p in pairing_notices(session, catalog, new_pair)

@@ -35,7 +35,7 @@ from store.mentoring import (
     Pair,
     pair_key,
 )
-from store.models import ACTIVE, MENTOR, OPTED_OUT, STUDENT, Person, utcnow
+from store.models import ACTIVE, MENTOR, OPTED_OUT, STUDENT, Person
 
 # Mentee numbers start at two digits, so a reply like "3 tips for you" is never read as #3.
 FIRST_NUMBER = 11
@@ -194,7 +194,7 @@ def add_mentor(
     return person
 
 
-def pair(session: Session, mentor: Person | str, student: Person | str) -> Pair:
+def pair(session: Session, mentor: Person | str, student: Person | str, now: datetime) -> Pair:
     """Pair a student with a mentor (ending any other active pair of theirs); idempotent."""
     mentor = _person(session, mentor, "mentor")
     student = _person(session, student, "student")
@@ -207,23 +207,23 @@ def pair(session: Session, mentor: Person | str, student: Person | str) -> Pair:
     if current is not None and current.mentor_id == mentor.id:
         return current
     if current is not None:
-        end_pair(session, current, by="rematch")
-    return _create_pair(session, mentor, student)
+        end_pair(session, current, "rematch", now)
+    return _create_pair(session, mentor, student, now)
 
 
-def unpair(session: Session, student: Person | str, by: str = "admin") -> Pair | None:
+def unpair(session: Session, student: Person | str, now: datetime, by: str = "admin") -> Pair | None:
     """End the student's active pair; returns it, or None if they had none."""
     student = _person(session, student, "student")
     current = active_pair_of_student(session, student)
     if current is not None:
-        end_pair(session, current, by=by)
+        end_pair(session, current, by, now)
     return current
 
 
-def end_pair(session: Session, pair: Pair, by: str, now: datetime | None = None) -> None:
+def end_pair(session: Session, pair: Pair, by: str, now: datetime) -> None:
     pair.status = PAIR_ENDED
     pair.thread_open = False
-    pair.ended_at = now or utcnow()
+    pair.ended_at = now
     pair.ended_by = by[:16]
     session.flush()
 
@@ -236,13 +236,13 @@ def active_pairs_of_mentor(session: Session, mentor: Person) -> list[Pair]:
     return Mentoring(session).active_pairs_of_mentor(mentor.id)
 
 
-def _create_pair(session: Session, mentor: Person, student: Person) -> Pair:
+def _create_pair(session: Session, mentor: Person, student: Person, now: datetime) -> Pair:
     """Insert the pair with the mentor's next number, retrying if a concurrent match took it.
 
     If another request paired this student first, that pair is the answer.
     """
     for _ in range(3):
-        created = Mentoring(session).create_pair(mentor.id, student.id, FIRST_NUMBER, utcnow())
+        created = Mentoring(session).create_pair(mentor.id, student.id, FIRST_NUMBER, now)
         if created is not None:
             return created
     raise MentoringError("could not give the pair a number (busy); please try again")
@@ -283,10 +283,10 @@ def find_mentor(session: Session, student: Person) -> Person | None:
     return best_mentor(student, Mentoring(session).available_mentors())
 
 
-def match(session: Session, student: Person) -> Pair | None:
+def match(session: Session, student: Person, now: datetime) -> Pair | None:
     """Pair the student with the best free mentor; None when nobody is free."""
     mentor = find_mentor(session, student)
-    return _create_pair(session, mentor, student) if mentor is not None else None
+    return _create_pair(session, mentor, student, now) if mentor is not None else None
 
 
 def join_waitlist(session: Session, student: Person, now: datetime) -> None:
@@ -450,7 +450,7 @@ def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
     # Checked before matching, so the warning comes first and nothing is half done.
     if text and looks_like_patient_data(text, ctx.now.year):
         return reply(ctx.say(student, "mentor_patient_data"))
-    new_pair = match(ctx.session, student)
+    new_pair = match(ctx.session, student, ctx.now)
     if new_pair is None:
         join_waitlist(ctx.session, student, ctx.now)
         # Nobody to relay to, but words of crisis still reach the admins.

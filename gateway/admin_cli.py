@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+import time
 
 import click
 from flask import current_app
@@ -69,7 +69,7 @@ def admin_disable(email: str) -> None:
         user = find_user(session, email)
         if user is None:
             raise click.ClickException(f"there is no account {email!r}")
-        revoked = disable_admin(session, user)
+        revoked = disable_admin(session, user, _settings().clock.now())
     click.echo(f"{email} can no longer sign in; {revoked} API token(s) revoked")
 
 
@@ -119,7 +119,7 @@ def admin_revoke(token_id: int) -> None:
 
     try:
         with session_scope(_settings().database_url) as session:
-            revoke_token(session, token_id)
+            revoke_token(session, token_id, _settings().clock.now())
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"token #{token_id} revoked")
@@ -168,7 +168,7 @@ def admin_erase(phone: str, yes: bool) -> None:
             click.confirm(
                 f"Erase person #{person.id} ({person.name or 'no name'})? This cannot be undone", abort=True
             )
-        result = erase_person(session, person)
+        result = erase_person(session, person, _settings().clock.now())
         person_id = person.id
     click.echo(
         f"erased person #{person_id}: {result['messages']} message text(s) blanked; answer counts kept"
@@ -322,14 +322,14 @@ def export(kind: str, out: str | None) -> None:
         return
     with session_scope(settings.database_url) as session:
         total = count_rows(session, kind)
-    started = datetime.now()
+    started = time.monotonic()  # elapsed time, not an instant
     with (
         open(out, "w", encoding="utf-8", newline="") as handle,
         click.progressbar(length=total, label=f"{kind} -> {out}", file=sys.stderr) as bar,
     ):
         for chunk in iter_csv(settings.database_url, kind, on_rows=bar.update):
             handle.write(chunk)
-    seconds = (datetime.now() - started).total_seconds()
+    seconds = time.monotonic() - started
     click.echo(f"wrote {total} {kind} row(s) to {out} in {seconds:.1f}s", err=True)
 
 

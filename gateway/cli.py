@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -22,7 +22,7 @@ def _settings() -> Settings:
 
 def _parse_instant(value: str | None) -> datetime:
     if not value:
-        return datetime.now(UTC)
+        return _settings().clock.now()
     try:
         instant = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -69,7 +69,7 @@ def content_check(path: str | None) -> None:
 
     root = _content_path(path)
     bank = load_bank(root)
-    problems = check_bank(bank, date.today())
+    problems = check_bank(bank, _settings().clock.now().date())
     errors = [p for p in problems if p.severity == "error"]
     for line in segment_table(catalog_segments(bank)):
         click.echo(line)
@@ -89,7 +89,7 @@ def content_load(path: str | None) -> None:
 
     root = _content_path(path)
     with session_scope(_settings().database_url) as session:
-        report = load_content(session, root)
+        report = load_content(session, root, _settings().clock.now().date())
     click.echo(str(report))
 
 

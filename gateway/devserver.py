@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import click
@@ -64,7 +63,8 @@ def prepare(settings: Settings) -> None:
 
     migrate.upgrade(settings.database_url)
     root = content_root(settings.content_path)
-    errors = [p for p in check_content(root, date.today()) if p.severity == "error"]
+    today = settings.clock.now().date()
+    errors = [p for p in check_content(root, today) if p.severity == "error"]
     if errors:
         for problem in errors:
             click.echo(str(problem), err=True)
@@ -72,7 +72,7 @@ def prepare(settings: Settings) -> None:
             f"content in {root} has {len(errors)} error(s); fix them or set ROUNDS_CONTENT"
         )
     with session_scope(settings.database_url) as session:
-        click.echo(str(load_content(session, root)))
+        click.echo(str(load_content(session, root, today)))
 
 
 def run_dev(settings: Settings) -> None:

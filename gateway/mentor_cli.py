@@ -58,11 +58,14 @@ def _in_session(work: Callable[[Session], tuple[T, list[Push]]]) -> T:
     try:
         with session_scope(_settings().database_url) as session:
             result, pushes = work(session)
+            now = _settings().clock.now()
             queued = []
             for push in pushes:
                 person = session.get(Person, push.person_id)
                 message_id = (
-                    queue_message(session, person, push.body, push.kind, push.key) if person else None
+                    queue_message(session, person, push.body, push.kind, push.key, now=now)
+                    if person
+                    else None
                 )
                 if message_id is not None:
                     queued.append(message_id)
@@ -113,7 +116,7 @@ def pair_command(mentor_phone: str, student_phone: str, notify: bool) -> None:
     def work(session: Session) -> tuple[str, list[Push]]:
         student = session.scalar(select(Person).where(Person.phone == student_number))
         before = active_pair_of_student(session, student) if student is not None else None
-        made = pair(session, mentor_number, student_number)
+        made = pair(session, mentor_number, student_number, _settings().clock.now())
         label = f"#{made.number} ({mask(student_number)}) with mentor {mask(mentor_number)}"
         if before is not None and before.id == made.id:
             return f"already paired: {label}", []
@@ -136,7 +139,7 @@ def unpair_command(student_phone: str, notify: bool) -> None:
     catalog = get_catalog(_settings().content_path)
 
     def work(session: Session) -> tuple[str, list[Push]]:
-        ended = unpair(session, student_number, by="cli")
+        ended = unpair(session, student_number, _settings().clock.now(), by="cli")
         if ended is None:
             return f"{mask(student_number)} has no mentor", []
         pushes = ending_notices(session, catalog, ended) if notify else []

@@ -31,7 +31,6 @@ from store.models import (
     STATUS_RANK,
     Message,
     Person,
-    utcnow,
 )
 from store.settings import Settings
 from store.text import MAX_BODY, MAX_INT, Cleaned, clean, whole_number
@@ -124,7 +123,7 @@ def _field(form, name: str, limit: int) -> str:  # type: ignore[no-untyped-def]
 
 
 def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Response:  # type: ignore[no-untyped-def]
-    now = utcnow()
+    now = settings.clock.now()
     # The flows see the text as it is kept: a NUL or a control character never changes the answer.
     body = clean(form.get("Body", ""), MAX_BODY)
     if body.changed or body.cut:
@@ -166,7 +165,7 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
         for push in outcome.pushes:
             target = session.get(Person, push.person_id)
             if target is not None:
-                message_id = queue_message(session, target, push.body, push.kind, push.key)
+                message_id = queue_message(session, target, push.body, push.kind, push.key, now=now)
                 if message_id is not None:
                     pushes.append(message_id)
         session.commit()
@@ -455,7 +454,7 @@ def status_callback() -> Response:
     session = session_factory(settings.database_url)()
     try:
         rank = case(STATUS_RANK, value=Message.status, else_=0)
-        values: dict = {"status": status, "updated_at": utcnow()}
+        values: dict = {"status": status, "updated_at": settings.clock.now()}
         if error_code is not None:
             values["error_code"] = error_code
         if error_message is not None:

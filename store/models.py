@@ -30,6 +30,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
+    # Column defaults only: a mapper default has no Settings in reach. Code that knows the time sets it.
     return datetime.now(UTC)
 
 

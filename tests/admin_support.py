@@ -9,7 +9,7 @@ from sqlalchemy import insert
 
 from gateway.admin.accounts import create_admin, find_user, issue_token
 from store.db import session_scope
-from store.models import Person, utcnow
+from store.models import Person
 
 PASSWORD = "correct horse battery"
 
@@ -51,8 +51,8 @@ def post(client: Any, path: str, data: dict[str, Any] | None = None, **kwargs: A
     return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
 
 
-def person_values(phone: str, **fields: Any) -> dict[str, Any]:
-    now = fields.pop("created_at", None) or utcnow()
+def person_values(phone: str, now: datetime, **fields: Any) -> dict[str, Any]:
+    now = fields.pop("created_at", None) or now
     values = {
         "phone": phone,
         "channel": "sms",
@@ -76,7 +76,7 @@ def person_values(phone: str, **fields: Any) -> dict[str, Any]:
 
 def add_person(settings: Any, phone: str, **fields: Any) -> int:
     with session_scope(settings.database_url) as session:
-        person = Person(**person_values(phone, **fields))
+        person = Person(**person_values(phone, settings.clock.now(), **fields))
         session.add(person)
         session.flush()
         return person.id
@@ -84,7 +84,8 @@ def add_person(settings: Any, phone: str, **fields: Any) -> int:
 
 def add_people(settings: Any, count: int, prefix: str = "+23480100", **fields: Any) -> None:
     """Many students at once (one executemany), numbered from 00000."""
-    rows = [person_values(f"{prefix}{n:05d}", **fields) for n in range(count)]
+    now = settings.clock.now()
+    rows = [person_values(f"{prefix}{n:05d}", now, **fields) for n in range(count)]
     with session_scope(settings.database_url) as session:
         session.execute(insert(Person), rows)
 

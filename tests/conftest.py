@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from store import migrate
+from store.clock import FixedClock
 from store.db import dispose_all, get_engine, session_factory
 from store.schema import metadata as all_tables
 from store.settings import Settings
@@ -144,8 +145,19 @@ def redis_url(redis_server) -> Iterator[str]:
     conn.close()
 
 
+# The instant every test runs at unless it says otherwise; the code under test reads it from
+# `settings.clock`, so a test never depends on the day the suite runs (`make test-future`).
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-def settings(database_url) -> Settings:
+def clock() -> FixedClock:
+    """The test's clock, fixed at NOW; `clock.advance(minutes=5)` moves it."""
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def settings(database_url, clock) -> Settings:
     return Settings(
         database_url=database_url,
         twilio_account_sid=ACCOUNT_SID,
@@ -158,12 +170,14 @@ def settings(database_url) -> Settings:
         # Lifted so tests are not paced like a long code; rate tests set their own.
         send_rate=10_000.0,
         send_rates={"whatsapp:+14155238886": 10_000.0},
+        clock=clock,
     )
 
 
 @pytest.fixture
-def now() -> datetime:
-    return datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+def now(clock) -> datetime:
+    """The instant the test starts at (the clock's, before any advance)."""
+    return clock.now()
 
 
 # --- the web app -------------------------------------------------------------------------

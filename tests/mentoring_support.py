@@ -55,7 +55,7 @@ def make_mentor(settings, phone: str = MENTOR_PHONE, name: str = "Dr O", **optio
 
 def make_pair(settings, mentor_phone: str, student_phone: str) -> int:
     with session_scope(settings.database_url) as session:
-        return pair(session, mentor_phone, student_phone).number
+        return pair(session, mentor_phone, student_phone, settings.clock.now()).number
 
 
 def rows(settings, model=Message, *where) -> list:

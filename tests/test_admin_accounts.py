@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import select
 
 from gateway.admin import accounts
 from store.admin import AdminUser, ApiToken, LoginFailure
-from store.clock import FixedClock
 from store.db import session_scope
 from tests.admin_support import PASSWORD, bearer, csrf, make_admin, post, sign_in
 
@@ -113,17 +110,9 @@ def test_wrong_password_is_refused_and_counted(client, app_settings):
         assert len(session.scalars(select(LoginFailure)).all()) == 1
 
 
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
 @pytest.fixture
 def timed(app_settings, clock):
-    """A console client whose app reads `clock`, and the app itself."""
+    """A console client whose app reads `clock` (conftest's), and the app itself."""
     from gateway import create_app
 
     app = create_app(app_settings.with_(clock=clock))

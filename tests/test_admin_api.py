@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from store.admin import Broadcast
 from store.db import session_scope
 from store.mentoring import Flag
-from store.models import Attempt, Message, Question, utcnow
+from store.models import Attempt, Message, Question
 from tests.admin_support import add_person, bearer, make_token
 from tests.conftest import drain
 from workers import runtime
@@ -70,7 +70,7 @@ def test_a_wrong_or_revoked_token_is_refused(client, app_settings, admin_token):
     from store.admin import ApiToken
 
     with session_scope(app_settings.database_url) as session:
-        session.scalar(select(ApiToken)).revoked_at = utcnow()
+        session.scalar(select(ApiToken)).revoked_at = app_settings.clock.now()
     response = get(client, "/students", admin_token)
     assert response.status_code == 401 and "revoked" in error_of(response)
 
@@ -136,7 +136,7 @@ def test_student_detail_and_messages(client, app_settings, viewer_token):
             )
         )
         session.flush()
-        now = utcnow()
+        now = app_settings.clock.now()
         session.add(
             Attempt(
                 person_id=person_id,
@@ -352,6 +352,7 @@ def test_stats(client, app_settings, viewer_token):
                 body=" stop ",
                 kind="inbound",
                 status="received",
+                created_at=app_settings.clock.now(),
             )
         )
     data = get(client, "/stats?days=7", viewer_token).get_json()
@@ -370,7 +371,7 @@ def test_flags_list_and_resolve(client, app_settings, viewer_token, editor_token
             matched=["burnout:exhausted"],
             excerpt="so exhausted",
             message_ids=[],
-            created_at=utcnow() - timedelta(minutes=5),
+            created_at=app_settings.clock.now() - timedelta(minutes=5),
         )
         session.add(flag)
         session.flush()

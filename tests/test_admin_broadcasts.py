@@ -180,7 +180,7 @@ def test_mentor_segment_picks_students_of_one_mentor(settings_):
     add_person(settings_, "+2348031000002", name="Bola")
     with session_scope(settings_.database_url) as session:
         mentor = mentors.add_mentor(session, "+2348039000001", "Dr O")
-        mentors.pair(session, mentor, "+2348031000001")
+        mentors.pair(session, mentor, "+2348031000001", NOW)
     assert preview(settings_, segment=Segment.parse(["mentor=any"])).recipients == 1
     assert preview(settings_, segment=Segment.parse(["mentor=none"])).recipients == 1
     assert preview(settings_, segment=Segment.parse(["mentor=+2348039000001"])).recipients == 1

@@ -55,7 +55,7 @@ def twilio() -> Iterator[TwilioStandIn]:
 
 @pytest.fixture
 def live_settings(app_settings, twilio):
-    # No quiet hours: these tests run at whatever time the machine's clock says.
+    # No quiet hours: a broadcast started from the browser goes out at once.
     return app_settings.with_(twilio_api_base=twilio.url, quiet_start="00:00", quiet_end="00:00")
 
 

@@ -13,7 +13,7 @@ from content.load import load_content
 from store.admin import Broadcast
 from store.db import session_scope
 from store.mentoring import Flag
-from store.models import Attempt, Message, Person, Question, Resource, utcnow
+from store.models import Attempt, Message, Person, Question, Resource
 from tests.admin_support import add_people, add_person, make_admin, post, sign_in
 from tests.conftest import drain
 
@@ -48,10 +48,10 @@ def text_of(response) -> str:
 def busy_programme(settings) -> int:
     """Content, 300 students, a long conversation, answers, a mentor, a flag and a broadcast."""
     with session_scope(settings.database_url) as session:
-        load_content(session)
+        load_content(session, None, settings.clock.now().date())
     add_people(settings, 300)
     person_id = add_person(settings, "+2348031999999", name="Amina")
-    now = utcnow()
+    now = settings.clock.now()
     with session_scope(settings.database_url) as session:
         question_ids = session.scalars(select(Question.id).limit(20)).all()
         for n in range(250):
@@ -93,7 +93,7 @@ def busy_programme(settings) -> int:
 
     with session_scope(settings.database_url) as session:
         mentors.add_mentor(session, "+2348039000001", "Dr O", tracks=("step1",))
-        mentors.pair(session, "+2348039000001", "+2348031999999")
+        mentors.pair(session, "+2348039000001", "+2348031999999", now)
     return person_id
 
 
@@ -106,7 +106,9 @@ def test_every_page_is_under_100_kb_and_needs_no_script(admin, app_settings):
     from workers.broadcasts import Schedule, Segment, create_broadcast
 
     with session_scope(app_settings.database_url) as session:
-        broadcast_id = create_broadcast(session, "Hello", Segment(), Schedule(), app_settings, utcnow())[0].id
+        broadcast_id = create_broadcast(
+            session, "Hello", Segment(), Schedule(), app_settings, app_settings.clock.now()
+        )[0].id
     pages = [
         "/admin/",
         "/admin/?days=90",
@@ -151,7 +153,9 @@ def test_dashboard_shows_the_outbox_and_its_drain_time(admin, app_settings):
     with session_scope(app_settings.database_url) as session:
         person = session.get(Person, person_id)
         for n in range(3):
-            queue_message(session, person, f"{n} " + "x" * 200, "broadcast")  # two segments each
+            queue_message(
+                session, person, f"{n} " + "x" * 200, "broadcast", now=app_settings.clock.now()
+            )  # two segments each
     body = text_of(admin.get("/admin/"))
     # Six segments at the test's lifted rate take no time; the figures are what matter here.
     assert "<b>3</b> queued now (6 segments, about 0.0 min to send" in body
@@ -226,7 +230,12 @@ def test_cancel_from_the_console(editor, app_settings):
     add_people(app_settings, 5)
     with session_scope(app_settings.database_url) as session:
         broadcast_id = create_broadcast(
-            session, "Hi", Segment(), Schedule.parse(None, "18:00", utcnow()), app_settings, utcnow()
+            session,
+            "Hi",
+            Segment(),
+            Schedule.parse(None, "18:00", app_settings.clock.now()),
+            app_settings,
+            app_settings.clock.now(),
         )[0].id
     run_fan_out(app_settings, broadcast_id)
     page = text_of(editor.get(f"/admin/broadcasts/{broadcast_id}"))
@@ -277,7 +286,7 @@ def test_erasure_is_for_admins_only(editor, app_settings):
 
 def test_editors_edit_questions_within_the_segment_budget(editor, app_settings):
     with session_scope(app_settings.database_url) as session:
-        load_content(session)
+        load_content(session, None, app_settings.clock.now().date())
         question = session.scalar(select(Question))
     form = {f"option_{k}": v for k, v in question.options.items()}
     form.update(
@@ -300,7 +309,7 @@ def test_editors_edit_questions_within_the_segment_budget(editor, app_settings):
 
 def test_viewers_cannot_edit_content(viewer, app_settings):
     with session_scope(app_settings.database_url) as session:
-        load_content(session)
+        load_content(session, None, app_settings.clock.now().date())
         question_id = session.scalar(select(Question.id))
         resource_id = session.scalar(select(Resource.id))
     assert post(viewer, f"/admin/content/questions/{question_id}", {"stem": "x"}).status_code == 403
@@ -309,7 +318,7 @@ def test_viewers_cannot_edit_content(viewer, app_settings):
 
 def test_resource_edit_checks_the_link(editor, app_settings):
     with session_scope(app_settings.database_url) as session:
-        load_content(session)
+        load_content(session, None, app_settings.clock.now().date())
         resource = session.scalar(select(Resource))
     bad = post(
         editor, f"/admin/content/resources/{resource.id}", {"title": "T", "url": "ftp://x", "note": ""}
@@ -345,7 +354,7 @@ def test_mentors_and_flags_from_the_console(editor, app_settings):
             matched=["abuse:hits me"],
             excerpt="he hits me",
             message_ids=[],
-            created_at=utcnow(),
+            created_at=app_settings.clock.now(),
         )
         session.add(flag)
         session.flush()
@@ -403,7 +412,7 @@ def real_mentor_and_student(settings) -> int:
     student_id = add_person(settings, "+2348031999999", name="Amina")
     with session_scope(settings.database_url) as session:
         mentors.add_mentor(session, "+2348039000001", "Dr O", tracks=("step1",))
-        mentors.pair(session, "+2348039000001", "+2348031999999")
+        mentors.pair(session, "+2348039000001", "+2348031999999", settings.clock.now())
     return student_id
 
 

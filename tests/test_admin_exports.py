@@ -13,12 +13,12 @@ from sqlalchemy import func, insert, select
 
 from gateway.admin.exports import EXPORTS, iter_csv, spreadsheet_cell
 from store.db import session_scope
-from store.models import Attempt, Message, Person, Question, utcnow
+from store.models import Attempt, Message, Person, Question
 from tests.admin_support import add_person
 
 
 def add_answers(settings, person_id: int) -> None:
-    now = utcnow()
+    now = settings.clock.now()
     with session_scope(settings.database_url) as session:
         session.add(
             Question(
@@ -204,7 +204,7 @@ def test_person_export_and_erase_from_the_cli(runner, app_settings, tmp_path):
 def test_exporting_100000_rows_keeps_memory_flat(app_settings):
     """Streaming must not hold the rows: its peak is a small fraction of the export's own size."""
     person_id = add_person(app_settings, "+2348031000001")
-    now = utcnow()
+    now = app_settings.clock.now()
     row = {
         "person_id": person_id,
         "direction": "out",
@@ -259,8 +259,8 @@ def test_erasing_a_student_or_a_mentor_ends_their_pairs(runner, app_settings):
     add_person(app_settings, "+2348031000002", name="Bola")
     with session_scope(app_settings.database_url) as session:
         mentor = mentors.add_mentor(session, "+2348039000001", "Dr O")
-        mentors.pair(session, mentor, "+2348031000001")
-        mentors.pair(session, mentor, "+2348031000002")
+        mentors.pair(session, mentor, "+2348031000001", app_settings.clock.now())
+        mentors.pair(session, mentor, "+2348031000002", app_settings.clock.now())
     assert runner.invoke(args=["admin", "erase", "+2348031000001", "--yes"]).exit_code == 0
     with session_scope(app_settings.database_url) as session:
         assert session.scalars(select(Pair.status).order_by(Pair.id)).all() == ["ended", "active"]

@@ -17,8 +17,8 @@ from flows.quiz import STREAK_FIRST_READ, plan_daily_question, streak_days
 from gateway.simulate import replies_from
 from store.db import BUSY_TIMEOUT_MS, get_engine, session_factory
 from store.learning import Learning
-from store.models import INBOUND, OUTBOUND, Attempt, Card, Message, Person, Question, utcnow
-from tests.conftest import Phone, sign
+from store.models import INBOUND, OUTBOUND, Attempt, Card, Message, Person, Question
+from tests.conftest import NOW, Phone, sign
 from tests.flows_support import OPTIONS, content_folder, seed_bank
 from tests.flows_support import Phone as FlowPhone
 
@@ -86,7 +86,7 @@ def test_two_answers_from_one_person_at_once_go_to_two_questions(app, database_u
         _question(session, 17, "B")
         _question(session, 18, "C")
         person = _onboarded(session, NIGERIA)
-        now = utcnow()
+        now = NOW
         _ask(session, person, 17, now - timedelta(minutes=2), "more:1")
         _ask(session, person, 18, now - timedelta(minutes=1), "more:2")
         person_id = person.id
@@ -128,7 +128,7 @@ def test_an_answer_takes_few_statements(app, database_url):
     with sessions() as session:
         _question(session, 17, "B")
         person = _onboarded(session, NIGERIA)
-        _ask(session, person, 17, utcnow() - timedelta(minutes=1), "more:1")
+        _ask(session, person, 17, NOW - timedelta(minutes=1), "more:1")
         session.commit()
     statements: list[str] = []
 
@@ -188,12 +188,13 @@ def boom(monkeypatch):
     return fail
 
 
-def test_a_failing_flow_costs_an_apology_and_keeps_nothing_it_wrote(app, database_url, boom):
+def test_a_failing_flow_costs_an_apology_and_keeps_nothing_it_wrote(app, database_url, boom, clock):
     phone = Phone(app.test_client(), NIGERIA)
     phone.text("HELP")
     sessions = session_factory(database_url)
     with sessions() as session:
         before = session.scalars(select(Person)).one()
+    clock.advance(minutes=1)
     form = phone.form("BOOM")
     response = _post(phone.client, form)
     assert response.status_code == 200

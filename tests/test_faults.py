@@ -25,9 +25,8 @@ from rq import Queue
 from sqlalchemy import func, insert, select, update
 
 from store.db import session_scope
-from store.models import Message, Person, utcnow
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, payload, sign
-from tests.test_send_path import work
+from store.models import Message, Person
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, drain, payload, sign
 from workers import jobs, runtime
 from workers.outbox import enqueue_send, message_row
 from workers.send import reconcile_sending, sweep_outbox
@@ -108,7 +107,7 @@ def fault_settings(send_settings):
 def broadcast(settings, count: int = RECIPIENTS) -> list[str]:
     """Queue one message to each of `count` new people in bulk, as a broadcast does."""
     phones = [f"+23480{n:08d}" for n in range(count)]
-    now = utcnow()
+    now = settings.clock.now()
     with session_scope(settings.database_url) as session:
         session.execute(
             insert(Person),
@@ -295,14 +294,14 @@ def finish(settings, twilio, rounds: int = 60) -> None:
     """What the clock and a worker do over the following minutes, fast-forwarded:
     reconcile rows a dead worker left, let backoffs elapse, sweep, and work in burst mode."""
     for _ in range(rounds):
-        now = utcnow()
+        now = settings.clock.now()
         reconcile_sending(settings.with_(sending_timeout_seconds=0), now)
         with session_scope(settings.database_url) as session:
             session.execute(update(Message).where(Message.status == "queued").values(send_after=None))
         if not queued_ids(settings):
             break
         sweep_outbox(older_than_seconds=0)
-        work(settings)
+        drain(settings)
 
 
 def assert_exactly_once(settings, twilio, phones: list[str]) -> None:
@@ -333,7 +332,7 @@ def test_429_bursts_and_500_one_in_ten(fault_settings, twilio):
     twilio.fail_rate = 0.1
     phones = broadcast(settings)
     enqueue_send(queued_ids(settings))
-    work(settings)
+    drain(settings)
     finish(settings, twilio)
     assert twilio.errors >= RECIPIENTS // 20 and twilio.throttled > 0  # the faults really happened
     assert_exactly_once(settings, twilio, phones)

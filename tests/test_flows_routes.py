@@ -101,7 +101,7 @@ def paired_student(db, settings, tmp_path_factory):
     student = Phone(db, chat, "+2348031110022", NOW)
     student.onboard(name="Amina", track="1", time="08:00")
     mentor = add_mentor(db, "+2348039990011", "Dr O")
-    pairing = pair(db, mentor, student.person)
+    pairing = pair(db, mentor, student.person, NOW)
     db.add(
         CheckIn(
             pair_id=pairing.id,

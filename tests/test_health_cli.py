@@ -207,7 +207,7 @@ def test_simulator_prints_what_is_pushed_to_its_number(app, app_settings):
     run(simulator, ["HELP\n"], lines.append)
     with session_scope(app_settings.database_url) as session:
         person = session.query(Person).filter_by(phone="+2348031234555").one()
-        queue_message(session, person, "Q101 pushed later", "question")
+        queue_message(session, person, "Q101 pushed later", "question", now=app_settings.clock.now())
     run(simulator, ["SCORE\n"], lines.append)
     assert lines[0].startswith("< Rounds: A-D answer")
     assert "<< Q101 pushed later" in lines

@@ -35,14 +35,7 @@ ONCALL_PHONE = "+447700900999"
 HELPLINE = "Call the campus line on 0800 100 200."
 
 
-def _next_sunday() -> date:
-    # Answers are taken for three days after the question, counted from the real clock the
-    # webhook uses, so the test week is always the coming one.
-    today = datetime.now(UTC).date()
-    return today + timedelta(days=(6 - today.weekday()) % 7 or 7)
-
-
-SUNDAY = _next_sunday()
+SUNDAY = date(2026, 11, 29)  # check-in day; texts arrive at the clock the fixture sets
 WEEK = "{}-W{:02d}".format(*SUNDAY.isocalendar()[:2])
 
 
@@ -65,6 +58,7 @@ def three_mentees(client, settings):
     add_student(settings, "Chidi", daily_time="19:00", timezone="Europe/London")
     for name in ("Amina", "Bola", "Chidi"):
         make_pair(settings, MENTOR_PHONE, STUDENTS[name])
+    settings.clock.set(at(19, 5))  # texts arrive after the day's questions
     return settings
 
 
@@ -143,6 +137,7 @@ def test_answers_are_recorded_and_the_mentor_gets_one_summary(client, three_ment
     assert phone(client, "Chidi").text("5") == ["Thanks! Your mentor Dr O will see your check-in."]
     assert run_checkins(settings, at(19, 30)) == 0  # Bola has not answered, and 24 h have not passed
 
+    settings.clock.set(at(19, 30) + timedelta(seconds=30))
     phone(client, "Bola").text("3/5 exams next week")
     assert run_checkins(settings, at(19, 31)) == 1  # everyone answered: the summary goes now
     (summary,) = outbox(settings, MENTOR_PHONE, CHECKIN_SUMMARY)
@@ -175,6 +170,7 @@ def test_summary_next_day_lists_who_did_not_answer(client, three_mentees):
         "Reply a number and a message to write to a mentee."
     ]
     # A late answer is still recorded, but the cycle's summary has gone.
+    settings.clock.set(at(7, 0, days=1))
     phone(client, "Chidi").text("5")
     assert run_checkins(settings, at(12, 0, days=1)) == 0
 

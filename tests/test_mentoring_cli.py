@@ -158,7 +158,7 @@ def test_an_empty_list_says_how_to_start(runner):
 # --- the service functions the admin API calls ------------------------------------------------
 
 
-def test_service_functions_take_people_or_phone_numbers(db, settings):
+def test_service_functions_take_people_or_phone_numbers(db, settings, now):
     mentor = add_mentor(db, "+447700900001", "Dr O", tracks=["step1"], languages=["en"], capacity=2)
     other = add_mentor(db, "+447700900002", "Dr K")
     db.commit()
@@ -166,16 +166,16 @@ def test_service_functions_take_people_or_phone_numbers(db, settings):
     amina = person(settings, STUDENTS["Amina"])
     amina = db.merge(amina)
 
-    first = pair(db, mentor, amina)
+    first = pair(db, mentor, amina, now)
     assert (first.number, first.status) == (11, PAIR_ACTIVE)
     # Pairing with another mentor ends the first pair; numbers are per mentor.
-    second = pair(db, "+447700900002", STUDENTS["Amina"])
+    second = pair(db, "+447700900002", STUDENTS["Amina"], now)
     assert (second.mentor_id, second.number) == (other.id, 11)
     assert first.status == PAIR_ENDED and first.ended_by == "rematch"
-    assert unpair(db, amina).id == second.id
-    assert unpair(db, STUDENTS["Amina"]) is None
+    assert unpair(db, amina, now).id == second.id
+    assert unpair(db, STUDENTS["Amina"], now) is None
     # A new pair with a mentor never reuses a number.
-    assert pair(db, mentor, amina).number == 12
+    assert pair(db, mentor, amina, now).number == 12
     db.commit()
 
     with pytest.raises(BadPhoneNumber):

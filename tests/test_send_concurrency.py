@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import update
 
 import workers.send as send
+from store.clock import SYSTEM_CLOCK
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
+from tests.conftest import drain
 from tests.test_faults import _wait_until, assert_exactly_once, broadcast, finish, queued_ids, worker_process
-from tests.test_send_path import add_person, messages, queue, work
+from tests.test_send_path import add_person, messages, queue
 from tests.test_throughput_paths import die_at
 from workers import runtime
 from workers.outbox import enqueue_send
@@ -41,7 +43,7 @@ def test_a_distant_twilio_gets_overlapping_requests(send_settings, twilio, concu
     twilio.delay = ROUND_TRIP
     ids = queue_many(settings, count)
     enqueue_send(ids)  # one job
-    work(settings)
+    drain(settings)
     # Sequential sends never overlap (1); once the first answer shows Twilio is far away, the job
     # keeps exactly `concurrency` under way, no more.
     assert twilio.max_in_flight == concurrency
@@ -56,7 +58,7 @@ def test_one_at_a_time_when_concurrency_is_one(send_settings, twilio):
     runtime.configure(settings)
     twilio.delay = 0.02
     enqueue_send(queue_many(settings, 5))
-    work(settings)
+    drain(settings)
     assert twilio.max_in_flight == 1 and len(twilio.sent) == 5
 
 
@@ -67,7 +69,7 @@ def test_a_twilio_next_door_gets_one_request_at_a_time(send_settings, twilio, mo
     settings = send_settings.with_(send_concurrency=8)
     runtime.configure(settings)
     enqueue_send(queue_many(settings, 20))
-    work(settings)
+    drain(settings)
     assert twilio.max_in_flight == 1 and len(twilio.sent) == 20
 
 
@@ -78,7 +80,7 @@ def test_the_rate_holds_with_requests_in_flight(send_settings, twilio):
     twilio.delay = 0.05
     count = 40  # one segment each: a burst of 20, then 20 more at 20 a second
     enqueue_send(queue_many(settings, count))
-    work(settings)
+    drain(settings)
     assert len(twilio.sent) == count and twilio.max_in_flight > 1
     arrivals = sorted(twilio.arrivals)
     # GCRA: any stretch of arrivals holds at most the burst plus the rate times its length (one
@@ -101,7 +103,7 @@ def test_failures_and_suppressions_are_recorded_with_requests_in_flight(send_set
     with session_scope(settings.database_url) as session:
         session.execute(update(Person).where(Person.id.in_(stopped)).values(status=OPTED_OUT))
     enqueue_send(ids)
-    work(settings)
+    drain(settings)
     assert twilio.max_in_flight > 1
     after = {row.id: row for row in messages(settings)}
     expected = {
@@ -147,7 +149,8 @@ def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, t
 
 @pytest.mark.slow
 def test_worker_killed_with_requests_in_flight(send_settings, twilio):
-    settings = send_settings.with_(send_batch_size=50)
+    # The worker process reads the machine's clock, so the reconcile after its death does too.
+    settings = send_settings.with_(send_batch_size=50, clock=SYSTEM_CLOCK)
     runtime.configure(settings)
     twilio.delay = 0.05
     phones = broadcast(settings, 300)
@@ -205,6 +208,6 @@ def test_a_slow_job_hands_the_rest_to_a_new_job(send_settings, twilio, monkeypat
     assert {row.status for row in rows[tally["sent"] :]} == {"queued"}
     assert all(row.attempts == 0 for row in rows[tally["sent"] :])  # handed back, not attempted
     monkeypatch.setattr(send, "SEND_JOB_BUDGET", 60.0)
-    work(settings)  # the job it queued for the rest
+    drain(settings)  # the job it queued for the rest
     assert [row.status for row in messages(settings)] == ["sent"] * 20
     assert Counter(m["Body"] for m in twilio.sent) == Counter(f"push {n}" for n in range(20))

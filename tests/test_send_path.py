@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from redis import Redis
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, drain
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, NOW, PUBLIC_URL, drain
 from workers import runtime
 from workers.outbox import enqueue_send, queue_message
 from workers.send import sweep_outbox
@@ -32,7 +32,7 @@ def add_person(settings, phone="+2348031234111", channel="sms", status="active",
 def queue(settings, person_id: int, body: str, key: str | None = None) -> int | None:
     with session_scope(settings.database_url) as session:
         person = session.get(Person, person_id)
-        return queue_message(session, person, body, "question", key)
+        return queue_message(session, person, body, "question", key, now=settings.clock.now())
 
 
 def messages(settings) -> list[Message]:
@@ -63,7 +63,7 @@ def test_whatsapp_push_uses_the_whatsapp_sender(send_settings, twilio):
         send_settings,
         phone="+447700900123",
         channel="whatsapp",
-        last_inbound_at=datetime.now(UTC) - timedelta(hours=2),
+        last_inbound_at=NOW - timedelta(hours=2),
     )
     enqueue_send([queue(send_settings, person_id, "hello")])
     drain(send_settings)

@@ -12,6 +12,7 @@ from content.load import load_content
 from flows.schedule import reschedule
 from store.db import get_engine, session_scope
 from store.models import Attempt, Message, Person
+from tests.conftest import NOW
 from workers.schedule import run_tick
 
 
@@ -21,7 +22,7 @@ def tick_settings(app_settings):
 
     runtime.configure(app_settings)
     with session_scope(app_settings.database_url) as session:
-        load_content(session, None)
+        load_content(session, None, app_settings.clock.now().date())
     return app_settings
 
 
@@ -165,13 +166,10 @@ def test_due_students_are_found_with_the_index(tick_settings):
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET enable_seqscan = off"))  # a tiny table would favour a scan
-            plan = " ".join(
-                row[0] for row in conn.execute(text("EXPLAIN " + query), {"at": datetime.now(UTC)})
-            )
+            plan = " ".join(row[0] for row in conn.execute(text("EXPLAIN " + query), {"at": NOW}))
         else:
             plan = " ".join(
-                str(row[-1])
-                for row in conn.execute(text("EXPLAIN QUERY PLAN " + query), {"at": datetime.now(UTC)})
+                str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + query), {"at": NOW})
             )
     assert "ix_people_next_push_at" in plan
 
@@ -278,7 +276,7 @@ def test_the_whatsapp_nudge_query_uses_its_partial_index(tick_settings):
     from workers.schedule import nudge_query
 
     engine = get_engine(tick_settings.database_url)
-    statement = nudge_query(datetime.now(UTC))
+    statement = nudge_query(NOW)
     # SQLite matches a partial index only when the query spells out the index's own condition,
     # not a bound parameter in its place.
     assert "people.channel = 'whatsapp'" in str(statement.compile(engine))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from store.models import utcnow
 from workers import runtime
 
 
@@ -12,7 +11,7 @@ def tick(at: str | None = None) -> dict[str, int]:
     """One scheduling pass at `at` (ISO 8601; default now)."""
     from workers.schedule import run_tick
 
-    instant = datetime.fromisoformat(at) if at else utcnow()
+    instant = datetime.fromisoformat(at) if at else runtime.settings().clock.now()
     return run_tick(runtime.settings(), instant).as_dict()
 
 

@@ -28,7 +28,7 @@ def run_checkins(settings: Settings, at: datetime) -> int:
             person = session.get(Person, person_id)
             if person is None:
                 continue
-            message_id = queue_message(session, person, body, kind, key)
+            message_id = queue_message(session, person, body, kind, key, now=at)
             if message_id is not None:
                 queued.append(message_id)
     enqueue_send(queued)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from content import segments
 from store.db import insert_many_or_ignore, insert_or_ignore
-from store.models import OPTED_OUT, OUTBOUND, Message, Person, utcnow
+from store.models import OPTED_OUT, OUTBOUND, Message, Person
 from store.settings import Settings
 from workers import runtime
 
@@ -30,12 +30,12 @@ def message_row(
     kind: str,
     key: str | None = None,
     send_after: datetime | None = None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> dict:
     """Column values for one queued outbound message to `person`, rendered for their channel."""
     text = segments.for_channel(body, person.channel)
     counted = segments.count(text)
-    now = now or utcnow()
     return {
         "person_id": person.id,
         "direction": OUTBOUND,
@@ -62,6 +62,8 @@ def queue_message(
     kind: str,
     key: str | None = None,
     send_after: datetime | None = None,
+    *,
+    now: datetime,
 ) -> int | None:
     """Add a queued message for `person`; None if they opted out or `key` was already used.
 
@@ -69,7 +71,7 @@ def queue_message(
     """
     if person.status == OPTED_OUT:
         return None
-    values = message_row(person, body, kind, key, send_after)
+    values = message_row(person, body, kind, key, send_after, now=now)
     if key is None:
         message = Message(**values)
         session.add(message)

@@ -18,7 +18,7 @@ from content.catalog import get_catalog
 from flows.quiz import hold_questions, plan_daily_questions
 from flows.schedule import advance_schedule
 from store.db import session_factory
-from store.models import OPTED_OUT, WHATSAPP, Attempt, Person, utcnow
+from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.settings import Settings
 from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
 
@@ -127,7 +127,7 @@ def _queue_batch(
 
 
 def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[int]:
-    now = utcnow()
+    now = ctx.now
     # message_row renders and counts each distinct text once per channel
     counted: dict[tuple[str, str], dict] = {}
     rows = []
@@ -184,7 +184,7 @@ def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> No
         for person in people:
             body = catalog.render("whatsapp_nudge", person.language or "en")
             key = f"nudge:{person.id}:{person.last_inbound_at.isoformat()}"
-            message_id = queue_message(session, person, body, "nudge", key)
+            message_id = queue_message(session, person, body, "nudge", key, now=at)
             if message_id is not None:
                 queued.append(message_id)
         session.commit()

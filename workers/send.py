@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from content import segments
 from flows.phones import mask
 from store.db import session_factory
-from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person, utcnow
+from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person
 from store.settings import Settings
 from workers import runtime
 from workers.outbox import within_whatsapp_window
@@ -134,9 +134,8 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * min(300.0, 2.0**attempt)
 
 
-def claim(session: Session, ids: list[int]) -> list[int]:
+def claim(session: Session, ids: list[int], now: datetime) -> list[int]:
     """Move the given rows from queued to sending; return the ids this worker now owns."""
-    now = utcnow()
     claimed = (
         session.execute(
             update(Message)
@@ -156,15 +155,13 @@ def claim(session: Session, ids: list[int]) -> list[int]:
     return sorted(claimed)
 
 
-def release(session: Session, ids: list[int], send_after: datetime) -> None:
+def release(session: Session, ids: list[int], send_after: datetime, now: datetime) -> None:
     """Hand claimed but unsent rows back to the outbox (the attempt did not happen)."""
     if ids:
         session.execute(
             update(Message)
             .where(Message.id.in_(ids), Message.status == "sending")
-            .values(
-                status="queued", send_after=send_after, attempts=Message.attempts - 1, updated_at=utcnow()
-            )
+            .values(status="queued", send_after=send_after, attempts=Message.attempts - 1, updated_at=now)
         )
         session.commit()
 
@@ -362,7 +359,7 @@ class SendJob:
 
     def claim(self, ids: list[int]) -> list:
         """Claim these rows (a chunk of the job at a time) and load them with their person's state."""
-        owned = claim(self.session, ids)
+        owned = claim(self.session, ids, self.settings.clock.now())
         self.tally["skipped"] += len(ids) - len(owned)
         return list(
             self.session.execute(
@@ -376,7 +373,8 @@ class SendJob:
     def hand_back(self, claimed: list[int], unclaimed: list[int], seconds: float) -> None:
         """Give rows back to the outbox and signal them again in `seconds` (their attempt did not happen)."""
         self.sent.record()
-        release(self.session, claimed, utcnow() + timedelta(seconds=seconds))
+        now = self.settings.clock.now()
+        release(self.session, claimed, now + timedelta(seconds=seconds), now)
         rest = claimed + unclaimed
         _enqueue_later(rest, seconds)
         self.tally["deferred"] += len(rest)
@@ -393,15 +391,16 @@ class SendJob:
     ) -> str | float | None:
         """Start the message's request (None); else how it ended without one, or how long its
         sender is busy for."""
-        now = utcnow()
+        now = self.settings.clock.now()
         if person_status == OPTED_OUT:
             # Checked again at the last moment: a STOP may have arrived after queuing.
             message.status = "suppressed"
+            message.updated_at = now
             return "suppressed"
         try:
             route = route_for(message, last_inbound_at, self.settings, now)
         except OutsideWindow as exc:
-            return _record_failure(self.session, message, SendFailed(str(exc), 63016, retryable=False))
+            return _record_failure(self.session, message, SendFailed(str(exc), 63016, retryable=False), now)
         wait = _wait_for_rate(self.limiter, route, message.segments, self.pause, upcoming)
         if wait:
             return wait
@@ -421,7 +420,8 @@ class SendJob:
             try:
                 route, accepted = future.result()
             except SendFailed as failure:
-                self.tally[_record_failure(self.session, message, failure)] += 1
+                failed = _record_failure(self.session, message, failure, self.settings.clock.now())
+                self.tally[failed] += 1
                 self.sent.record()  # failures and retries are committed at once
                 continue
             self.sent.add(request.message_id, accepted.sid, route.channel, request.at)
@@ -494,7 +494,8 @@ def _wait_for_rate(
         pause(wait)
 
 
-def _record_failure(session: Session, message: Message, failure: SendFailed) -> str:
+def _record_failure(session: Session, message: Message, failure: SendFailed, now: datetime) -> str:
+    message.updated_at = now
     message.error_code = failure.code
     message.error_message = str(failure)[:255]
     if failure.throttled or (failure.retryable and message.attempts < MAX_ATTEMPTS):
@@ -506,7 +507,7 @@ def _record_failure(session: Session, message: Message, failure: SendFailed) -> 
             fallback = backoff_seconds(message.attempts)
         delay = failure.retry_after if failure.retry_after is not None else fallback
         message.status = "queued"
-        message.send_after = utcnow() + timedelta(seconds=delay)
+        message.send_after = now + timedelta(seconds=delay)
         log.warning("message %s will retry in %.0fs: %s", message.id, delay, failure)
         _enqueue_later([message.id], delay)
         return "retry"
@@ -527,7 +528,7 @@ def sweep_outbox(older_than_seconds: int | None = None) -> int:
 
     settings = runtime.settings()
     age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
-    now = utcnow()
+    now = settings.clock.now()
     reconcile_sending(settings, now)
     session = session_factory(settings.database_url)()
     try:

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from store.admin import ROLES, VIEWER, AdminUser, ApiToken, LoginFailure
-from store.models import utcnow
 
 log = logging.getLogger("rounds.admin")
 
@@ -150,9 +149,8 @@ def unlock(session: Session, email: str) -> int:
     return session.execute(delete(LoginFailure).where(LoginFailure.email == key)).rowcount or 0
 
 
-def sign_in(session: Session, email: str, password: str, ip: str, now: datetime | None = None) -> SignIn:
+def sign_in(session: Session, email: str, password: str, ip: str, now: datetime) -> SignIn:
     """Check a password, throttled per account and per address; the caller commits."""
-    now = now or utcnow()
     key = (email or "").strip().lower()[:254]
     ip = ip[:64]
     lock = lock_on(session, key, ip, now)
@@ -193,11 +191,10 @@ def issue_token(session: Session, user: AdminUser, label: str | None = None) -> 
     return token, plain
 
 
-def user_for_token(session: Session, plain: str, now: datetime | None = None) -> AdminUser | None:
+def user_for_token(session: Session, plain: str, now: datetime) -> AdminUser | None:
     """The active user a bearer token belongs to, or None; notes when it was last used."""
     if not plain or not plain.startswith(TOKEN_PREFIX):
         return None
-    now = now or utcnow()
     row = session.execute(
         select(ApiToken, AdminUser)
         .join(AdminUser, AdminUser.id == ApiToken.user_id)
@@ -215,21 +212,20 @@ def tokens_of(session: Session, user: AdminUser) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
 
 
-def revoke_token(session: Session, token_id: int, owner: AdminUser | None = None) -> ApiToken:
+def revoke_token(session: Session, token_id: int, now: datetime, owner: AdminUser | None = None) -> ApiToken:
     """Revoke one token; with `owner`, only a token of theirs (an admin may revoke any)."""
     token = session.get(ApiToken, token_id)
     if token is None or (owner is not None and token.user_id != owner.id and owner.role != "admin"):
         raise AccountError(f"there is no token #{token_id}")
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
+        token.revoked_at = now
     return token
 
 
-def disable_admin(session: Session, user: AdminUser) -> int:
+def disable_admin(session: Session, user: AdminUser, now: datetime) -> int:
     """Deactivate an account, end its sessions and revoke its tokens; `rounds admin create` brings it back."""
     user.active = False
     user.session_generation += 1
-    now = utcnow()
     revoked = 0
     for token in tokens_of(session, user):
         if token.revoked_at is None:

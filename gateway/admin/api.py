@@ -73,7 +73,7 @@ def _authenticate() -> Response | None:
             401,
             "send an API token as 'Authorization: Bearer <token>'; create one with rounds admin token EMAIL",
         )
-    user = accounts.user_for_token(db(), token.strip())
+    user = accounts.user_for_token(db(), token.strip(), _settings().clock.now())
     if user is None:
         return error(
             401, "this API token is unknown or revoked; create a new one with rounds admin token EMAIL"
@@ -224,7 +224,7 @@ def erase_student(person_id: int) -> Response:
     person = _student(person_id)
     if body().get("confirm") is not True:
         raise ApiError(400, 'erasure cannot be undone; send {"confirm": true} to go ahead')
-    result = people.erase_person(db(), person)
+    result = people.erase_person(db(), person, _settings().clock.now())
     db().commit()
     return jsonify(erased=person.id, messages_blanked=result["messages"])
 
@@ -300,7 +300,9 @@ def create_pair() -> tuple[Response, int]:
     if not data.get("mentor") or not data.get("student"):
         raise ApiError(400, 'give both phone numbers: {"mentor": "+E164", "student": "+E164"}')
     queued = _mentoring(
-        lambda: mentoring.pair_phones(db(), _catalog(), str(data["mentor"]), str(data["student"]))
+        lambda: mentoring.pair_phones(
+            db(), _catalog(), str(data["mentor"]), str(data["student"]), _settings().clock.now()
+        )
     )
     db().commit()
     enqueue_send(queued, urgent=True)
@@ -313,7 +315,9 @@ def create_pair() -> tuple[Response, int]:
 @needs(EDITOR)
 def end_pair(student_id: int) -> Response:
     _student(student_id)
-    queued = _mentoring(lambda: mentoring.unpair_student(db(), _catalog(), student_id))
+    queued = _mentoring(
+        lambda: mentoring.unpair_student(db(), _catalog(), student_id, _settings().clock.now())
+    )
     db().commit()
     enqueue_send(queued, urgent=True)
     return jsonify(unpaired=student_id, notices_queued=len(queued))
@@ -483,7 +487,7 @@ def send_broadcast(broadcast_id: int) -> tuple[Response, int]:
 @api.get("/stats")
 def get_stats() -> Response:
     span = _int_arg("days", 30, 1, 365)
-    data = stats.dashboard_json(stats.dashboard(db(), span))
+    data = stats.dashboard_json(stats.dashboard(db(), _settings().clock.now(), span))
     data["open_flags"] = mentoring.open_flags(db())
     return jsonify(data)
 
@@ -504,7 +508,9 @@ def resolve_flag(flag_id: int) -> Response:
     note = data.get("note") if isinstance(data, dict) else None
     if note is not None and not isinstance(note, str):
         raise ApiError(400, 'note must be text, e.g. {"note": "called the student"}')
-    flag = _mentoring(lambda: mentoring.resolve_flag(db(), flag_id, user().email, note))
+    flag = _mentoring(
+        lambda: mentoring.resolve_flag(db(), flag_id, user().email, _settings().clock.now(), note)
+    )
     db().commit()
     return jsonify(flag=mentoring.flag_json(flag))
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from content.bank import EXPLANATION_MAX, LETTERS, QUESTION_SEGMENTS, render_question
 from content.segments import count, normalise
-from gateway.admin.web import EDITOR, PAGE_SIZE, back, console, db, not_found, page_number, requires
+from gateway.admin.web import EDITOR, PAGE_SIZE, back, console, db, not_found, page_number, requires, settings
 from store.models import Question, Resource
 
 
@@ -35,11 +35,12 @@ def questions() -> str:
     session = db()
     topic = request.args.get("topic", "").strip()
     due = request.args.get("due") == "1"
+    today = settings().clock.now().date()
     statement = select(Question)
     if topic:
         statement = statement.where(Question.topic == topic)
     if due:
-        statement = statement.where(Question.review_by <= date.today())
+        statement = statement.where(Question.review_by <= today)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     page = page_number()
     rows = list(
@@ -55,7 +56,7 @@ def questions() -> str:
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
-        today=date.today(),
+        today=today,
     )
 
 

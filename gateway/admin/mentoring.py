@@ -7,6 +7,7 @@ the tables, calls `add_mentor`/`pair`/`unpair`, and queues the notices they hand
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -17,7 +18,7 @@ from flows import mentors as mentor_flows
 from flows.engine import Push
 from flows.phones import BadPhoneNumber, parse_address
 from store.mentoring import PAIR_ACTIVE, CheckIn, Flag, MentorProfile, MentorWait, Pair, flag_conversation
-from store.models import MENTOR, Message, Person, utcnow
+from store.models import MENTOR, Message, Person
 from workers.outbox import queue_message
 
 
@@ -25,13 +26,13 @@ class MentoringError(ValueError):
     """Something the admin can correct; the message says what."""
 
 
-def _queue(session: Session, pushes: Sequence[Push]) -> list[int]:
+def _queue(session: Session, pushes: Sequence[Push], now: datetime) -> list[int]:
     """Queue notices for the pair's two sides; the caller commits, then enqueues the ids."""
     ids = []
     for push in pushes:
         person = session.get(Person, push.person_id)
         if person is not None:
-            message_id = queue_message(session, person, push.body, push.kind, push.key)
+            message_id = queue_message(session, person, push.body, push.kind, push.key, now=now)
             if message_id is not None:
                 ids.append(message_id)
     return ids
@@ -130,32 +131,34 @@ def _person(session: Session, phone: str, what: str) -> Person:
     return person
 
 
-def pair_phones(session: Session, catalog: Catalog, mentor_phone: str, student_phone: str) -> list[int]:
+def pair_phones(
+    session: Session, catalog: Catalog, mentor_phone: str, student_phone: str, now: datetime
+) -> list[int]:
     """Pair by phone numbers and queue both sides' notices; returns the queued message ids."""
     mentor, student = _person(session, mentor_phone, "mentor"), _person(session, student_phone, "student")
     current = mentor_flows.active_pair_of_student(session, student)
     try:
-        created = mentor_flows.pair(session, mentor, student)
+        created = mentor_flows.pair(session, mentor, student, now)
     except mentor_flows.MentoringError as exc:
         raise MentoringError(str(exc)) from exc
     if current is not None and current.id == created.id:
         return []  # already paired: nobody needs telling again
     notices = mentor_flows.ending_notices(session, catalog, current) if current is not None else []
-    return _queue(session, [*notices, *mentor_flows.pairing_notices(session, catalog, created)])
+    return _queue(session, [*notices, *mentor_flows.pairing_notices(session, catalog, created)], now)
 
 
-def unpair_student(session: Session, catalog: Catalog, student_id: int) -> list[int]:
+def unpair_student(session: Session, catalog: Catalog, student_id: int, now: datetime) -> list[int]:
     """End a student's pairing and queue both sides' notices; returns the queued message ids."""
     student = session.get(Person, student_id)
     if student is None:
         raise MentoringError(f"there is no student #{student_id}")
     try:
-        ended = mentor_flows.unpair(session, student, by="admin")
+        ended = mentor_flows.unpair(session, student, now, by="admin")
     except mentor_flows.MentoringError as exc:
         raise MentoringError(str(exc)) from exc
     if ended is None:
         raise MentoringError(f"student #{student_id} has no mentor")
-    return _queue(session, mentor_flows.ending_notices(session, catalog, ended))
+    return _queue(session, mentor_flows.ending_notices(session, catalog, ended), now)
 
 
 # --- flags ------------------------------------------------------------------------------------
@@ -194,33 +197,33 @@ def open_flags(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Flag).where(Flag.resolved.is_(False))) or 0
 
 
-def resolve_flag(session: Session, flag_id: int, by: str, note: str | None = None) -> Flag:
+def resolve_flag(session: Session, flag_id: int, by: str, now: datetime, note: str | None = None) -> Flag:
     flag = session.get(Flag, flag_id)
     if flag is None:
         raise MentoringError(f"there is no flag #{flag_id}")
     if not flag.resolved:
         flag.resolved = True
-        flag.resolved_at = utcnow()
+        flag.resolved_at = now
         flag.resolved_by = by[:120]
         flag.resolution_note = (note or "").strip() or None
     return flag
 
 
-def forget(session: Session, person: Person) -> None:
+def forget(session: Session, person: Person, now: datetime) -> None:
     """For erasure: end the pairing, leave the waiting list, blank what they wrote to their mentor."""
     if person.role == MENTOR:
         # Their mentees go back to being matched; nothing is relayed to an erased number.
         for active in mentor_flows.active_pairs_of_mentor(session, person):
-            mentor_flows.end_pair(session, active, by="erasure")
+            mentor_flows.end_pair(session, active, "erasure", now)
     else:
-        mentor_flows.unpair(session, person, by="erasure")
+        mentor_flows.unpair(session, person, now, by="erasure")
         pair_ids = list(session.scalars(select(Pair.id).where(Pair.student_id == person.id)))
         for pair_id in pair_ids:
             # Relays to the mentor carry the student's words under the mentor's person id.
             session.execute(
                 update(Message)
                 .where(Message.idempotency_key.like(f"pair:{pair_id}:%"))
-                .values(body="", updated_at=utcnow())
+                .values(body="", updated_at=now)
             )
     session.execute(MentorWait.__table__.delete().where(MentorWait.student_id == person.id))
     session.execute(update(Flag).where(Flag.person_id == person.id).values(excerpt=""))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import date
 
 from flask import Response, flash, redirect, render_template, request, session, stream_with_context, url_for
 from sqlalchemy import select
@@ -70,7 +69,7 @@ def dashboard() -> str:
         span = min(max(int(request.args.get("days", 30)), 7), 90)
     except ValueError:
         span = 30
-    data = stats.dashboard(db(), span)
+    data = stats.dashboard(db(), settings().clock.now(), span)
     outbox = outbox_depth(db(), settings())
     active, answers, delivery = data["active"], data["answers"], data["delivery"]
     figures = {
@@ -136,7 +135,7 @@ def create_token() -> str:
 def revoke_token(token_id: int) -> Response:
     session_ = db()
     try:
-        accounts.revoke_token(session_, token_id, owner=current_user())
+        accounts.revoke_token(session_, token_id, settings().clock.now(), owner=current_user())
     except accounts.AccountError as exc:
         return back("admin.account", str(exc), "error")
     session_.commit()
@@ -184,5 +183,6 @@ def download(kind: str) -> Response:
         return back("admin.exports_page", f"There is no {kind} export; choose one below.", "error")
     body = exports.iter_csv(settings().database_url, kind)
     response = Response(stream_with_context(body), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{exports.filename(kind, date.today())}"'
+    today = settings().clock.now().date()
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.filename(kind, today)}"'
     return response

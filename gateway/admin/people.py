@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.models import OPTED_OUT, STUDENT, Attempt, Card, Message, Person, Question, utcnow
+from store.models import OPTED_OUT, STUDENT, Attempt, Card, Message, Person, Question
 
 ERASED_PREFIX = "erased:"
 FILTER_KEYS = ("track", "country", "language", "channel", "status", "role")
@@ -166,7 +166,7 @@ def is_erased(person: Person) -> bool:
     return person.phone.startswith(ERASED_PREFIX)
 
 
-def erase_person(session: Session, person: Person) -> dict[str, int]:
+def erase_person(session: Session, person: Person, now: datetime) -> dict[str, int]:
     """Remove personal data and keep anonymous aggregates; the caller commits. Idempotent."""
     if is_erased(person):
         return {"messages": 0}
@@ -174,12 +174,12 @@ def erase_person(session: Session, person: Person) -> dict[str, int]:
     anonymous = erased_phone(original)
     from gateway.admin.mentoring import forget
 
-    forget(session, person)
+    forget(session, person, now)
     # Inbound rows that never got a person (before the first reply) still carry the number.
     blanked = session.execute(
         update(Message)
         .where(or_(Message.person_id == person.id, Message.phone == original))
-        .values(body="", phone=anonymous, error_message=None, updated_at=utcnow())
+        .values(body="", phone=anonymous, error_message=None, updated_at=now)
     ).rowcount
     # Nothing of theirs may still go out.
     session.execute(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from flows.engine import OPT_OUT_WORDS
 from store.mentoring import Flag
-from store.models import INBOUND, OUTBOUND, STUDENT, Attempt, Message, Person, Question, utcnow
+from store.models import INBOUND, OUTBOUND, STUDENT, Attempt, Message, Person, Question
 
 
 def day_of(column: Any, session: Session) -> Any:
@@ -151,9 +151,8 @@ def totals(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
-def dashboard(session: Session, span: int = 30, now: datetime | None = None) -> dict[str, Any]:
+def dashboard(session: Session, now: datetime, span: int = 30) -> dict[str, Any]:
     """Everything the dashboard shows, over the last `span` days."""
-    now = now or utcnow()
     days = _days(now.date(), span)
     since = datetime.fromisoformat(days[0]).replace(tzinfo=now.tzinfo)
     return {

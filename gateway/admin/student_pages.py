@@ -105,7 +105,7 @@ def erase_student(person_id: int) -> Response:
             "admin.student", "Type ERASE in the box to confirm the erasure.", "error", person_id=person_id
         )
     session = db()
-    result = people.erase_person(session, person)
+    result = people.erase_person(session, person, settings().clock.now())
     session.commit()
     return back(
         "admin.student",
@@ -157,7 +157,11 @@ def add_pair() -> Response:
     session = db()
     try:
         queued = mentoring.pair_phones(
-            session, catalog(), request.form.get("mentor", ""), request.form.get("student", "")
+            session,
+            catalog(),
+            request.form.get("mentor", ""),
+            request.form.get("student", ""),
+            settings().clock.now(),
         )
     except mentoring.MentoringError as exc:
         return back("admin.mentors", str(exc), "error")
@@ -173,7 +177,7 @@ def add_pair() -> Response:
 def end_pair(student_id: int) -> Response:
     session = db()
     try:
-        queued = mentoring.unpair_student(session, catalog(), student_id)
+        queued = mentoring.unpair_student(session, catalog(), student_id, settings().clock.now())
     except mentoring.MentoringError as exc:
         return back("admin.mentors", str(exc), "error")
     session.commit()
@@ -209,7 +213,9 @@ def flag_detail(flag_id: int) -> str:
 @requires(EDITOR)
 def resolve_flag(flag_id: int) -> Response:
     try:
-        mentoring.resolve_flag(db(), flag_id, current_user().email, request.form.get("note"))
+        mentoring.resolve_flag(
+            db(), flag_id, current_user().email, settings().clock.now(), request.form.get("note")
+        )
     except mentoring.MentoringError as exc:
         return back("admin.flags", str(exc), "error")
     db().commit()
