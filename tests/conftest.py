@@ -180,6 +180,13 @@ def now(clock) -> datetime:
     return clock.now()
 
 
+def machine_clock_env() -> dict[str, str]:
+    """The environment for a program that is not Rounds (redis-server, the admin's browser):
+    it keeps the machine's clock when `make test-future` preloads libfaketime, which some
+    of them cannot start under."""
+    return {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
+
+
 # --- the web app -------------------------------------------------------------------------
 
 PAYLOADS = __import__("pathlib").Path(__file__).parent / "payloads"

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.admin_support import PASSWORD, add_person, make_admin
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, drain
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, drain, machine_clock_env
 from tests.twilio_standin import TwilioStandIn
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,7 +41,9 @@ sync_api = pytest.importorskip(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=machine_clock_env()
+        )
         yield chromium
         chromium.close()
 

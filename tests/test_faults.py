@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select, update
 
 from store.db import session_scope
 from store.models import Message, Person
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, drain, payload, sign
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, drain, machine_clock_env, payload, sign
 from workers import jobs, runtime
 from workers.outbox import enqueue_send, message_row
 from workers.send import reconcile_sending, sweep_outbox
@@ -75,6 +75,7 @@ class RedisProcess:
                 str(self.folder),
             ],
             stdout=subprocess.DEVNULL,
+            env=machine_clock_env(),
         )
         for _ in range(200):
             try:
@@ -328,7 +329,7 @@ def assert_rows_hold_the_sids(settings, twilio) -> None:
 def test_429_bursts_and_500_one_in_ten(fault_settings, twilio):
     settings = fault_settings.with_(send_batch_size=50)
     runtime.configure(settings)
-    twilio.per_second = 150
+    twilio.throttle_every = 150
     twilio.fail_rate = 0.1
     phones = broadcast(settings)
     enqueue_send(queued_ids(settings))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -83,11 +84,13 @@ def test_the_rate_holds_with_requests_in_flight(send_settings, twilio):
     drain(settings)
     assert len(twilio.sent) == count and twilio.max_in_flight > 1
     arrivals = sorted(twilio.arrivals)
-    # GCRA: any stretch of arrivals holds at most the burst plus the rate times its length (one
-    # message of slack for the moments between a grant and the request reaching the stand-in).
+    # GCRA: any stretch of grants holds at most the burst plus the rate times its length. The
+    # stand-in sees arrivals, and on a busy machine the requests granted but not yet arrived (at
+    # most the eight in flight) can bunch up; unlimited, 40 at eight in flight come in 0.25 s.
+    slack = settings.send_concurrency
     for i in range(count):
         for j in range(i + 1, count):
-            assert j - i + 1 <= rate + rate * (arrivals[j] - arrivals[i]) + 1, (i, j)
+            assert j - i + 1 <= rate + rate * (arrivals[j] - arrivals[i]) + slack, (i, j)
     assert arrivals[-1] - arrivals[0] >= (count - rate) / rate - 0.1  # it really was paced
 
 
@@ -127,7 +130,13 @@ def test_failures_and_suppressions_are_recorded_with_requests_in_flight(send_set
 def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, twilio, monkeypatch):
     settings = send_settings.with_(send_concurrency=8)
     runtime.configure(settings)
+    # The first request goes alone and, taking 0.1 s, makes the job overlap the rest; the five
+    # after it are held at the stand-in until all five are there, so they are under way together
+    # however busy the machine is.
     twilio.delay = 0.1
+    twilio.hold_after = 1
+    releaser = threading.Thread(target=lambda: (_wait_until(lambda: twilio.held == 5), twilio.release()))
+    releaser.start()
     ids = queue_many(settings, 6)
 
     class Timeout(BaseException):
@@ -142,6 +151,7 @@ def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, t
     with pytest.raises(Timeout):
         send.send_messages(ids)  # gives up while the last five requests are under way
     monkeypatch.setattr(send.SendJob, "settle", settle)
+    releaser.join()
     assert twilio.max_in_flight == 5 and twilio.in_flight == 0
     assert [row.status for row in messages(settings)] == ["sent"] * 6
     assert len(twilio.sent) == 6

@@ -27,10 +27,14 @@ class TwilioStandIn:
         self.faults: deque[tuple[int, dict]] = deque()
         self.fail_rate: float = 0.0  # answer 500 to this share of creates, at random
         self._random = random.Random(1234)
-        self.per_second: int = 0  # answer 429 beyond this many creates in one second when > 0
+        # When > 0: after every this many creates, the next `throttle_burst` get 429, however fast
+        # or slow the machine sends (a per-second limit would only bite on a fast one).
+        self.throttle_every: int = 0
+        self.throttle_burst: int = 5
+        self._until_burst = 0
+        self._burst_left = 0
         self.delay: float = 0.0  # seconds each create takes, to make a batch slow enough to kill
         self.retry_after: str | None = None  # Retry-After header sent with 429s
-        self._window: tuple[int, int] = (0, 0)
         self.throttled = 0  # 429s answered
         self.errors = 0  # 500s answered
         self.opted_out: set[str] = set()
@@ -120,14 +124,14 @@ class TwilioStandIn:
             if self.fail_rate and self._random.random() < self.fail_rate:
                 self.errors += 1
                 return 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
-            if self.per_second:
-                second, used = self._window
-                now = int(time.time())
-                used = used + 1 if now == second else 1
-                self._window = (now, used)
-                if used > self.per_second:
+            if self.throttle_every:
+                if self._burst_left:
+                    self._burst_left -= 1
                     self.throttled += 1
                     return 429, {"code": 20429, "message": "Too Many Requests", "status": 429}
+                self._until_burst += 1
+                if self._until_burst >= self.throttle_every:
+                    self._until_burst, self._burst_left = 0, self.throttle_burst
             to = form.get("To", "")
             if to in self.opted_out:
                 return 400, {
