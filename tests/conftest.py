@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import hypothesis
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
@@ -21,6 +22,11 @@ from store.clock import FixedClock
 from store.db import dispose_all, get_engine, session_factory
 from store.schema import metadata as all_tables
 from store.settings import Settings
+
+# A property test's examples are timed against the wall clock by default (200 ms each); on a
+# busy machine that is noise, not a finding.
+hypothesis.settings.register_profile("rounds", deadline=None)
+hypothesis.settings.load_profile("rounds")
 
 PG_ADMIN_URL = os.environ.get("ROUNDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ACCOUNT_SID = "AC" + "0" * 30 + "11"

@@ -83,6 +83,7 @@ class RedisProcess:
                     return
             except Exception:
                 time.sleep(0.05)
+        self.kill()  # not left running after the test that gave up on it
         raise RuntimeError("redis-server did not start")
 
     def kill(self) -> None:
