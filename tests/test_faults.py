@@ -8,6 +8,7 @@ the stand-in under way), and the stand-in answering 429 and 500.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -177,26 +178,14 @@ def worker_process(settings, redis_url: str, *options: str, **extra_env: str) ->
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_die_with_the_test,
     )
 
 
-@pytest.fixture
-def start_worker():
-    """Starts `rounds worker` processes; any still running when the test ends are killed, jobs too."""
-    started: list[subprocess.Popen] = []
-
-    def start(settings, redis_url: str, *options: str, **extra_env: str) -> subprocess.Popen:
-        started.append(worker_process(settings, redis_url, *options, **extra_env))
-        return started[-1]
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            forked = _children(process.pid)
-            for group in [process.pid, *forked]:
-                with suppress(OSError):
-                    os.killpg(group, signal.SIGKILL)
-            process.wait(10)
+def _die_with_the_test() -> None:
+    """In the worker before it starts: the kernel kills it if the test process dies first, so a
+    worker left behind never takes jobs from a later run's Redis database."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _children(pid: int) -> list[int]:

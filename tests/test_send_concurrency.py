@@ -22,7 +22,7 @@ from store.clock import SYSTEM_CLOCK
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
 from tests.conftest import drain
-from tests.test_faults import _wait_until, assert_exactly_once, broadcast, finish, queued_ids, worker_process
+from tests.test_faults import _wait_until, assert_exactly_once, broadcast, finish, queued_ids
 from tests.test_send_path import add_person, messages, queue
 from tests.test_throughput_paths import die_at
 from workers import runtime
@@ -158,7 +158,7 @@ def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, t
 
 
 @pytest.mark.slow
-def test_worker_killed_with_requests_in_flight(send_settings, twilio):
+def test_worker_killed_with_requests_in_flight(send_settings, twilio, start_worker):
     # The worker process reads the machine's clock, so the reconcile after its death does too.
     settings = send_settings.with_(send_batch_size=50, clock=SYSTEM_CLOCK)
     runtime.configure(settings)
@@ -166,7 +166,7 @@ def test_worker_killed_with_requests_in_flight(send_settings, twilio):
     phones = broadcast(settings, 300)
     enqueue_send(queued_ids(settings))
     twilio.hold_after = 60  # later requests wait unanswered: the kill finds several under way
-    worker = worker_process(settings, settings.redis_url)
+    worker = start_worker(settings, settings.redis_url)
     _wait_until(lambda: len(twilio.sent) == 60 and twilio.held >= 2)
     # The worker and the forked job it runs die together, as when their machine goes away.
     worker.send_signal(signal.SIGSTOP)  # no new fork in between
