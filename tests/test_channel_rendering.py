@@ -165,10 +165,10 @@ def _person(db, channel: str, language: str) -> Person:
         ("whatsapp", NUDGE + "dentro de las 24 h posteriores a tu último mensaje.", (3, "UCS-2")),
     ],
 )  # fmt: skip
-def test_a_push_is_rendered_and_counted_for_the_persons_channel(db, channel, body, cost):
+def test_a_push_is_rendered_and_counted_for_the_persons_channel(db, channel, body, cost, now):
     person = _person(db, channel, "es")
     text = get_catalog().render("whatsapp_nudge", "es")
-    message_id = queue_message(db, person, text, "nudge")
+    message_id = queue_message(db, person, text, "nudge", now=now)
     db.commit()
     row = db.get(Message, message_id)
     assert row.body == body
@@ -177,7 +177,7 @@ def test_a_push_is_rendered_and_counted_for_the_persons_channel(db, channel, bod
 
 def test_a_whatsapp_push_falling_back_to_sms_is_folded(db, settings, now):
     person = _person(db, "whatsapp", "fr")
-    message_id = queue_message(db, person, "Vous êtes à jour ; à bientôt.", "broadcast")
+    message_id = queue_message(db, person, "Vous êtes à jour ; à bientôt.", "broadcast", now=now)
     db.commit()
     row = db.get(Message, message_id)
     assert row.body == "Vous êtes à jour ; à bientôt."
