@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from flows.safeguarding import (
     supportive_reply,
     word_matches,
 )
-from flows.schedule import DEFAULT_DAILY_TIME, parse_clock, zone_for
+from flows.schedule import DEFAULT_DAILY_TIME, is_quiet_time, parse_clock, quiet_at, zone_for
 from store.learning import Learning
 from store.mentoring import CHECKIN, CHECKIN_SUMMARY, CheckIn, Mentoring, Pair, pair_key
 from store.models import OPTED_OUT, STUDENT, Person
@@ -60,16 +60,9 @@ _ANSWER = re.compile(r"\s*([1-5])\s*(?:/\s*5)?(?:[\s.,:;!)\-]+(.*))?", re.S)
 # --- time ---------------------------------------------------------------------------------
 
 
-def _quiet(clock: time, settings: Settings) -> bool:
-    start, end = parse_clock(settings.quiet_start), parse_clock(settings.quiet_end)
-    if start is None or end is None or start == end:
-        return False
-    return (start <= clock or clock < end) if start > end else (start <= clock < end)
-
-
 def in_quiet_hours(person: Person, at: datetime, settings: Settings) -> bool:
     """Inside the quiet window at the person's local time (no exception for their own time)."""
-    return _quiet(at.astimezone(zone_for(person)).time(), settings)
+    return quiet_at(at, zone_for(person), settings)
 
 
 def checkin_weekday(settings: Settings) -> int:
@@ -89,7 +82,7 @@ def checkin_due(student: Person, settings: Settings, at: datetime) -> tuple[date
     today = at.astimezone(zone).date()
     day = today + timedelta(days=checkin_weekday(settings) - today.weekday())
     clock = parse_clock(student.daily_time or "") or parse_clock(DEFAULT_DAILY_TIME)
-    if _quiet(clock, settings):
+    if is_quiet_time(clock, settings):
         clock = parse_clock(settings.quiet_end) or clock
     due = datetime.combine(day, clock, tzinfo=zone).replace(fold=0).astimezone(UTC)
     year, week, _ = day.isocalendar()

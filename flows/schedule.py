@@ -25,7 +25,12 @@ _FOUR_DIGITS = re.compile(r"(\d{2})(\d{2})(am|pm|h)?")
 
 def zone_for(person: Person) -> ZoneInfo:
     """The person's zone; UTC while none is set (or a stored name no longer exists)."""
-    return _zone(person.timezone) if person.timezone else _UTC_ZONE
+    return zone_named(person.timezone)
+
+
+def zone_named(name: str | None) -> ZoneInfo:
+    """The zone of that name; UTC for none (or a name that no longer exists)."""
+    return _zone(name) if name else _UTC_ZONE
 
 
 @lru_cache(maxsize=1024)
@@ -130,13 +135,26 @@ def advance_schedule(person: Person, at: datetime, settings: Settings | None = N
     person.next_push_at = next_push_at(person, at)
 
 
-def in_quiet_hours(person: Person, at: datetime, settings: Settings) -> bool:
-    """True inside the quiet window (default 21:00-07:00 local), except at the person's own time."""
+def is_quiet_time(clock: time, settings: Settings) -> bool:
+    """The one quiet-hours rule: whether a local clock time lies in the quiet window.
+
+    The window runs from ROUNDS_QUIET_START up to ROUNDS_QUIET_END (21:00-07:00 by default, across
+    midnight); equal or unreadable ends mean there are no quiet hours.
+    """
     start, end = parse_clock(settings.quiet_start), parse_clock(settings.quiet_end)
     if start is None or end is None or start == end:
         return False
-    clock = local_now(person, at).time()
-    quiet = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    return (start <= clock or clock < end) if start > end else (start <= clock < end)
+
+
+def quiet_at(at: datetime, zone: ZoneInfo, settings: Settings) -> bool:
+    """Whether instant `at` is in quiet hours on the clocks of `zone` (daylight saving included)."""
+    return is_quiet_time(at.astimezone(zone).time(), settings)
+
+
+def in_quiet_hours(person: Person, at: datetime, settings: Settings) -> bool:
+    """True inside the quiet window (default 21:00-07:00 local), except at the person's own time."""
+    quiet = quiet_at(at, zone_for(person), settings)
     if not quiet or not person.daily_time:
         return quiet
     # The student chose this time themselves, so a push at (or just after) it is welcome.

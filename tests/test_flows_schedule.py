@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.schedule import advance_schedule, in_quiet_hours, local_date, next_push_at, push_instant
+from flows.schedule import (
+    advance_schedule,
+    in_quiet_hours,
+    is_quiet_time,
+    local_date,
+    next_push_at,
+    push_instant,
+    quiet_at,
+)
 from store.models import Person
 from store.settings import Settings
 
@@ -141,3 +150,37 @@ def test_advancing_after_a_held_late_push_keeps_todays_own_time():
     advance_schedule(person, utc(2026, 11, 26, 21, 0), Settings())
     assert person.next_push_at == utc(2026, 11, 26, 21, 30)
     assert not in_quiet_hours(person, person.next_push_at, Settings())
+
+
+# The one quiet-hours rule, used by the daily question, the check-ins and broadcasts.
+@pytest.mark.parametrize(
+    ("start", "end", "zone", "at", "quiet"),
+    [
+        # Across midnight (the default 21:00-07:00): the start is in, the end is out.
+        ("21:00", "07:00", "Africa/Lagos", utc(2026, 11, 26, 19, 59), False),  # 20:59 local
+        ("21:00", "07:00", "Africa/Lagos", utc(2026, 11, 26, 20, 0), True),  # 21:00
+        ("21:00", "07:00", "Africa/Lagos", utc(2026, 11, 26, 23, 30), True),  # 00:30 the next day
+        ("21:00", "07:00", "Africa/Lagos", utc(2026, 11, 27, 5, 59), True),  # 06:59
+        ("21:00", "07:00", "Africa/Lagos", utc(2026, 11, 27, 6, 0), False),  # 07:00
+        # Within one day: 13:00-15:00.
+        ("13:00", "15:00", "UTC", utc(2026, 11, 26, 12, 59), False),
+        ("13:00", "15:00", "UTC", utc(2026, 11, 26, 14, 0), True),
+        ("13:00", "15:00", "UTC", utc(2026, 11, 26, 15, 0), False),
+        # The same instant, 11:30 UTC, on New York's clocks either side of the spring change.
+        ("21:00", "07:00", "America/New_York", utc(2026, 3, 7, 11, 30), True),  # 06:30 EST
+        ("21:00", "07:00", "America/New_York", utc(2026, 3, 8, 11, 30), False),  # 07:30 EDT
+        # ... and of the autumn one.
+        ("21:00", "07:00", "America/New_York", utc(2026, 10, 31, 11, 30), False),  # 07:30 EDT
+        ("21:00", "07:00", "America/New_York", utc(2026, 11, 1, 11, 30), True),  # 06:30 EST
+        # London's repeated hour, 01:30 twice on 25 October, is quiet both times.
+        ("01:00", "02:00", "Europe/London", utc(2026, 10, 25, 0, 30), True),  # 01:30 BST
+        ("01:00", "02:00", "Europe/London", utc(2026, 10, 25, 1, 30), True),  # 01:30 GMT
+        # Equal or unreadable ends mean no quiet hours at all.
+        ("00:00", "00:00", "UTC", utc(2026, 11, 26, 3, 0), False),
+        ("9pm", "07:00", "UTC", utc(2026, 11, 26, 22, 0), False),
+    ],
+)
+def test_the_quiet_hours_rule(start, end, zone, at, quiet):
+    settings = Settings(quiet_start=start, quiet_end=end)
+    assert quiet_at(at, ZoneInfo(zone), settings) is quiet
+    assert is_quiet_time(at.astimezone(ZoneInfo(zone)).time(), settings) is quiet
