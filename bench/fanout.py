@@ -42,13 +42,13 @@ TEXT = "Rounds: free USMLE Step 1 review webinar Sat 14:00 GMT. Reply RES webina
 def fan_out(settings: Settings, segment_items: tuple[str, ...] = ()) -> tuple[int, str]:
     """Confirm and fan out one broadcast as the CLI does; returns (rows created, what ran)."""
     try:
-        from workers.broadcasts import Schedule, Segment, create_broadcast, run_fan_out
+        from workers.broadcasts import Audience, Schedule, create_broadcast, run_fan_out
     except ImportError as exc:
         what = f"the equivalent bulk path (workers.broadcasts not importable: {exc})"
         return _bulk_equivalent(settings, segment_items), what
-    segment = Segment.parse(segment_items)
+    audience = Audience.parse(segment_items)
     with session_scope(settings.database_url) as session:
-        created, _ = create_broadcast(session, TEXT, segment, Schedule(), settings, NOW, (None, "bench"))
+        created, _ = create_broadcast(session, TEXT, audience, Schedule(), settings, NOW, (None, "bench"))
         broadcast_id = created.id
     report = run_fan_out(settings, broadcast_id, now=NOW)
     if getattr(report, "waiting", False) or report.deferred:
@@ -78,7 +78,7 @@ def _bulk_equivalent(settings: Settings, segment_items: tuple[str, ...], size: i
             rows = [row | {"person_id": p.id, "channel": p.channel, "phone": p.phone} for p in people]
             ids = session.execute(insert(Message).returning(Message.id), rows).scalars().all()
             session.commit()
-            enqueue_send(ids)
+            enqueue_send(settings, ids)
             created += len(ids)
 
 
@@ -99,7 +99,7 @@ def floor(settings: Settings) -> int:
             .scalars()
             .all()
         )
-    enqueue_send(ids)
+    enqueue_send(settings, ids)
     return len(ids)
 
 
@@ -115,7 +115,6 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
         settings = Settings(
             database_url=url, redis_url=redis.url, send_batch_size=100, outbox_limit=10 * students
         )
-        runtime.configure(settings)
         connection = Redis.from_url(redis.url)
         timed, floors, what = [], [], ""
         for _ in range(3):

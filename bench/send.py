@@ -189,7 +189,6 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
     finally:
         services.stop(standin)
         services.stop(distant)
-        runtime.configure(Settings())
     results.note(
         "send",
         f"{messages:,} queued two-segment SMS per run to {STUDENTS:,} students on PostgreSQL; "
@@ -240,7 +239,7 @@ def _sends(  # type: ignore[no-untyped-def]
     memory: dict[str, int] | None = None,
 ) -> Figure:
     """Messages/s over REPEATS runs of `messages` queued rows drained by one worker process."""
-    runtime.configure(Settings(database_url=url, redis_url=redis.url, send_batch_size=batch))
+    settings = Settings(database_url=url, redis_url=redis.url, send_batch_size=batch)
     env = _env(url, redis, port, batch, concurrency)
     label = f"RQ {_name(simple)} after sending {messages:,} messages, {batch} a job"
     sends = []
@@ -248,7 +247,7 @@ def _sends(  # type: ignore[no-untyped-def]
         redis.flush()
         ids = seed(url, messages)
         before = standin_count(port)
-        enqueue_send(ids)
+        enqueue_send(settings, ids)
         seconds, _ = drain(redis.url, env, simple, folder, memory, label)
         sent = _sent(url)
         if sent != messages or standin_count(port) - before != messages:

@@ -22,7 +22,6 @@ from bench.report import Figure, Results
 from store.db import get_engine, session_scope
 from store.models import Attempt, Card, Person, Question
 from store.settings import Settings
-from workers import runtime
 from workers.schedule import BATCH, nudge_query, run_tick
 
 # A Tuesday noon UTC (check-ins go out on Sundays); the first instant warms the process up.
@@ -123,7 +122,6 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
         loaded = time.perf_counter() - started
         seeded = seed_history(url, START - timedelta(minutes=1), instants[-1])
         settings = Settings(database_url=url, redis_url=redis.url, send_batch_size=100)
-        runtime.configure(settings)
         results.note(
             "tick",
             f"{students:,} students over 300 zones and every minute of the day loaded with COPY in "

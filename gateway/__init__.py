@@ -11,7 +11,6 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from store.settings import Settings
-from workers import runtime
 
 
 class ConfigurationError(RuntimeError):
@@ -33,7 +32,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     # can send the headers, and the client address decides sign-in throttling.
     if hops := settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
-    runtime.configure(settings)
 
     from gateway import cli, health, webhooks
 

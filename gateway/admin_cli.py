@@ -225,7 +225,7 @@ def admin_cancel(broadcast_id: int) -> None:
 
 
 def _echo_preview(shown) -> None:  # type: ignore[no-untyped-def]
-    click.echo(f"to:         {shown.segment.describe()}, {shown.schedule.describe()}")
+    click.echo(f"to:         {shown.audience.describe()}, {shown.schedule.describe()}")
     click.echo(f"text:       {shown.text}")
     click.echo(f"encoding:   {shown.encoding}, {shown.units} units")
     click.echo(f"segments:   {shown.segments_per_sms} per SMS, 1 per WhatsApp message")
@@ -263,9 +263,9 @@ def broadcast(
 ) -> None:
     """Preview a broadcast (recipients, segments, cost), then send it."""
     from workers.broadcasts import (
+        Audience,
         BroadcastError,
         Schedule,
-        Segment,
         create_broadcast,
         load_prices,
         preview,
@@ -275,7 +275,7 @@ def broadcast(
     settings = _settings()
     now = settings.clock.now()
     try:
-        segment = Segment.parse(segments_)
+        segment = Audience.parse(segments_)
         schedule = Schedule.parse(at, local, now)
         with session_scope(settings.database_url) as session:
             shown = preview(session, text, segment, schedule, settings, load_prices(settings), now, template)

@@ -113,27 +113,12 @@ def tick(at: str | None) -> None:
 )
 def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
     """Process queued jobs (sends, ticks, sweeps)."""
-    from rq import SimpleWorker, Worker
+    from workers.worker import SettingsWorker, SimpleSettingsWorker, warm_up
 
-    from workers import runtime
-
-    connection = runtime.redis_connection()
-    queues = [runtime.queue(name, connection) for name in runtime.QUEUE_NAMES]
-    runtime.warm_up()
-    base = SimpleWorker if simple else Worker
-
-    class PromptWorker(base):
-        """RQ's command listener waits up to 60 s per read, and teardown joins it after
-        unsubscribing, so a stopping worker could hang a minute; a 1 s read bounds that."""
-
-        def subscribe(self) -> None:
-            self.pubsub = self.connection.pubsub()
-            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-            self.pubsub_thread = self.pubsub.run_in_thread(
-                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
-            )
-
-    worker_process = PromptWorker(queues, connection=connection)
+    settings = _settings()
+    warm_up(settings)
+    worker_class = SimpleSettingsWorker if simple else SettingsWorker
+    worker_process = worker_class(settings)
     worker_process.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 
@@ -141,10 +126,9 @@ def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
 @with_appcontext
 def clock() -> None:
     """The periodic scheduler: a tick every minute and the outbox sweep."""
-    from workers import runtime
     from workers.clock import run_clock
 
-    run_clock(runtime.redis_connection())
+    run_clock(_settings())
 
 
 @click.command()

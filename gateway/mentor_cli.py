@@ -33,7 +33,7 @@ from store.db import session_scope
 from store.mentoring import MentorProfile, MentorWait
 from store.models import ACTIVE, Person
 from store.settings import Settings
-from workers.outbox import enqueue_send, queue_message
+from workers.outbox import deliver
 
 T = TypeVar("T")
 
@@ -58,20 +58,9 @@ def _in_session(work: Callable[[Session], tuple[T, list[Push]]]) -> T:
     try:
         with session_scope(_settings().database_url) as session:
             result, pushes = work(session)
-            now = _settings().clock.now()
-            queued = []
-            for push in pushes:
-                person = session.get(Person, push.person_id)
-                message_id = (
-                    queue_message(session, person, push.body, push.kind, push.key, now=now)
-                    if person
-                    else None
-                )
-                if message_id is not None:
-                    queued.append(message_id)
+            deliver(_settings(), session, pushes)
     except MentoringError as exc:
         raise click.ClickException(str(exc)) from exc
-    enqueue_send(queued, urgent=True)
     return result
 
 

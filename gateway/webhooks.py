@@ -34,7 +34,7 @@ from store.models import (
 )
 from store.settings import Settings
 from store.text import MAX_BODY, MAX_INT, Cleaned, clean, whole_number
-from workers.outbox import enqueue_send, queue_message
+from workers.outbox import deliver
 
 log = logging.getLogger("rounds.webhooks")
 
@@ -139,7 +139,6 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
 
     sessions = session_factory(settings.database_url)
     session = sessions()
-    pushes: list[int] = []
     try:
         recorded = _record(session, address, sid, body, form, now)
         if recorded is None:
@@ -162,16 +161,9 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
         # Rendered for the channel the text came in on: stored, and replayed, as sent.
         replies = [segments.for_channel(text, channel) for text in outcome.replies]
         _add_replies(session, person.id, channel, address.phone, inbound_id, replies, now)
-        for push in outcome.pushes:
-            target = session.get(Person, push.person_id)
-            if target is not None:
-                message_id = queue_message(session, target, push.body, push.kind, push.key, now=now)
-                if message_id is not None:
-                    pushes.append(message_id)
-        session.commit()
+        deliver(settings, session, outcome.pushes, now=now)
     finally:
         session.close()
-    enqueue_send(pushes, urgent=True)
     log.info("inbound %s from %s: %d reply(ies)", sid, mask(address.phone), len(replies))
     return twiml(replies)
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import hypothesis
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from store.clock import FixedClock
 from store.db import dispose_all, get_engine, session_factory
 from store.schema import metadata as all_tables
 from store.settings import Settings
+from workers.worker import SimpleSettingsWorker
 
 # A property test's examples are timed against the wall clock by default (200 ms each); on a
 # busy machine that is noise, not a finding.
@@ -148,7 +148,6 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture
 def redis_url(redis_server) -> Iterator[str]:
     """The session's Redis database, emptied before and after the test (ownership kept)."""
-    from redis import Redis
 
     conn = Redis.from_url(redis_server)
     conn.flushdb()
@@ -255,15 +254,11 @@ def twilio():
 
 @pytest.fixture
 def send_settings(app_settings, twilio):
-    """Settings whose REST client posts to the stand-in; workers in this process use them."""
-    from workers import runtime
-
-    settings = app_settings.with_(twilio_api_base=twilio.url)
-    runtime.configure(settings)
-    return settings
+    """Settings whose REST client posts to the stand-in."""
+    return app_settings.with_(twilio_api_base=twilio.url)
 
 
-class DrainWorker(SimpleWorker):
+class DrainWorker(SimpleSettingsWorker):
     """A burst worker without the command channel. RQ's worker listens for `rq.command`
     messages on a pubsub thread that blocks up to 60 s per read; at teardown it sends
     UNSUBSCRIBE and then joins that thread, so when the reply wakes the thread before it
@@ -275,15 +270,9 @@ class DrainWorker(SimpleWorker):
 
 def drain(settings: Settings) -> DrainWorker:
     """Run every queued job, and the jobs those queue, with a real RQ worker in burst mode
-    in this process."""
-    from workers import runtime
-
-    connection = Redis.from_url(settings.redis_url)
-    worker = DrainWorker(
-        [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES], connection=connection
-    )
+    in this process, bound to `settings` as `rounds worker` binds its own."""
+    worker = DrainWorker(settings)
     worker.work(burst=True)
-    connection.close()
     return worker
 
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from gateway import create_app
 from store.admin import Broadcast
 from store.db import session_scope
 from store.mentoring import Flag
 from store.models import Attempt, Message, Question
 from tests.admin_support import add_person, bearer, make_token
 from tests.conftest import drain
-from workers import runtime
 
 
 @pytest.fixture
@@ -326,11 +326,8 @@ def test_broadcast_drafts_are_sent_later(client, app_settings, editor_token):
 
 def test_broadcast_with_redis_down_is_kept_as_a_draft(client, app_settings, editor_token):
     add_person(app_settings, "+2348031000001")
-    runtime.configure(app_settings.with_(redis_url="redis://127.0.0.1:1/0"))
-    try:
-        response = post(client, "/broadcasts", editor_token, {"text": "Hello"})
-    finally:
-        runtime.configure(app_settings)
+    client = create_app(app_settings.with_(redis_url="redis://127.0.0.1:1/0")).test_client()
+    response = post(client, "/broadcasts", editor_token, {"text": "Hello"})
     assert response.status_code == 503 and "kept as a draft" in error_of(response)
     with session_scope(app_settings.database_url) as session:
         assert session.scalar(select(Broadcast.status)) == "draft"

@@ -17,7 +17,7 @@ from tests.admin_support import add_people, add_person, at
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, drain
 from tests.twilio_standin import TwilioStandIn
 from workers import broadcasts, runtime
-from workers.broadcasts import BroadcastError, Schedule, Segment
+from workers.broadcasts import Audience, BroadcastError, Schedule
 
 NOW = at("2026-11-26T12:00:00")
 LONG_TEXT = "Exam week: free revision session tonight. " * 5  # 210 GSM-7 characters: 2 segments
@@ -31,7 +31,6 @@ def app_settings(settings, redis_url):
 
 @pytest.fixture
 def settings_(app_settings):
-    runtime.configure(app_settings)
     return app_settings
 
 
@@ -40,7 +39,7 @@ def preview(settings, text="Hello", segment=None, schedule=None, template=None, 
         return broadcasts.preview(
             session,
             text,
-            segment or Segment(),
+            segment or Audience(),
             schedule or Schedule(),
             settings,
             broadcasts.load_prices(settings),
@@ -54,7 +53,7 @@ def create(settings, text="Hello", segment=None, schedule=None, template=None, n
         broadcast, _ = broadcasts.create_broadcast(
             session,
             text,
-            segment or Segment(),
+            segment or Audience(),
             schedule or Schedule(),
             settings,
             now,
@@ -133,7 +132,7 @@ def test_segment_keys_narrow_the_audience(settings_):
     )
 
     def recipients(**segment):
-        return preview(settings_, segment=Segment.from_dict(segment)).recipients
+        return preview(settings_, segment=Audience.from_dict(segment)).recipients
 
     assert recipients(country="GH") == 1
     assert recipients(country=["NG", "GH"]) == 6
@@ -161,7 +160,7 @@ def test_segment_keys_narrow_the_audience(settings_):
 )
 def test_bad_segments_say_what_to_write(items, message):
     with pytest.raises(BroadcastError, match=message):
-        Segment.parse(items)
+        Audience.parse(items)
 
 
 def test_schedule_rejects_the_past_and_both_kinds_at_once():
@@ -181,9 +180,9 @@ def test_mentor_segment_picks_students_of_one_mentor(settings_):
     with session_scope(settings_.database_url) as session:
         mentor = mentors.add_mentor(session, "+2348039000001", "Dr O")
         mentors.pair(session, mentor, "+2348031000001", NOW)
-    assert preview(settings_, segment=Segment.parse(["mentor=any"])).recipients == 1
-    assert preview(settings_, segment=Segment.parse(["mentor=none"])).recipients == 1
-    assert preview(settings_, segment=Segment.parse(["mentor=+2348039000001"])).recipients == 1
+    assert preview(settings_, segment=Audience.parse(["mentor=any"])).recipients == 1
+    assert preview(settings_, segment=Audience.parse(["mentor=none"])).recipients == 1
+    assert preview(settings_, segment=Audience.parse(["mentor=+2348039000001"])).recipients == 1
 
 
 # --- fan-out -------------------------------------------------------------------------------
@@ -250,7 +249,6 @@ def test_a_whatsapp_template_lets_people_outside_the_window_in(settings_):
 
 def test_outside_the_window_the_broadcast_template_is_what_twilio_gets(settings_, twilio):
     settings = settings_.with_(twilio_api_base=twilio.url, quiet_start="00:00", quiet_end="00:00")
-    runtime.configure(settings)
     stale = NOW - timedelta(days=3)
     add_person(settings, "+2348031000005", channel="whatsapp", last_inbound_at=stale)
     broadcast_id = create(settings, "Revision tonight", template="HX" + "1" * 32)
@@ -263,7 +261,6 @@ def test_outside_the_window_the_broadcast_template_is_what_twilio_gets(settings_
 
 def test_a_full_outbox_makes_the_fan_out_wait_then_finish(settings_):
     settings = settings_.with_(outbox_limit=250, quiet_start="00:00", quiet_end="00:00")
-    runtime.configure(settings)
     add_people(settings, 1000)
     broadcast_id = create(settings, "Hello")
     first = broadcasts.run_fan_out(settings, broadcast_id, batch_size=100)
@@ -273,7 +270,6 @@ def test_a_full_outbox_makes_the_fan_out_wait_then_finish(settings_):
         session.execute(update(Message).where(Message.status == "queued").values(status="sent"))
     second = broadcasts.run_fan_out(settings, broadcast_id, batch_size=100)
     assert second.waiting and second.created == 300 and second.existing == 300
-    runtime.configure(settings.with_(outbox_limit=10_000))
     last = broadcasts.run_fan_out(settings.with_(outbox_limit=10_000), broadcast_id, batch_size=100)
     assert not last.waiting and last.created == 400
     assert len(rows(settings, broadcast_id)) == 1000
@@ -356,7 +352,6 @@ def test_a_broadcast_goes_through_the_send_path_and_reports_progress(settings_):
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
     try:
         settings = settings_.with_(twilio_api_base=twilio.url, quiet_start="00:00", quiet_end="00:00")
-        runtime.configure(settings)
         for n in range(3):
             add_person(settings, f"+234803100000{n}")
         broadcast_id = create(settings, "Revision tonight at 7")

@@ -103,11 +103,11 @@ def test_every_page_is_under_100_kb_and_needs_no_script(admin, app_settings):
         question_id = session.scalar(select(Question.id))
         resource_id = session.scalar(select(Resource.id))
         flag_id = session.scalar(select(Flag.id))
-    from workers.broadcasts import Schedule, Segment, create_broadcast
+    from workers.broadcasts import Audience, Schedule, create_broadcast
 
     with session_scope(app_settings.database_url) as session:
         broadcast_id = create_broadcast(
-            session, "Hello", Segment(), Schedule(), app_settings, app_settings.clock.now()
+            session, "Hello", Audience(), Schedule(), app_settings, app_settings.clock.now()
         )[0].id
     pages = [
         "/admin/",
@@ -225,14 +225,14 @@ def test_a_viewer_can_preview_but_not_send(viewer, app_settings):
 
 
 def test_cancel_from_the_console(editor, app_settings):
-    from workers.broadcasts import Schedule, Segment, create_broadcast, run_fan_out
+    from workers.broadcasts import Audience, Schedule, create_broadcast, run_fan_out
 
     add_people(app_settings, 5)
     with session_scope(app_settings.database_url) as session:
         broadcast_id = create_broadcast(
             session,
             "Hi",
-            Segment(),
+            Audience(),
             Schedule.parse(None, "18:00", app_settings.clock.now()),
             app_settings,
             app_settings.clock.now(),

@@ -12,7 +12,6 @@ from store.db import session_scope
 from store.models import Message, Person
 from tests.conftest import NOW, drain
 from tests.test_send_path import add_person, messages, queue
-from workers import runtime
 from workers.outbox import enqueue_send
 from workers.ratelimit import SenderLimiter, default_rate, rate_for
 from workers.send import reconcile_sending, sweep_outbox
@@ -54,10 +53,9 @@ def test_limiter_counts_segments_and_is_shared_between_processes(redis_url, sett
 
 def test_a_slow_sender_defers_the_rest_of_the_batch(send_settings, twilio):
     slow = send_settings.with_(send_rate=0.1)  # one segment per ten seconds
-    runtime.configure(slow)
     person_ids = [add_person(slow, phone=f"+23480312340{n:02d}") for n in range(4)]
     ids = [queue(slow, pid, f"push {n}") for n, pid in enumerate(person_ids)]
-    enqueue_send(ids)
+    enqueue_send(slow, ids)
     before = NOW
     drain(slow)
     assert [m["Body"] for m in twilio.sent] == ["push 0"]
@@ -76,7 +74,7 @@ def test_429_honours_retry_after(send_settings, twilio):
     person_id = add_person(send_settings)
     twilio.retry_after = "40"
     twilio.inject(429, 20429, "Too Many Requests")
-    enqueue_send([queue(send_settings, person_id, "hello")])
+    enqueue_send(send_settings, [queue(send_settings, person_id, "hello")])
     before = NOW
     drain(send_settings)
     row = messages(send_settings)[0]
@@ -90,12 +88,12 @@ def test_retries_stop_at_the_limit_and_say_why(send_settings, twilio):
     message_id = queue(send_settings, person_id, "hello")
     for _ in range(10):
         twilio.inject(503, 20503, "Service Unavailable")
-    enqueue_send([message_id])
+    enqueue_send(send_settings, [message_id])
     for _ in range(8):
         drain(send_settings)
         with session_scope(send_settings.database_url) as session:
             session.execute(update(Message).values(send_after=None))
-        sweep_outbox(older_than_seconds=0)
+        sweep_outbox(send_settings, older_than_seconds=0)
     row = messages(send_settings)[0]
     assert row.status == "failed" and row.error_code == 20503
     assert "Service Unavailable" in row.error_message
@@ -107,10 +105,9 @@ def test_retries_stop_at_the_limit_and_say_why(send_settings, twilio):
 
 def test_outside_the_window_a_template_is_used_from_the_start(send_settings, twilio):
     settings = send_settings.with_(whatsapp_templates={"question": "HX0123456789abcdef0123456789abcdef"})
-    runtime.configure(settings)
     old = NOW - timedelta(hours=30)
     person_id = add_person(settings, phone="+447700900123", channel="whatsapp", last_inbound_at=old)
-    enqueue_send([queue(settings, person_id, "Q101 A 60yo man...")])
+    enqueue_send(settings, [queue(settings, person_id, "Q101 A 60yo man...")])
     drain(settings)
     (sent,) = twilio.sent
     assert sent["ContentSid"] == "HX0123456789abcdef0123456789abcdef"
@@ -120,10 +117,9 @@ def test_outside_the_window_a_template_is_used_from_the_start(send_settings, twi
 
 def test_63016_falls_back_to_the_template(send_settings, twilio):
     settings = send_settings.with_(whatsapp_templates={"question": "HXtemplate"})
-    runtime.configure(settings)
     person_id = add_person(settings, phone="+447700900123", channel="whatsapp", last_inbound_at=recent())
     twilio.inject(400, 63016, "Failed to send freeform message because you are outside the allowed window")
-    enqueue_send([queue(settings, person_id, "hello")])
+    enqueue_send(settings, [queue(settings, person_id, "hello")])
     drain(settings)
     (sent,) = twilio.sent
     assert sent["ContentSid"] == "HXtemplate"
@@ -133,7 +129,7 @@ def test_63016_falls_back_to_the_template(send_settings, twilio):
 def test_outside_the_window_without_template_falls_back_to_sms(send_settings, twilio):
     old = NOW - timedelta(days=3)
     person_id = add_person(send_settings, phone="+447700900123", channel="whatsapp", last_inbound_at=old)
-    enqueue_send([queue(send_settings, person_id, "hello")])
+    enqueue_send(send_settings, [queue(send_settings, person_id, "hello")])
     drain(send_settings)
     (sent,) = twilio.sent
     assert sent["To"] == "+447700900123" and sent["From"] == send_settings.sms_from
@@ -142,9 +138,8 @@ def test_outside_the_window_without_template_falls_back_to_sms(send_settings, tw
 
 def test_outside_the_window_with_no_fallback_fails_without_calling_twilio(send_settings, twilio):
     settings = send_settings.with_(whatsapp_fallback="skip")
-    runtime.configure(settings)
     person_id = add_person(settings, phone="+447700900123", channel="whatsapp")
-    enqueue_send([queue(settings, person_id, "hello")])
+    enqueue_send(settings, [queue(settings, person_id, "hello")])
     drain(settings)
     assert twilio.requests == 0
     row = messages(settings)[0]
@@ -170,7 +165,7 @@ def test_a_send_that_went_out_is_adopted_not_resent(send_settings, twilio):
     message_id = _stuck(send_settings, person_id, "Q101 went out before the crash")
     sid = twilio.add_sent("+2348031234111", "Q101 went out before the crash")
     assert reconcile_sending(send_settings, NOW)["adopted"] == 1
-    sweep_outbox(older_than_seconds=0)
+    sweep_outbox(send_settings, older_than_seconds=0)
     drain(send_settings)
     assert len(twilio.sent) == 1
     row = messages(send_settings)[0]
@@ -181,7 +176,7 @@ def test_a_send_that_never_left_is_sent_once(send_settings, twilio):
     person_id = add_person(send_settings)
     _stuck(send_settings, person_id, "never reached Twilio")
     assert reconcile_sending(send_settings, NOW)["requeued"] == 1
-    sweep_outbox(older_than_seconds=0)
+    sweep_outbox(send_settings, older_than_seconds=0)
     drain(send_settings)
     assert twilio.bodies_to("+2348031234111") == ["never reached Twilio"]
 
@@ -190,7 +185,6 @@ def test_when_twilio_cannot_be_asked_the_row_waits_as_uncertain(send_settings, t
     person_id = add_person(send_settings)
     _stuck(send_settings, person_id, "hello")
     unreachable = send_settings.with_(twilio_api_base="http://127.0.0.1:1")
-    runtime.configure(unreachable)
     assert reconcile_sending(unreachable, NOW)["uncertain"] == 1
     assert messages(send_settings)[0].status == "uncertain"
     assert twilio.sent == []

@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select, update
 from store.db import session_scope
 from store.models import Message, Person
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, drain, machine_clock_env, payload, sign
-from workers import jobs, runtime
+from workers import runtime
 from workers.outbox import enqueue_send, message_row
 from workers.send import reconcile_sending, sweep_outbox
 
@@ -269,7 +269,7 @@ def recover(settings, redis_url: str, start_worker) -> None:
     reconciles the rows the dead job left in `sending` and re-signals every queued row, and a fresh
     worker runs it and the sends. (A zero timeout is safe here: the dead job's requests have all
     been answered, and the sweep runs before this worker sends anything.)"""
-    Queue(runtime.DEFAULT, connection=Redis.from_url(redis_url)).enqueue(jobs.sweep, result_ttl=600)
+    Queue(runtime.DEFAULT, connection=Redis.from_url(redis_url)).enqueue("workers.jobs.sweep", result_ttl=600)
     fresh = start_worker(
         settings,
         redis_url,
@@ -291,7 +291,7 @@ def finish(settings, twilio, rounds: int = 60) -> None:
             session.execute(update(Message).where(Message.status == "queued").values(send_after=None))
         if not queued_ids(settings):
             break
-        sweep_outbox(older_than_seconds=0)
+        sweep_outbox(settings, older_than_seconds=0)
         drain(settings)
 
 
@@ -318,11 +318,10 @@ def assert_rows_hold_the_sids(settings, twilio) -> None:
 
 def test_429_bursts_and_500_one_in_ten(fault_settings, twilio):
     settings = fault_settings.with_(send_batch_size=50)
-    runtime.configure(settings)
     twilio.throttle_every = 150
     twilio.fail_rate = 0.1
     phones = broadcast(settings)
-    enqueue_send(queued_ids(settings))
+    enqueue_send(settings, queued_ids(settings))
     drain(settings)
     finish(settings, twilio)
     assert twilio.errors >= RECIPIENTS // 20 and twilio.throttled > 0  # the faults really happened
@@ -331,9 +330,8 @@ def test_429_bursts_and_500_one_in_ten(fault_settings, twilio):
 
 def test_worker_killed_mid_broadcast(fault_settings, twilio, private_redis, start_worker):
     settings = fault_settings.with_(redis_url=private_redis.url, send_batch_size=50)
-    runtime.configure(settings)
     phones = broadcast(settings)
-    enqueue_send(queued_ids(settings))
+    enqueue_send(settings, queued_ids(settings))
     worker, horse = caught_mid_job(settings, twilio, start_worker)
     kill_worker_and_job(worker, horse)
     created_unrecorded = release_after_the_kill(twilio)
@@ -347,9 +345,8 @@ def test_worker_killed_mid_broadcast(fault_settings, twilio, private_redis, star
 
 def test_redis_restarted_mid_broadcast(fault_settings, twilio, private_redis, start_worker):
     settings = fault_settings.with_(redis_url=private_redis.url, send_batch_size=50)
-    runtime.configure(settings)
     phones = broadcast(settings)
-    enqueue_send(queued_ids(settings))
+    enqueue_send(settings, queued_ids(settings))
     worker, horse = caught_mid_job(settings, twilio, start_worker)
     private_redis.kill()  # every queued job and RQ registry gone
     private_redis.start()

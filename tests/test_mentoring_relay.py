@@ -23,7 +23,6 @@ from tests.mentoring_support import (
     waiting,
 )
 from tests.twilio_standin import TwilioStandIn
-from workers import runtime
 
 
 @pytest.fixture
@@ -316,8 +315,6 @@ def test_an_exam_date_is_not_patient_data(client, settings):
 @pytest.fixture
 def twilio(client, app_settings):
     standin = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
-    # After the app is built (it configures the runtime), point the workers at the stand-in.
-    runtime.configure(app_settings.with_(twilio_api_base=standin.url, send_rate=1000.0))
     yield standin
     standin.stop()
 
@@ -330,7 +327,8 @@ def test_relays_really_go_out_through_rq_and_twilio(client, app_settings, twilio
 
     amina.text("MENTOR Hello Dr O, I'm Amina")
     mentor_phone.text("11 Welcome Amina!")
-    drain(settings)
+    # The worker posts to the stand-in.
+    drain(settings.with_(twilio_api_base=twilio.url, send_rate=1000.0))
 
     assert twilio.bodies_to(MENTOR_PHONE) == [
         "New mentee: Amina #11 (USMLE Step 1). Reply 11 and a message to say hello. "

@@ -25,7 +25,6 @@ from tests.conftest import drain
 from tests.test_faults import _wait_until, assert_exactly_once, broadcast, finish, queued_ids
 from tests.test_send_path import add_person, messages, queue
 from tests.test_throughput_paths import die_at
-from workers import runtime
 from workers.outbox import enqueue_send
 
 ROUND_TRIP = 0.2  # seconds: Twilio's API as seen from where the students are
@@ -40,10 +39,9 @@ def queue_many(settings, count: int, prefix: str = "+2348031") -> list[int]:
 @pytest.mark.parametrize(("concurrency", "count"), [(3, 9), (8, 20)])
 def test_a_distant_twilio_gets_overlapping_requests(send_settings, twilio, concurrency, count):
     settings = send_settings.with_(send_concurrency=concurrency)
-    runtime.configure(settings)
     twilio.delay = ROUND_TRIP
     ids = queue_many(settings, count)
-    enqueue_send(ids)  # one job
+    enqueue_send(settings, ids)  # one job
     drain(settings)
     # Sequential sends never overlap (1); once the first answer shows Twilio is far away, the job
     # keeps exactly `concurrency` under way, no more.
@@ -56,9 +54,8 @@ def test_a_distant_twilio_gets_overlapping_requests(send_settings, twilio, concu
 
 def test_one_at_a_time_when_concurrency_is_one(send_settings, twilio):
     settings = send_settings.with_(send_concurrency=1)
-    runtime.configure(settings)
     twilio.delay = 0.02
-    enqueue_send(queue_many(settings, 5))
+    enqueue_send(settings, queue_many(settings, 5))
     drain(settings)
     assert twilio.max_in_flight == 1 and len(twilio.sent) == 5
 
@@ -68,8 +65,7 @@ def test_a_twilio_next_door_gets_one_request_at_a_time(send_settings, twilio, mo
     # busy test machine's slow moment does not count as distance.)
     monkeypatch.setattr(send, "NEAR_SECONDS", 0.25)
     settings = send_settings.with_(send_concurrency=8)
-    runtime.configure(settings)
-    enqueue_send(queue_many(settings, 20))
+    enqueue_send(settings, queue_many(settings, 20))
     drain(settings)
     assert twilio.max_in_flight == 1 and len(twilio.sent) == 20
 
@@ -77,10 +73,9 @@ def test_a_twilio_next_door_gets_one_request_at_a_time(send_settings, twilio, mo
 def test_the_rate_holds_with_requests_in_flight(send_settings, twilio):
     rate = 20.0  # segments a second, with a one-second burst
     settings = send_settings.with_(send_rate=rate, send_concurrency=8)
-    runtime.configure(settings)
     twilio.delay = 0.05
     count = 40  # one segment each: a burst of 20, then 20 more at 20 a second
-    enqueue_send(queue_many(settings, count))
+    enqueue_send(settings, queue_many(settings, count))
     drain(settings)
     assert len(twilio.sent) == count and twilio.max_in_flight > 1
     arrivals = sorted(twilio.arrivals)
@@ -96,7 +91,6 @@ def test_the_rate_holds_with_requests_in_flight(send_settings, twilio):
 
 def test_failures_and_suppressions_are_recorded_with_requests_in_flight(send_settings, twilio):
     settings = send_settings.with_(send_concurrency=8)
-    runtime.configure(settings)
     twilio.delay = 0.05
     ids = queue_many(settings, 20)
     rows = {row.id: row for row in messages(settings)}
@@ -105,7 +99,7 @@ def test_failures_and_suppressions_are_recorded_with_requests_in_flight(send_set
     stopped = {rows[ids[n]].person_id for n in (4, 11)}  # STOP arrived after queuing
     with session_scope(settings.database_url) as session:
         session.execute(update(Person).where(Person.id.in_(stopped)).values(status=OPTED_OUT))
-    enqueue_send(ids)
+    enqueue_send(settings, ids)
     drain(settings)
     assert twilio.max_in_flight > 1
     after = {row.id: row for row in messages(settings)}
@@ -129,7 +123,6 @@ def test_failures_and_suppressions_are_recorded_with_requests_in_flight(send_set
 
 def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, twilio, monkeypatch):
     settings = send_settings.with_(send_concurrency=8)
-    runtime.configure(settings)
     # The first request goes alone and, taking 0.1 s, makes the job overlap the rest; the five
     # after it are held at the stand-in until all five are there, so they are under way together
     # however busy the machine is.
@@ -149,7 +142,7 @@ def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, t
 
     monkeypatch.setattr(send.SendJob, "settle", give_up)
     with pytest.raises(Timeout):
-        send.send_messages(ids)  # gives up while the last five requests are under way
+        send.send_batch(settings, ids)  # gives up while the last five requests are under way
     monkeypatch.setattr(send.SendJob, "settle", settle)
     releaser.join()
     assert twilio.max_in_flight == 5 and twilio.in_flight == 0
@@ -161,10 +154,9 @@ def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, t
 def test_worker_killed_with_requests_in_flight(send_settings, twilio, start_worker):
     # The worker process reads the machine's clock, so the reconcile after its death does too.
     settings = send_settings.with_(send_batch_size=50, clock=SYSTEM_CLOCK)
-    runtime.configure(settings)
     twilio.delay = 0.05
     phones = broadcast(settings, 300)
-    enqueue_send(queued_ids(settings))
+    enqueue_send(settings, queued_ids(settings))
     twilio.hold_after = 60  # later requests wait unanswered: the kill finds several under way
     worker = start_worker(settings, settings.redis_url)
     _wait_until(lambda: len(twilio.sent) == 60 and twilio.held >= 2)
@@ -194,12 +186,11 @@ def _children(pid: int) -> list[int]:
 
 def test_a_job_claims_its_rows_a_chunk_at_a_time(send_settings, twilio, monkeypatch):
     settings = send_settings.with_(send_concurrency=1)
-    runtime.configure(settings)
     monkeypatch.setattr(send, "CLAIM_EVERY", 5)
     ids = queue_many(settings, 12)
     die_at(monkeypatch, settings, "push 7")
     with pytest.raises(RuntimeError):
-        send.send_messages(ids)
+        send.send_batch(settings, ids)
     states = {row.id: row.status for row in messages(settings)}
     # Only the chunk being sent was claimed; rows after it are still queued, for the sweeper.
     assert [states[i] for i in ids] == ["sent"] * 7 + ["sending"] * 3 + ["queued"] * 2
@@ -208,11 +199,10 @@ def test_a_job_claims_its_rows_a_chunk_at_a_time(send_settings, twilio, monkeypa
 
 def test_a_slow_job_hands_the_rest_to_a_new_job(send_settings, twilio, monkeypatch):
     settings = send_settings.with_(send_concurrency=2)
-    runtime.configure(settings)
     monkeypatch.setattr(send, "SEND_JOB_BUDGET", 0.3)
     twilio.delay = 0.1
     ids = queue_many(settings, 20)
-    tally = send.send_messages(ids)
+    tally = send.send_batch(settings, ids)
     assert 0 < tally["sent"] < 20 and tally["sent"] + tally["deferred"] == 20
     rows = messages(settings)
     assert {row.status for row in rows[tally["sent"] :]} == {"queued"}

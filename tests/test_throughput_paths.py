@@ -15,7 +15,6 @@ import workers.send as send
 from store.learning import Learning
 from store.models import Attempt, Person, Question
 from tests.test_send_path import add_person, messages, queue
-from workers import runtime
 from workers.ratelimit import BatchAllowance, SenderLimiter
 from workers.transport import PooledHttpClient
 
@@ -129,12 +128,11 @@ def test_a_job_that_dies_mid_batch_keeps_the_sends_that_went_out(
     send_settings, twilio, monkeypatch, concurrency, expected
 ):
     settings = send_settings.with_(send_concurrency=concurrency)
-    runtime.configure(settings)
     twilio.delay = 0.05  # far enough away for requests to overlap
     ids = [queue(settings, add_person(settings, phone=f"+23480312340{n:02d}"), f"push {n}") for n in range(4)]
     die_at(monkeypatch, settings, "push 2")
     with pytest.raises(RuntimeError):
-        send.send_messages(ids)
+        send.send_batch(settings, ids)
     states = {row.id: row.status for row in messages(settings)}
     assert [states[i] for i in ids] == expected
     assert len(twilio.sent) == expected.count("sent")

@@ -18,9 +18,6 @@ from workers.schedule import run_tick
 
 @pytest.fixture
 def tick_settings(app_settings):
-    from workers import runtime
-
-    runtime.configure(app_settings)
     with session_scope(app_settings.database_url) as session:
         load_content(session, None, app_settings.clock.now().date())
     return app_settings

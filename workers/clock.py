@@ -1,7 +1,8 @@
-"""The clock: RQ's own cron scheduler, guarded so that only one clock enqueues.
+"""The clock, the top tier: RQ's own cron scheduler, guarded so that only one clock enqueues.
 
 RQ's cron takes no lock, so two clock processes would enqueue everything twice. Here a
-Redis lease elects one leader, and each minute's job also carries a unique job id.
+Redis lease elects one leader, and each minute's job also carries a unique job id. Jobs are
+enqueued by dotted path; the worker that runs them supplies the settings.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from rq.cron import CronJob, CronScheduler
 from rq.exceptions import DuplicateJobError
 from rq.utils import now
 
+from store.settings import Settings
 from workers import jobs, runtime
-from workers.broadcasts import resume_stalled
+from workers.broadcasts.fanout import resume_stalled
 
 log = logging.getLogger("rounds.clock")
 
@@ -65,7 +67,7 @@ class GuardedCronScheduler(CronScheduler):
         queue = Queue(job.queue_name, connection=self.connection)
         try:
             queue.enqueue(
-                job.func,
+                job.func_name,
                 args=job.args,
                 kwargs=job.kwargs,
                 job_id=f"{job.name.replace('.', '-')}-{slot}",
@@ -93,8 +95,8 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
     return scheduler
 
 
-def run_clock(connection: Redis) -> None:
-    scheduler = build_scheduler(connection)
+def run_clock(settings: Settings) -> None:
+    scheduler = build_scheduler(runtime.redis_for(settings))
     try:
         scheduler.start()
     finally:

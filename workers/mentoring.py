@@ -11,10 +11,10 @@ from datetime import datetime
 
 from content.catalog import get_catalog
 from flows.checkins import plan_checkins
+from flows.engine import Push
 from store.db import session_scope
-from store.models import Person
 from store.settings import Settings
-from workers.outbox import enqueue_send, queue_message
+from workers.outbox import deliver
 
 log = logging.getLogger("rounds.mentoring")
 
@@ -22,16 +22,9 @@ log = logging.getLogger("rounds.mentoring")
 def run_checkins(settings: Settings, at: datetime) -> int:
     """Plan and queue everything mentoring has due at `at`; returns messages queued."""
     catalog = get_catalog(settings.content_path)
-    queued: list[int] = []
     with session_scope(settings.database_url) as session:
-        for person_id, body, kind, key in plan_checkins(session, catalog, settings, at):
-            person = session.get(Person, person_id)
-            if person is None:
-                continue
-            message_id = queue_message(session, person, body, kind, key, now=at)
-            if message_id is not None:
-                queued.append(message_id)
-    enqueue_send(queued)
+        pushes = [Push(*planned) for planned in plan_checkins(session, catalog, settings, at)]
+        queued = deliver(settings, session, pushes, urgent=False, now=at)
     if queued:
         log.info("mentoring queued %d message(s) at %s", len(queued), at.isoformat())
     return len(queued)

@@ -16,12 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from content import segments
+from flows.engine import Push
 from store.db import insert_many_or_ignore, insert_or_ignore
 from store.models import OPTED_OUT, OUTBOUND, Message, Person
 from store.settings import Settings
 from workers import runtime
+from workers.ratelimit import rate_for
 
 log = logging.getLogger("rounds.outbox")
+
+# The send job, by dotted path: the send path sits on the tier above this one.
+SEND_JOB = "workers.send.send_messages"
+SEND_JOB_TIMEOUT = 300  # seconds
+SEND_JOB_OPTIONS = {"job_timeout": SEND_JOB_TIMEOUT, "result_ttl": 60, "failure_ttl": 86400}
 
 
 def message_row(
@@ -80,6 +87,34 @@ def queue_message(
     return insert_or_ignore(session, Message, values, ["idempotency_key"])
 
 
+def deliver(
+    settings: Settings,
+    session: Session,
+    pushes: Iterable[Push],
+    urgent: bool = True,
+    now: datetime | None = None,
+) -> list[int]:
+    """The one way a decision's pushes leave: queue each for its person, commit, then signal the workers.
+
+    A flow's replies go back in the webhook's own answer; everything else it (or an admin, or a
+    job) decided to send is a `Push`. Nobody is queued who is gone or opted out, and a push whose
+    key was already used is dropped. Commits the session (and whatever else it holds), so the
+    rows are there before any worker looks; returns the ids queued. `now` defaults to the
+    settings' clock.
+    """
+    now = now or settings.clock.now()
+    queued = []
+    for push in pushes:
+        person = session.get(Person, push.person_id)
+        if person is not None:
+            message_id = queue_message(session, person, push.body, push.kind, push.key, now=now)
+            if message_id is not None:
+                queued.append(message_id)
+    session.commit()
+    enqueue_send(settings, queued, urgent=urgent)
+    return queued
+
+
 def queue_messages(session: Session, rows: list[dict]) -> list[int]:
     """Add many `message_row`s, each with its own key, in one statement; the ids of those added.
 
@@ -94,22 +129,19 @@ def batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(ids[start : start + size])
 
 
-def enqueue_send(ids: Sequence[int], urgent: bool = False) -> int:
+def enqueue_send(settings: Settings, ids: Sequence[int], urgent: bool = False) -> int:
     """Signal the workers to send these committed rows; returns jobs queued (0 if Redis is down).
 
     A failure here loses nothing: the rows stay `queued` and the sweeper retries.
     """
     if not ids:
         return 0
-    from workers.send import SEND_JOB_TIMEOUT, send_messages
-
-    settings = runtime.settings()
     name = runtime.URGENT if urgent else runtime.BULK
     try:
-        queue = runtime.queue(name)
+        queue = runtime.queue(settings, name)
         jobs = [
             queue.prepare_data(
-                send_messages, args=(batch,), timeout=SEND_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400
+                SEND_JOB, args=(batch,), timeout=SEND_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400
             )
             for batch in batches(ids, settings.send_batch_size)
         ]
@@ -118,6 +150,18 @@ def enqueue_send(ids: Sequence[int], urgent: bool = False) -> int:
     except (RedisError, RuntimeError) as exc:
         log.warning("could not enqueue %d message(s), the sweeper will: %s", len(ids), exc)
         return 0
+
+
+def enqueue_send_later(settings: Settings, ids: list[int], seconds: float) -> None:
+    """Re-signal deferred rows when the sender has room, or now (the sweeper is the safety net)."""
+    try:
+        queue = runtime.queue(settings, runtime.BULK)
+        if seconds <= 0:
+            queue.enqueue(SEND_JOB, ids, **SEND_JOB_OPTIONS)
+        else:
+            queue.enqueue_in(timedelta(seconds=max(1.0, seconds)), SEND_JOB, ids, **SEND_JOB_OPTIONS)
+    except Exception as exc:  # Redis trouble: the rows are queued in the database anyway
+        log.warning("could not schedule %d deferred message(s): %s", len(ids), exc)
 
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -137,8 +181,6 @@ class OutboxDepth:
 
 def outbox_depth(session: Session, settings: Settings) -> OutboxDepth:
     """How much is waiting to be sent, and how long the senders need to send it."""
-    from workers.ratelimit import rate_for
-
     rows = session.execute(
         select(Message.channel, func.count(), func.coalesce(func.sum(Message.segments), 0))
         .where(Message.direction == OUTBOUND, Message.status == "queued")

@@ -1,7 +1,14 @@
-"""The settings and connections a worker process runs with, set once at start-up."""
+"""The bottom tier of the workers: queue names, Redis connections, and the settings a job runs with.
+
+A process binds its settings once at its own start and passes them down. An RQ job reads the
+settings of the worker that runs it (`job_settings`), bound around each job by `workers.worker`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 from redis import Redis
@@ -13,48 +20,41 @@ from store.settings import Settings
 URGENT, DEFAULT, BULK = "rounds-urgent", "rounds-default", "rounds-bulk"
 QUEUE_NAMES = (URGENT, DEFAULT, BULK)
 
-_settings: Settings | None = None
+_job_settings: ContextVar[Settings] = ContextVar("rounds_job_settings")
 
 
-def configure(settings: Settings) -> None:
-    """Called by each process's entry point (CLI, web app, tests) before any job runs."""
-    global _settings
-    _settings = settings
-    redis_connection.cache_clear()
+@contextmanager
+def running_with(settings: Settings) -> Iterator[Settings]:
+    """Bind `settings` for the jobs run inside this block (a worker does it around each job)."""
+    token = _job_settings.set(settings)
+    try:
+        yield settings
+    finally:
+        _job_settings.reset(token)
 
 
-def settings() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = Settings.from_env()
-    return _settings
+def job_settings() -> Settings:
+    """The settings of the worker running the current job."""
+    try:
+        return _job_settings.get()
+    except LookupError:
+        raise RuntimeError(
+            "a Rounds job ran outside a Rounds worker: run it with `rounds worker` "
+            "(workers.worker.SettingsWorker), which binds the settings around each job"
+        ) from None
 
 
-@lru_cache(maxsize=4)
-def redis_connection(url: str | None = None) -> Redis:
-    target = url or settings().redis_url
-    if not target:
+@lru_cache(maxsize=8)
+def _redis(url: str) -> Redis:
+    return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+
+
+def redis_for(settings: Settings) -> Redis:
+    """One pooled connection per Redis URL and process."""
+    if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: workers need Redis (make run starts one)")
-    return Redis.from_url(target, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+    return _redis(settings.redis_url)
 
 
-def queue(name: str, connection: Redis | None = None) -> Queue:
-    return Queue(name, connection=connection or redis_connection())
-
-
-def warm_up() -> None:
-    """Import what send jobs use and build the ORM mappers before a forking worker starts.
-
-    RQ's default worker runs each job in a fresh fork; without this every fork re-imported the
-    job modules, the database driver and twilio's Messages API (about half of a 100-message job).
-    """
-    from sqlalchemy.orm import configure_mappers
-
-    import workers.jobs  # noqa: F401 - the clock's job functions
-    from store.db import get_engine
-    from workers.send import transport_for
-
-    configure_mappers()
-    get_engine(settings().database_url)  # imports the driver; no connection is opened here
-    transport = transport_for(settings())
-    getattr(getattr(transport, "client", None), "messages", None)  # twilio loads its API lazily
+def queue(settings: Settings, name: str) -> Queue:
+    return Queue(name, connection=redis_for(settings))

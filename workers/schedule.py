@@ -20,6 +20,7 @@ from flows.schedule import advance_schedule
 from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.settings import Settings
+from workers.mentoring import run_checkins
 from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
 
 log = logging.getLogger("rounds.tick")
@@ -53,7 +54,7 @@ def run_tick(settings: Settings, at: datetime) -> TickReport:
     report = TickReport(at.isoformat())
     _daily_questions(settings, at, report)
     _whatsapp_nudges(settings, at, report)
-    report.checkins = _checkins(settings, at)
+    report.checkins = run_checkins(settings, at)
     log.info("%s", report)
     return report
 
@@ -93,7 +94,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             for person in planned:
                 advance_schedule(person, at, settings)
             session.commit()
-            enqueue_send(queued)
+            enqueue_send(settings, queued)
             report.questions += len(queued)
     finally:
         session.close()
@@ -190,11 +191,5 @@ def _whatsapp_nudges(settings: Settings, at: datetime, report: TickReport) -> No
         session.commit()
     finally:
         session.close()
-    enqueue_send(queued)
+    enqueue_send(settings, queued)
     report.nudges = len(queued)
-
-
-def _checkins(settings: Settings, at: datetime) -> int:
-    from workers.mentoring import run_checkins
-
-    return run_checkins(settings, at)

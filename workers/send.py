@@ -27,7 +27,7 @@ from store.db import session_factory
 from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person
 from store.settings import Settings
 from workers import runtime
-from workers.outbox import within_whatsapp_window
+from workers.outbox import enqueue_send, enqueue_send_later, within_whatsapp_window
 from workers.ratelimit import BatchAllowance, SenderLimiter
 from workers.transport import (
     OPTED_OUT_CODES,
@@ -43,7 +43,6 @@ from workers.transport import (
 log = logging.getLogger("rounds.send")
 
 MAX_ATTEMPTS = 6
-SEND_JOB_TIMEOUT = 300  # seconds
 MAX_INLINE_WAIT = 1.0  # wait this long for the rate limit in the job; longer waits reschedule
 # A job paced by a slow sender (a long code's one segment a second) hands what it has not sent to a
 # new job after this long: well inside SEND_JOB_TIMEOUT and ROUNDS_SENDING_TIMEOUT, and the worker
@@ -376,7 +375,7 @@ class SendJob:
         now = self.settings.clock.now()
         release(self.session, claimed, now + timedelta(seconds=seconds), now)
         rest = claimed + unclaimed
-        _enqueue_later(rest, seconds)
+        enqueue_send_later(self.settings, rest, seconds)
         self.tally["deferred"] += len(rest)
 
     def settle_all(self) -> dict[str, int]:
@@ -400,7 +399,9 @@ class SendJob:
         try:
             route = route_for(message, last_inbound_at, self.settings, now)
         except OutsideWindow as exc:
-            return _record_failure(self.session, message, SendFailed(str(exc), 63016, retryable=False), now)
+            return _record_failure(
+                self.settings, self.session, message, SendFailed(str(exc), 63016, retryable=False), now
+            )
         wait = _wait_for_rate(self.limiter, route, message.segments, self.pause, upcoming)
         if wait:
             return wait
@@ -420,7 +421,9 @@ class SendJob:
             try:
                 route, accepted = future.result()
             except SendFailed as failure:
-                failed = _record_failure(self.session, message, failure, self.settings.clock.now())
+                failed = _record_failure(
+                    self.settings, self.session, message, failure, self.settings.clock.now()
+                )
                 self.tally[failed] += 1
                 self.sent.record()  # failures and retries are committed at once
                 continue
@@ -444,14 +447,18 @@ class SendJob:
 
 
 def send_messages(ids: list[int]) -> dict[str, int]:
-    """RQ job: send each queued message in `ids` at most once, within each sender's rate.
+    """RQ job: send each queued message in `ids` at most once, with the worker's settings."""
+    return send_batch(runtime.job_settings(), ids)
+
+
+def send_batch(settings: Settings, ids: list[int]) -> dict[str, int]:
+    """Send each queued message in `ids` at most once, within each sender's rate.
 
     Up to `send_concurrency` requests are in flight at once, so a distant Twilio's round trip
     does not set the pace; the rate grants are taken before each request is made.
     """
-    settings = runtime.settings()
     transport = transport_for(settings)
-    limiter = BatchAllowance(SenderLimiter(runtime.redis_connection(), settings))
+    limiter = BatchAllowance(SenderLimiter(runtime.redis_for(settings), settings))
     session = session_factory(settings.database_url)()
     began = time.monotonic()
     try:
@@ -461,19 +468,6 @@ def send_messages(ids: list[int]) -> dict[str, int]:
     seconds = time.monotonic() - began
     log.info("sent %d of %d message(s) in %.2fs: %s", tally["sent"], len(ids), seconds, tally)
     return tally
-
-
-def _enqueue_later(ids: list[int], seconds: float) -> None:
-    """Re-signal deferred rows when the sender has room, or now (the sweeper is the safety net)."""
-    try:
-        queue = runtime.queue(runtime.BULK)
-        options = {"job_timeout": SEND_JOB_TIMEOUT, "result_ttl": 60, "failure_ttl": 86400}
-        if seconds <= 0:
-            queue.enqueue(send_messages, ids, **options)
-        else:
-            queue.enqueue_in(timedelta(seconds=max(1.0, seconds)), send_messages, ids, **options)
-    except Exception as exc:  # Redis trouble: the rows are queued in the database anyway
-        log.warning("could not schedule %d deferred message(s): %s", len(ids), exc)
 
 
 def _wait_for_rate(
@@ -494,7 +488,9 @@ def _wait_for_rate(
         pause(wait)
 
 
-def _record_failure(session: Session, message: Message, failure: SendFailed, now: datetime) -> str:
+def _record_failure(
+    settings: Settings, session: Session, message: Message, failure: SendFailed, now: datetime
+) -> str:
     message.updated_at = now
     message.error_code = failure.code
     message.error_message = str(failure)[:255]
@@ -509,7 +505,7 @@ def _record_failure(session: Session, message: Message, failure: SendFailed, now
         message.status = "queued"
         message.send_after = now + timedelta(seconds=delay)
         log.warning("message %s will retry in %.0fs: %s", message.id, delay, failure)
-        _enqueue_later([message.id], delay)
+        enqueue_send_later(settings, [message.id], delay)
         return "retry"
     message.status = "failed"
     if failure.code in OPTED_OUT_CODES and message.person_id:
@@ -522,11 +518,8 @@ def _record_failure(session: Session, message: Message, failure: SendFailed, now
     return "failed"
 
 
-def sweep_outbox(older_than_seconds: int | None = None) -> int:
-    """RQ job (every minute): re-signal rows still queued and reconcile rows a dead worker left."""
-    from workers.outbox import enqueue_send
-
-    settings = runtime.settings()
+def sweep_outbox(settings: Settings, older_than_seconds: int | None = None) -> int:
+    """Re-signal rows still queued and reconcile rows a dead worker left (the clock's job, each minute)."""
     age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
     now = settings.clock.now()
     reconcile_sending(settings, now)
@@ -554,7 +547,7 @@ def sweep_outbox(older_than_seconds: int | None = None) -> int:
     finally:
         session.close()
     if ids:
-        enqueue_send(list(ids))
+        enqueue_send(settings, list(ids))
     return len(ids)
 
 

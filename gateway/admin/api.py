@@ -24,7 +24,7 @@ from store.db import session_factory
 from store.models import MENTOR, Person
 from store.settings import Settings
 from workers import broadcasts
-from workers.outbox import enqueue_send
+from workers.outbox import deliver
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PER_PAGE = 200
@@ -299,13 +299,12 @@ def create_pair() -> tuple[Response, int]:
     data = body()
     if not data.get("mentor") or not data.get("student"):
         raise ApiError(400, 'give both phone numbers: {"mentor": "+E164", "student": "+E164"}')
-    queued = _mentoring(
+    notices = _mentoring(
         lambda: mentoring.pair_phones(
             db(), _catalog(), str(data["mentor"]), str(data["student"]), _settings().clock.now()
         )
     )
-    db().commit()
-    enqueue_send(queued, urgent=True)
+    queued = deliver(_settings(), db(), notices)
     student = people.find_person(db(), str(data["student"]))
     row = next((p for p in mentoring.pairs(db(), limit=1000) if p["student_id"] == student.id), None)
     return jsonify(pair=pair_json(row) if row else None, notices_queued=len(queued)), 201
@@ -315,11 +314,10 @@ def create_pair() -> tuple[Response, int]:
 @needs(EDITOR)
 def end_pair(student_id: int) -> Response:
     _student(student_id)
-    queued = _mentoring(
+    notices = _mentoring(
         lambda: mentoring.unpair_student(db(), _catalog(), student_id, _settings().clock.now())
     )
-    db().commit()
-    enqueue_send(queued, urgent=True)
+    queued = deliver(_settings(), db(), notices)
     return jsonify(unpaired=student_id, notices_queued=len(queued))
 
 
@@ -356,7 +354,9 @@ def broadcast_json(b: Broadcast, with_progress: bool = False) -> dict[str, Any]:
     return data
 
 
-def _broadcast_input(data: dict[str, Any]) -> tuple[str, broadcasts.Segment, broadcasts.Schedule, str | None]:
+def _broadcast_input(
+    data: dict[str, Any],
+) -> tuple[str, broadcasts.Audience, broadcasts.Schedule, str | None]:
     text = data.get("text")
     if not isinstance(text, str):
         raise ApiError(400, 'give the message as "text": "..."')
@@ -364,7 +364,7 @@ def _broadcast_input(data: dict[str, Any]) -> tuple[str, broadcasts.Segment, bro
     if template is not None and not isinstance(template, str):
         raise ApiError(400, "whatsapp_template must be a template's ContentSid (HX...)")
     try:
-        segment = broadcasts.Segment.from_dict(data.get("segment") or {})
+        segment = broadcasts.Audience.from_dict(data.get("segment") or {})
         schedule = broadcasts.Schedule.parse(data.get("at"), data.get("local"), _settings().clock.now())
     except broadcasts.BroadcastError as exc:
         raise ApiError(400, str(exc)) from exc
@@ -416,7 +416,7 @@ def create_broadcast() -> tuple[Response, int]:
 
 
 def _started(broadcast: Broadcast, preview: dict[str, Any] | None = None) -> tuple[Response, int]:
-    if broadcast.status != DRAFT and not broadcasts.start_broadcast(broadcast.id):
+    if broadcast.status != DRAFT and not broadcasts.start_broadcast(_settings(), broadcast.id):
         broadcast.status = DRAFT
         db().commit()
         raise ApiError(

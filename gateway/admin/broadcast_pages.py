@@ -32,9 +32,9 @@ from workers import broadcasts
 FORM_KEYS = tuple(key.replace("-", "_") for key in broadcasts.SEGMENT_KEYS)
 
 
-def read_form(form: Mapping[str, Any]) -> tuple[str, broadcasts.Segment, broadcasts.Schedule, str | None]:
+def read_form(form: Mapping[str, Any]) -> tuple[str, broadcasts.Audience, broadcasts.Schedule, str | None]:
     """(text, segment, schedule, template) from the compose form; BroadcastError says what to fix."""
-    segment = broadcasts.Segment.from_dict(
+    segment = broadcasts.Audience.from_dict(
         {key: form.get(key) for key in FORM_KEYS if str(form.get(key) or "").strip()}
     )
     when = form.get("when", "now")
@@ -50,7 +50,7 @@ def read_form(form: Mapping[str, Any]) -> tuple[str, broadcasts.Segment, broadca
 
 
 def fingerprint(
-    text: str, segment: broadcasts.Segment, schedule: broadcasts.Schedule, template: str | None
+    text: str, segment: broadcasts.Audience, schedule: broadcasts.Schedule, template: str | None
 ) -> str:
     """Identifies what was previewed, so a confirm after an edit is caught."""
     raw = json.dumps([broadcasts.clean_text(text), segment.as_dict(), schedule.describe(), template or ""])
@@ -157,7 +157,7 @@ def create() -> Response | str:
 
 
 def _start(broadcast: Broadcast) -> Response:
-    if broadcasts.start_broadcast(broadcast.id):
+    if broadcasts.start_broadcast(settings(), broadcast.id):
         return back(
             "admin.broadcast_detail", f"Broadcast #{broadcast.id} is on its way.", broadcast_id=broadcast.id
         )

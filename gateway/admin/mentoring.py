@@ -1,7 +1,7 @@
 """What the console and API need from mentoring: mentors, pairs and safeguarding flags.
 
 Mentoring owns the tables (store.mentoring) and the rules (flows.mentors); this module reads
-the tables, calls `add_mentor`/`pair`/`unpair`, and queues the notices they hand back.
+the tables, calls `add_mentor`/`pair`/`unpair`, and hands back the notices for the caller to deliver.
 """
 
 from __future__ import annotations
@@ -19,23 +19,10 @@ from flows.engine import Push
 from flows.phones import BadPhoneNumber, parse_address
 from store.mentoring import PAIR_ACTIVE, CheckIn, Flag, MentorProfile, MentorWait, Pair, flag_conversation
 from store.models import MENTOR, Message, Person
-from workers.outbox import queue_message
 
 
 class MentoringError(ValueError):
     """Something the admin can correct; the message says what."""
-
-
-def _queue(session: Session, pushes: Sequence[Push], now: datetime) -> list[int]:
-    """Queue notices for the pair's two sides; the caller commits, then enqueues the ids."""
-    ids = []
-    for push in pushes:
-        person = session.get(Person, push.person_id)
-        if person is not None:
-            message_id = queue_message(session, person, push.body, push.kind, push.key, now=now)
-            if message_id is not None:
-                ids.append(message_id)
-    return ids
 
 
 def pairs(session: Session, limit: int = 200, mentor_id: int | None = None) -> list[dict[str, Any]]:
@@ -133,8 +120,8 @@ def _person(session: Session, phone: str, what: str) -> Person:
 
 def pair_phones(
     session: Session, catalog: Catalog, mentor_phone: str, student_phone: str, now: datetime
-) -> list[int]:
-    """Pair by phone numbers and queue both sides' notices; returns the queued message ids."""
+) -> list[Push]:
+    """Pair by phone numbers; returns both sides' notices for the caller to `deliver`."""
     mentor, student = _person(session, mentor_phone, "mentor"), _person(session, student_phone, "student")
     current = mentor_flows.active_pair_of_student(session, student)
     try:
@@ -144,11 +131,11 @@ def pair_phones(
     if current is not None and current.id == created.id:
         return []  # already paired: nobody needs telling again
     notices = mentor_flows.ending_notices(session, catalog, current) if current is not None else []
-    return _queue(session, [*notices, *mentor_flows.pairing_notices(session, catalog, created)], now)
+    return [*notices, *mentor_flows.pairing_notices(session, catalog, created)]
 
 
-def unpair_student(session: Session, catalog: Catalog, student_id: int, now: datetime) -> list[int]:
-    """End a student's pairing and queue both sides' notices; returns the queued message ids."""
+def unpair_student(session: Session, catalog: Catalog, student_id: int, now: datetime) -> list[Push]:
+    """End a student's pairing; returns both sides' notices for the caller to `deliver`."""
     student = session.get(Person, student_id)
     if student is None:
         raise MentoringError(f"there is no student #{student_id}")
@@ -158,7 +145,7 @@ def unpair_student(session: Session, catalog: Catalog, student_id: int, now: dat
         raise MentoringError(str(exc)) from exc
     if ended is None:
         raise MentoringError(f"student #{student_id} has no mentor")
-    return _queue(session, mentor_flows.ending_notices(session, catalog, ended), now)
+    return mentor_flows.ending_notices(session, catalog, ended)
 
 
 # --- flags ------------------------------------------------------------------------------------

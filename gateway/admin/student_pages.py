@@ -26,7 +26,7 @@ from gateway.admin.web import (
 from store.mentoring import Flag
 from store.models import MENTOR, Person
 from store.text import MAX_BIGINT, whole_number
-from workers.outbox import enqueue_send
+from workers.outbox import deliver
 
 # Messages per page of a conversation: even at Twilio's 1,600 characters each, a page stays light.
 CONVERSATION_PAGE = 50
@@ -156,7 +156,7 @@ def add_mentor() -> Response:
 def add_pair() -> Response:
     session = db()
     try:
-        queued = mentoring.pair_phones(
+        notices = mentoring.pair_phones(
             session,
             catalog(),
             request.form.get("mentor", ""),
@@ -165,8 +165,7 @@ def add_pair() -> Response:
         )
     except mentoring.MentoringError as exc:
         return back("admin.mentors", str(exc), "error")
-    session.commit()
-    enqueue_send(queued, urgent=True)
+    queued = deliver(settings(), session, notices)
     return back(
         "admin.mentors", "Paired; both have been told by text." if queued else "They were already paired."
     )
@@ -177,11 +176,10 @@ def add_pair() -> Response:
 def end_pair(student_id: int) -> Response:
     session = db()
     try:
-        queued = mentoring.unpair_student(session, catalog(), student_id, settings().clock.now())
+        notices = mentoring.unpair_student(session, catalog(), student_id, settings().clock.now())
     except mentoring.MentoringError as exc:
         return back("admin.mentors", str(exc), "error")
-    session.commit()
-    enqueue_send(queued, urgent=True)
+    deliver(settings(), session, notices)
     return back("admin.mentors", "Pairing ended; both have been told by text.")
 
 
