@@ -117,8 +117,7 @@ def reply(*texts: str) -> Outcome:
 
 
 def _opt_out(ctx: Context, person: Person) -> Outcome:
-    person.status = OPTED_OUT
-    person.next_push_at = None
+    person.opt_out()
     return reply(ctx.say(person, "stopped"))
 
 

@@ -26,7 +26,6 @@ from gateway import metrics
 from store.db import insert_or_ignore, session_factory
 from store.models import (
     INBOUND,
-    OPTED_OUT,
     OUTBOUND,
     STATUS_RANK,
     Message,
@@ -466,12 +465,9 @@ def status_callback() -> Response:
             person_ids = [pid for pid in moved if pid] or list(
                 session.execute(select(Message.person_id).where(Message.twilio_sid == sid)).scalars()
             )
-            if person_ids and person_ids[0]:
-                session.execute(
-                    update(Person)
-                    .where(Person.id == person_ids[0])
-                    .values(status=OPTED_OUT, next_push_at=None)
-                )
+            person = session.get(Person, person_ids[0]) if person_ids and person_ids[0] else None
+            if person is not None:
+                person.opt_out()
         session.commit()
     finally:
         session.close()

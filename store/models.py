@@ -109,6 +109,12 @@ class Person(Base):
 
     messages: Mapped[list[Message]] = relationship(back_populates="person", lazy="raise")
 
+    def opt_out(self) -> None:
+        """The one opt-out (STOP, or the carrier's 21610): nothing more is sent to this number,
+        scheduled pushes included, until START; queued rows are suppressed when their turn comes."""
+        self.status = OPTED_OUT
+        self.next_push_at = None
+
     @property
     def address(self) -> str:
         """The address Twilio uses for this person on their channel."""

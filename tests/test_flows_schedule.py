@@ -184,3 +184,10 @@ def test_the_quiet_hours_rule(start, end, zone, at, quiet):
     settings = Settings(quiet_start=start, quiet_end=end)
     assert quiet_at(at, ZoneInfo(zone), settings) is quiet
     assert is_quiet_time(at.astimezone(ZoneInfo(zone)).time(), settings) is quiet
+
+
+def test_opting_out_clears_the_schedule_until_start():
+    person = student("Africa/Lagos", "09:00", next_push_at=utc(2026, 11, 27, 8, 0))
+    person.opt_out()
+    assert person.status == "opted_out" and person.next_push_at is None
+    assert next_push_at(person, utc(2026, 11, 27, 7, 0)) is None

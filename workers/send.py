@@ -509,9 +509,9 @@ def _record_failure(
         return "retry"
     message.status = "failed"
     if failure.code in OPTED_OUT_CODES and message.person_id:
-        session.execute(
-            update(Person).where(Person.id == message.person_id).values(status=OPTED_OUT, next_push_at=None)
-        )
+        person = session.get(Person, message.person_id)
+        if person is not None:
+            person.opt_out()
     elif failure.code in UNREACHABLE_CODES and message.person_id:
         session.execute(update(Person).where(Person.id == message.person_id).values(unreachable=True))
     log.warning("message %s failed (%s): %s", message.id, failure.code, failure)
