@@ -18,7 +18,7 @@ from content.catalog import Catalog
 from flows.schedule import reschedule
 from store.learning import Learning
 from store.mentoring import Mentoring
-from store.models import ACTIVE, OPTED_OUT, Person
+from store.models import ACTIVE, Person
 from store.settings import Settings
 
 # Twilio's own opt-out and opt-in words; only the whole message counts.

@@ -29,6 +29,7 @@ from store.models import (
     OUTBOUND,
     STATUS_RANK,
     Message,
+    MessageStatus,
     Person,
 )
 from store.settings import Settings
@@ -41,17 +42,17 @@ blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 
 # Twilio's status words, folded into Rounds' own message states.
 TWILIO_STATUS = {
-    "accepted": "sent",
-    "scheduled": "sent",
-    "queued": "sent",
-    "sending": "sent",
-    "sent": "sent",
-    "delivered": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "read": "read",
-    "canceled": "canceled",
-    "received": "received",
+    "accepted": MessageStatus.SENT,
+    "scheduled": MessageStatus.SENT,
+    "queued": MessageStatus.SENT,
+    "sending": MessageStatus.SENT,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
+    "read": MessageStatus.READ,
+    "canceled": MessageStatus.CANCELED,
+    "received": MessageStatus.RECEIVED,
 }
 
 
@@ -348,7 +349,7 @@ def _add_replies(session: Session, person_id: int, channel: str, phone: str, inb
                 "phone": phone,
                 "body": text,
                 "kind": "reply",
-                "status": "replied",
+                "status": MessageStatus.REPLIED,
                 "reply_to_id": inbound_id,
                 "segments": counted.segments,
                 "encoding": counted.encoding,
@@ -399,7 +400,7 @@ def _inbound_row(person_id, channel, phone, body: Cleaned, kind, sid, form, now)
         "body": body.text,
         "body_flags": body.flags,
         "kind": kind,
-        "status": "received",
+        "status": MessageStatus.RECEIVED,
         "twilio_sid": sid,
         "segments": _number(form, "NumSegments", 1, 1000) or counted.segments,
         "encoding": counted.encoding,

@@ -6,6 +6,7 @@ Times are stored as naive UTC and handed back as aware UTC datetimes.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -124,22 +125,44 @@ class Person(Base):
 # Message.direction values
 INBOUND, OUTBOUND = "in", "out"
 
-# Outbound life: queued -> sending -> sent -> delivered/undelivered/failed (-> read).
-# `replied` marks a reply handed to Twilio inside the webhook's TwiML answer;
-# `suppressed` a push that was never sent because the person had opted out.
+
+class MessageStatus(StrEnum):
+    """The one set of message states (stored in `messages.status`, compared as plain strings).
+
+    Outbound life: queued -> sending -> sent -> delivered/undelivered/failed (-> read). `replied`
+    marks a reply handed to Twilio inside the webhook's TwiML answer; `suppressed` a push that was
+    never sent because the person had opted out; `uncertain` a row a dead worker left in `sending`
+    that Twilio could not be asked about yet; `canceled` a queued row whose broadcast or person went.
+    """
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENDING = "sending"
+    UNCERTAIN = "uncertain"
+    REPLIED = "replied"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELED = "canceled"
+    READ = "read"
+
+
+# How far along a state is: a status callback only ever moves a message forward.
 STATUS_RANK: dict[str, int] = {
-    "received": 0,
-    "queued": 0,
-    "sending": 1,
-    "uncertain": 1,
-    "replied": 2,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-    "suppressed": 3,
-    "canceled": 3,
-    "read": 4,
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.UNCERTAIN: 1,
+    MessageStatus.REPLIED: 2,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.UNDELIVERED: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.SUPPRESSED: 3,
+    MessageStatus.CANCELED: 3,
+    MessageStatus.READ: 4,
 }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from content import segments
 from flows.engine import Push
 from store.db import insert_many_or_ignore, insert_or_ignore
-from store.models import OPTED_OUT, OUTBOUND, Message, Person
+from store.models import OPTED_OUT, OUTBOUND, Message, MessageStatus, Person
 from store.settings import Settings
 from workers import runtime
 from workers.ratelimit import rate_for
@@ -50,7 +50,7 @@ def message_row(
         "phone": person.phone,
         "body": text,
         "kind": kind,
-        "status": "queued",
+        "status": MessageStatus.QUEUED,
         "idempotency_key": key,
         "segments": counted.segments,
         "encoding": counted.encoding,
@@ -183,7 +183,7 @@ def outbox_depth(session: Session, settings: Settings) -> OutboxDepth:
     """How much is waiting to be sent, and how long the senders need to send it."""
     rows = session.execute(
         select(Message.channel, func.count(), func.coalesce(func.sum(Message.segments), 0))
-        .where(Message.direction == OUTBOUND, Message.status == "queued")
+        .where(Message.direction == OUTBOUND, Message.status == MessageStatus.QUEUED)
         .group_by(Message.channel)
     ).all()
     messages = sum(count for _, count, _ in rows)
@@ -200,6 +200,6 @@ def outbox_room(session: Session, settings: Settings) -> int:
     """How many more messages the outbox takes before ROUNDS_OUTBOX_LIMIT queued ones: at the
     limit new broadcasts wait instead of flooding Redis and the sender's queue at Twilio."""
     queued = session.execute(
-        select(func.count()).where(Message.direction == OUTBOUND, Message.status == "queued")
+        select(func.count()).where(Message.direction == OUTBOUND, Message.status == MessageStatus.QUEUED)
     ).scalar_one()
     return settings.outbox_limit - queued

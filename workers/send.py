@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from content import segments
 from flows.phones import mask
 from store.db import session_factory
-from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, Person
+from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, MessageStatus, Person
 from store.settings import Settings
 from workers import runtime
 from workers.outbox import enqueue_send, enqueue_send_later, within_whatsapp_window
@@ -141,10 +141,10 @@ def claim(session: Session, ids: list[int], now: datetime) -> list[int]:
             .where(
                 Message.id.in_(ids),
                 Message.direction == OUTBOUND,
-                Message.status == "queued",
+                Message.status == MessageStatus.QUEUED,
                 or_(Message.send_after.is_(None), Message.send_after <= now),
             )
-            .values(status="sending", attempts=Message.attempts + 1, updated_at=now)
+            .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
             .returning(Message.id)
         )
         .scalars()
@@ -159,8 +159,13 @@ def release(session: Session, ids: list[int], send_after: datetime, now: datetim
     if ids:
         session.execute(
             update(Message)
-            .where(Message.id.in_(ids), Message.status == "sending")
-            .values(status="queued", send_after=send_after, attempts=Message.attempts - 1, updated_at=now)
+            .where(Message.id.in_(ids), Message.status == MessageStatus.SENDING)
+            .values(
+                status=MessageStatus.QUEUED,
+                send_after=send_after,
+                attempts=Message.attempts - 1,
+                updated_at=now,
+            )
         )
         session.commit()
 
@@ -169,9 +174,9 @@ _messages = Message.__table__
 # Only move forward: a fast status callback may already have landed.
 _RECORD_SENT = (
     update(_messages)
-    .where(_messages.c.id == bindparam("sent_id"), _messages.c.status == "sending")
+    .where(_messages.c.id == bindparam("sent_id"), _messages.c.status == MessageStatus.SENDING)
     .values(
-        status="sent",
+        status=MessageStatus.SENT,
         twilio_sid=bindparam("sent_sid"),
         sent_at=bindparam("sent_at"),
         updated_at=bindparam("sent_at"),
@@ -393,7 +398,7 @@ class SendJob:
         now = self.settings.clock.now()
         if person_status == OPTED_OUT:
             # Checked again at the last moment: a STOP may have arrived after queuing.
-            message.status = "suppressed"
+            message.status = MessageStatus.SUPPRESSED
             message.updated_at = now
             return "suppressed"
         try:
@@ -502,12 +507,12 @@ def _record_failure(
         else:
             fallback = backoff_seconds(message.attempts)
         delay = failure.retry_after if failure.retry_after is not None else fallback
-        message.status = "queued"
+        message.status = MessageStatus.QUEUED
         message.send_after = now + timedelta(seconds=delay)
         log.warning("message %s will retry in %.0fs: %s", message.id, delay, failure)
         enqueue_send_later(settings, [message.id], delay)
         return "retry"
-    message.status = "failed"
+    message.status = MessageStatus.FAILED
     if failure.code in OPTED_OUT_CODES and message.person_id:
         person = session.get(Person, message.person_id)
         if person is not None:
@@ -530,7 +535,7 @@ def sweep_outbox(settings: Settings, older_than_seconds: int | None = None) -> i
                 select(Message.id)
                 .where(
                     Message.direction == OUTBOUND,
-                    Message.status == "queued",
+                    Message.status == MessageStatus.QUEUED,
                     or_(
                         and_(
                             Message.send_after.is_(None), Message.created_at <= now - timedelta(seconds=age)
@@ -563,7 +568,7 @@ def reconcile_sending(settings: Settings, now: datetime) -> dict[str, int]:
                 select(Message)
                 .where(
                     Message.direction == OUTBOUND,
-                    Message.status.in_(("sending", "uncertain")),
+                    Message.status.in_((MessageStatus.SENDING, MessageStatus.UNCERTAIN)),
                     Message.updated_at <= cutoff,
                 )
                 .order_by(Message.id)
@@ -577,7 +582,7 @@ def reconcile_sending(settings: Settings, now: datetime) -> dict[str, int]:
             try:
                 found = transport.find_sent(to, message.created_at - timedelta(days=1))
             except SendFailed as exc:
-                message.status = "uncertain"
+                message.status = MessageStatus.UNCERTAIN
                 message.updated_at = now
                 message.error_message = f"could not check with Twilio: {exc}"[:255]
                 tally["uncertain"] += 1
@@ -590,10 +595,10 @@ def reconcile_sending(settings: Settings, now: datetime) -> dict[str, int]:
             )
             match = next((sid for sid, body in found if sid not in taken and message.body in body), None)
             if match:
-                message.status, message.twilio_sid, message.sent_at = "sent", match, now
+                message.status, message.twilio_sid, message.sent_at = MessageStatus.SENT, match, now
                 tally["adopted"] += 1
             else:
-                message.status, message.send_after = "queued", None
+                message.status, message.send_after = MessageStatus.QUEUED, None
                 tally["requeued"] += 1
             message.updated_at = now
             session.commit()

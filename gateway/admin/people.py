@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.models import OPTED_OUT, STUDENT, Attempt, Card, Message, Person, Question
+from store.models import OPTED_OUT, STUDENT, Attempt, Card, Message, MessageStatus, Person, Question
 
 ERASED_PREFIX = "erased:"
 FILTER_KEYS = ("track", "country", "language", "channel", "status", "role")
@@ -184,8 +184,8 @@ def erase_person(session: Session, person: Person, now: datetime) -> dict[str, i
     # Nothing of theirs may still go out.
     session.execute(
         update(Message)
-        .where(Message.person_id == person.id, Message.status == "queued")
-        .values(status="canceled")
+        .where(Message.person_id == person.id, Message.status == MessageStatus.QUEUED)
+        .values(status=MessageStatus.CANCELED)
     )
     person.phone = anonymous
     person.name = None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from flows.engine import OPT_OUT_WORDS
 from store.mentoring import Flag
-from store.models import INBOUND, OUTBOUND, STUDENT, Attempt, Message, Person, Question
+from store.models import INBOUND, OUTBOUND, STUDENT, Attempt, Message, MessageStatus, Person, Question
 
 
 def day_of(column: Any, session: Session) -> Any:
@@ -54,7 +54,11 @@ def active_students(session: Session, days: list[str], since: datetime) -> Serie
     rows = session.execute(
         select(day, func.count(func.distinct(Message.person_id)))
         # status 'received' is every inbound row; naming it lets ix_messages_status_created serve the range.
-        .where(Message.status == "received", Message.direction == INBOUND, Message.created_at >= since)
+        .where(
+            Message.status == MessageStatus.RECEIVED,
+            Message.direction == INBOUND,
+            Message.created_at >= since,
+        )
         .group_by(day)
     )
     return _series("daily active students", days, rows, ("active",))
@@ -73,8 +77,12 @@ def answers(session: Session, days: list[str], since: datetime) -> Series:
 def delivery(session: Session, days: list[str], since: datetime) -> Series:
     """Pushes (not webhook replies) by day: delivered or read, failed or undelivered, and the rest."""
     day = day_of(Message.created_at, session)
-    delivered = func.sum(case((Message.status.in_(("delivered", "read")), 1), else_=0))
-    failed = func.sum(case((Message.status.in_(("failed", "undelivered")), 1), else_=0))
+    delivered = func.sum(
+        case((Message.status.in_((MessageStatus.DELIVERED, MessageStatus.READ)), 1), else_=0)
+    )
+    failed = func.sum(
+        case((Message.status.in_((MessageStatus.FAILED, MessageStatus.UNDELIVERED)), 1), else_=0)
+    )
     rows = session.execute(
         select(day, delivered, failed, func.count())
         .where(Message.direction == OUTBOUND, Message.kind != "reply", Message.created_at >= since)
@@ -89,7 +97,7 @@ def opt_outs(session: Session, days: list[str], since: datetime) -> Series:
     rows = session.execute(
         select(day, func.count())
         .where(
-            Message.status == "received",
+            Message.status == MessageStatus.RECEIVED,
             Message.direction == INBOUND,
             Message.created_at >= since,
             func.upper(func.trim(Message.body)).in_(sorted(OPT_OUT_WORDS)),
@@ -140,7 +148,15 @@ def totals(session: Session, now: datetime) -> dict[str, Any]:
         select(func.coalesce(func.sum(Message.segments), 0), func.count()).where(
             Message.direction == OUTBOUND,
             Message.created_at >= month,
-            Message.status.in_(("sent", "delivered", "read", "replied", "undelivered")),
+            Message.status.in_(
+                (
+                    MessageStatus.SENT,
+                    MessageStatus.DELIVERED,
+                    MessageStatus.READ,
+                    MessageStatus.REPLIED,
+                    MessageStatus.UNDELIVERED,
+                )
+            ),
         )
     ).one()
     return {

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from store.admin import CANCELLED, DONE, DRAFT, QUEUED, SENDING, Broadcast
 from store.db import insert_for, session_factory
-from store.models import WHATSAPP, Message, Person
+from store.models import WHATSAPP, Message, MessageStatus, Person
 from store.settings import Settings
 from workers import runtime
 from workers.broadcasts.audience import Audience, skip_reason
@@ -302,8 +302,8 @@ def _finish_fan_out(session: Session, broadcast_id: int, report: FanOut, now: da
 def _cancel_rows(session: Session, broadcast_id: int, now: datetime) -> int:
     result = session.execute(
         update(Message)
-        .where(Message.broadcast_id == broadcast_id, Message.status == "queued")
-        .values(status="canceled", updated_at=now)
+        .where(Message.broadcast_id == broadcast_id, Message.status == MessageStatus.QUEUED)
+        .values(status=MessageStatus.CANCELED, updated_at=now)
     )
     return result.rowcount or 0
 

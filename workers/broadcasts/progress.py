@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from store.admin import DONE, QUEUED, SENDING, Broadcast
-from store.models import Message
+from store.models import Message, MessageStatus
 
 # Twilio error codes an admin sees in a broadcast's failures, in words they can act on.
 FAILURE_REASONS = {
@@ -30,17 +30,19 @@ FAILURE_REASONS = {
 }
 
 
+# The states a broadcast's messages are counted in; `scheduled` is a queued row due later.
+SCHEDULED = "scheduled"
 PROGRESS_STATES = (
-    "scheduled",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "read",
-    "failed",
-    "undelivered",
-    "suppressed",
-    "canceled",
+    SCHEDULED,
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.READ,
+    MessageStatus.FAILED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.SUPPRESSED,
+    MessageStatus.CANCELED,
 )
 
 
@@ -53,15 +55,15 @@ class Progress:
 
     @property
     def waiting(self) -> int:
-        return self.counts["scheduled"] + self.counts["queued"] + self.counts["sending"]
+        return self.counts[SCHEDULED] + self.counts[MessageStatus.QUEUED] + self.counts[MessageStatus.SENDING]
 
     @property
     def delivered(self) -> int:
-        return self.counts["delivered"] + self.counts["read"]
+        return self.counts[MessageStatus.DELIVERED] + self.counts[MessageStatus.READ]
 
     @property
     def failed(self) -> int:
-        return self.counts["failed"] + self.counts["undelivered"]
+        return self.counts[MessageStatus.FAILED] + self.counts[MessageStatus.UNDELIVERED]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,8 +78,8 @@ class Progress:
 
 def progress(session: Session, broadcast_id: int, now: datetime) -> Progress:
     """Counts by message state (queued rows due later shown as `scheduled`) and failure reasons."""
-    later = and_(Message.status == "queued", Message.send_after > now)
-    state = case((later, "scheduled"), else_=Message.status).label("state")
+    later = and_(Message.status == MessageStatus.QUEUED, Message.send_after > now)
+    state = case((later, SCHEDULED), else_=Message.status).label("state")
     by_state = select(state, Message.segments).where(Message.broadcast_id == broadcast_id).subquery()
     counts = dict.fromkeys(PROGRESS_STATES, 0)
     total = segment_total = 0
@@ -97,7 +99,10 @@ def progress(session: Session, broadcast_id: int, now: datetime) -> Progress:
         }
         for code, message, number in session.execute(
             select(Message.error_code, func.max(Message.error_message), func.count())
-            .where(Message.broadcast_id == broadcast_id, Message.status.in_(("failed", "undelivered")))
+            .where(
+                Message.broadcast_id == broadcast_id,
+                Message.status.in_((MessageStatus.FAILED, MessageStatus.UNDELIVERED)),
+            )
             .group_by(Message.error_code)
             .order_by(func.count().desc())
             .limit(10)
@@ -113,7 +118,10 @@ def refresh_status(session: Session, broadcast: Broadcast, now: datetime) -> Non
     waiting = session.scalar(
         select(func.count())
         .select_from(Message)
-        .where(Message.broadcast_id == broadcast.id, Message.status.in_(("queued", "sending")))
+        .where(
+            Message.broadcast_id == broadcast.id,
+            Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING)),
+        )
     )
     if not waiting:
         broadcast.status = DONE
