@@ -27,9 +27,6 @@ class Catalog:
     def languages(self) -> list[str]:
         return sorted(self.messages)
 
-    def has_language(self, language: str) -> bool:
-        return language in self.messages
-
     def template(self, key: str, language: str = DEFAULT_LANGUAGE) -> str:
         table = self.messages.get(language) or {}
         if key in table:

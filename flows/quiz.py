@@ -25,13 +25,12 @@ from content.segments import is_gsm7, segment_count, truncate_to
 from flows import onboarding
 from flows.engine import Command, Context, Outcome, reply
 from flows.resources import topic_name
-from flows.schedule import advance_schedule, end_of_local_day, in_quiet_hours, local_date
+from flows.schedule import end_of_local_day, in_quiet_hours, local_date
 from store.learning import DAILY, STREAK_FIRST_READ, Bank, History, Learning
 from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Person, Question
 from store.text import MAX_INT
 
 __all__ = [
-    "advance_schedule",
     "choose_question",
     "hold_questions",
     "parse_answer",

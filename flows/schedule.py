@@ -121,18 +121,10 @@ def next_push_at(person: Person, after: datetime) -> datetime | None:
 
 
 def reschedule(person: Person, now: datetime) -> None:
-    """Set `next_push_at` after a change of time, zone, pause or subscription."""
+    """Set `next_push_at` after a change of time, zone, pause or subscription, and after the
+    scheduling pass handled the push due at `now` (the next one is strictly later; when a late
+    push was held back for quiet hours, today's own time may still be ahead and is kept)."""
     person.next_push_at = next_push_at(person, now)
-
-
-def advance_schedule(person: Person, at: datetime, settings: Settings | None = None) -> None:
-    """After the pass handled the push due at `at`, move to the next one strictly after `at`.
-
-    Normally that is the following local day's; but when a late push was held back (quiet
-    hours), today's own time may still be ahead, and that one must not be lost. `settings` is
-    taken for the workers' call shape; quiet hours are checked when the push is planned.
-    """
-    person.next_push_at = next_push_at(person, at)
 
 
 def is_quiet_time(clock: time, settings: Settings) -> bool:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from content.catalog import get_catalog
 from content.segments import is_gsm7, segment_count
 from flows.engine import Context
-from flows.quiz import advance_schedule, choose_question, parse_answer, plan_daily_question
+from flows.quiz import choose_question, parse_answer, plan_daily_question
+from flows.schedule import reschedule
 from store.learning import Learning
 from store.models import Attempt, Card
 from tests.flows_support import Phone, content_folder, seed_bank
@@ -259,7 +260,7 @@ def test_plan_daily_question_once_per_local_date(db, student):
     # Twice at the same instant, or a minute later: nothing new.
     assert plan_daily_question(_ctx(student, at), person, at) is None
     assert plan_daily_question(_ctx(student, at), person, at + timedelta(minutes=1)) is None
-    advance_schedule(person, at, student.settings)
+    reschedule(person, at)
     assert person.next_push_at == datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
     # The pushed question is the open one.
     assert f"is right for {attempt.question_id}" in student.say("a", at=at + timedelta(hours=2))

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flows.schedule import (
-    advance_schedule,
     in_quiet_hours,
     is_quiet_time,
     local_date,
     next_push_at,
     push_instant,
     quiet_at,
+    reschedule,
 )
 from store.models import Person
 from store.settings import Settings
@@ -54,9 +54,9 @@ def test_next_push_walks_over_the_spring_forward_night():
     person = student("America/New_York", "08:00")
     first = next_push_at(person, utc(2026, 3, 7, 12, 0))
     assert first == utc(2026, 3, 7, 13, 0)
-    advance_schedule(person, first, Settings())
+    reschedule(person, first)
     assert person.next_push_at == utc(2026, 3, 8, 12, 0)  # still 08:00 local, now EDT
-    advance_schedule(person, person.next_push_at, Settings())
+    reschedule(person, person.next_push_at)
     assert person.next_push_at == utc(2026, 3, 9, 12, 0)
 
 
@@ -64,7 +64,7 @@ def test_next_push_walks_over_the_fall_back_night():
     person = student("America/New_York", "01:30")
     first = next_push_at(person, utc(2026, 10, 31, 12, 0))
     assert first == utc(2026, 11, 1, 5, 30)
-    advance_schedule(person, first, Settings())
+    reschedule(person, first)
     # Once, not again at the repeated 01:30: the next is 2 November, 01:30 EST.
     assert person.next_push_at == utc(2026, 11, 2, 6, 30)
 
@@ -147,7 +147,7 @@ def test_quiet_hours_are_configurable_and_follow_dst():
 def test_advancing_after_a_held_late_push_keeps_todays_own_time():
     person = student("Africa/Lagos", "22:30")
     # Yesterday's push was found only at 22:00 today (and held for quiet hours): today's 22:30 is next.
-    advance_schedule(person, utc(2026, 11, 26, 21, 0), Settings())
+    reschedule(person, utc(2026, 11, 26, 21, 0))
     assert person.next_push_at == utc(2026, 11, 26, 21, 30)
     assert not in_quiet_hours(person, person.next_push_at, Settings())
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 import flows
 from content.catalog import get_catalog
 from flows.quiz import hold_questions, plan_daily_questions
-from flows.schedule import advance_schedule
+from flows.schedule import reschedule
 from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.settings import Settings
@@ -81,7 +81,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             people = []
             for person in batch:
                 if person.id in handled:
-                    # advance_schedule should always move past `at`; never loop on a person.
+                    # reschedule always moves past `at`; never loop on a person.
                     log.error("person %s is still due after the pass; unscheduling", person.id)
                     person.next_push_at = None
                     continue
@@ -92,7 +92,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             queued, planned = _queue_batch(ctx, people, at, report)
             # Moved on together, so the commit writes them in one batched UPDATE, not one per student.
             for person in planned:
-                advance_schedule(person, at, settings)
+                reschedule(person, at)
             session.commit()
             enqueue_send(settings, queued)
             report.questions += len(queued)

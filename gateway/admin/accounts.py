@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -232,7 +232,3 @@ def disable_admin(session: Session, user: AdminUser, now: datetime) -> int:
             token.revoked_at = now
             revoked += 1
     return revoked
-
-
-def count_admins(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AdminUser)) or 0
