@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.models import OPTED_OUT, STUDENT, Attempt, Card, Message, MessageStatus, Person, Question
+from store.models import STUDENT, Attempt, Card, Message, MessageStatus, Person, Question
 
 ERASED_PREFIX = "erased:"
 FILTER_KEYS = ("track", "country", "language", "channel", "status", "role")
@@ -193,8 +193,7 @@ def erase_person(session: Session, person: Person, now: datetime) -> dict[str, i
     person.daily_time = None
     person.flow = None
     person.flow_state = {}
-    person.status = OPTED_OUT
-    person.next_push_at = None
+    person.opt_out()
     person.paused_until = None
     person.last_inbound_at = None
     session.flush()
