@@ -133,7 +133,7 @@ def test_a_second_app_with_other_settings_leaves_the_first_alone(app_settings):
             Person(phone="+2348031234111", name="Ada", track="usmle1", daily_time="09:00", next_push_at=at)
         )
     with session_scope(app_settings.database_url) as session:
-        load_content(session, None)
+        load_content(session, None, at.date())
     result = first.test_cli_runner().invoke(args=["tick", "--at", at.isoformat()])
     assert result.exit_code == 0, result.output
     assert "1 question(s)" in result.output
