@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis import Redis
 from sqlalchemy import text
 
@@ -59,5 +59,4 @@ def prometheus() -> Response:
                 mimetype="text/plain",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-    metrics.MESSAGE_STATES.settings = settings
-    return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(settings), mimetype=CONTENT_TYPE_LATEST)

@@ -6,8 +6,10 @@ web and worker process without a shared metrics directory.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from store.db import session_factory
@@ -38,10 +40,10 @@ WEBHOOK_LATENCY = Histogram(
 class MessageStateCollector:
     """`rounds_messages{direction,channel,status}` and the outbox depth, counted in the database."""
 
-    def __init__(self) -> None:
-        self.settings: Settings | None = None
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             "rounds_messages",
             "Messages in the log by direction, channel and status",
@@ -52,24 +54,30 @@ class MessageStateCollector:
         drain = GaugeMetricFamily(
             "rounds_outbox_drain_seconds", "Estimated time to send the outbox at each sender's rate"
         )
-        if self.settings is not None:
-            session = session_factory(self.settings.database_url)()
-            try:
-                rows = session.execute(
-                    select(Message.direction, Message.channel, Message.status, func.count()).group_by(
-                        Message.direction, Message.channel, Message.status
-                    )
-                ).all()
-                depth = outbox_depth(session, self.settings)
-            finally:
-                session.close()
-            for direction, channel, status, count in rows:
-                family.add_metric(["inbound" if direction == "in" else "outbound", channel, status], count)
-            queued.add_metric([], depth.messages)
-            segments.add_metric([], depth.segments)
-            drain.add_metric([], depth.drain_seconds)
+        session = session_factory(self.settings.database_url)()
+        try:
+            rows = session.execute(
+                select(Message.direction, Message.channel, Message.status, func.count()).group_by(
+                    Message.direction, Message.channel, Message.status
+                )
+            ).all()
+            depth = outbox_depth(session, self.settings)
+        finally:
+            session.close()
+        for direction, channel, status, count in rows:
+            family.add_metric(["inbound" if direction == "in" else "outbound", channel, status], count)
+        queued.add_metric([], depth.messages)
+        segments.add_metric([], depth.segments)
+        drain.add_metric([], depth.drain_seconds)
         yield from (family, queued, segments, drain)
 
 
-MESSAGE_STATES = MessageStateCollector()
-REGISTRY.register(MESSAGE_STATES)
+def exposition(settings: Settings) -> bytes:
+    """This process's counters, then the message states counted in the database `settings` name.
+
+    The states get a registry of their own per scrape, so each app reports its own database and
+    no process-wide object is re-pointed at whichever app was scraped last.
+    """
+    states = CollectorRegistry(auto_describe=False)
+    states.register(MessageStateCollector(settings))
+    return generate_latest(REGISTRY) + generate_latest(states)
