@@ -71,14 +71,42 @@ def looks_like_patient_data(text: str, today_year: int) -> bool:
 
 # --- phone numbers in relayed text -----------------------------------------------------------
 
-# Eight or more digits, perhaps with +, spaces, dashes, dots or brackets: a phone number.
-_PHONE_LIKE = re.compile(r"(?<![\w+])\+?\d(?:[\s\-.()]{0,2}\d){7,}")
+# Seven or more digits, however they are separated (`0803/111/0022`, `0803 , 111 , 0022`,
+# `0 8 0 3 ...`): up to three characters that are neither letters nor digits between any two.
+_PHONE_LIKE = re.compile(r"\+?\d(?:[\W_]{0,3}\d){6,}")
+# What may pass although it has seven digits: one calendar date with its year, or one time range.
+_DATE_OR_HOURS = re.compile(
+    r"(?P<day>\d{1,2})(?P<sep>[/.-])(?P<month>\d{1,2})(?P=sep)(?P<year>\d{4})"
+    r"|(?P<iso_year>\d{4})-(?P<iso_month>\d{2})-(?P<iso_day>\d{2})"
+    r"|(?P<h1>\d{1,2})[:h](?P<m1>\d{2})\s?(?:-|to|a|à)\s?(?P<h2>\d{1,2})[:h](?P<m2>\d{2})"
+)
+
+
+def _date_or_hours(run: str) -> bool:
+    """A real date (`12/06/2027`, `2027-06-12`) or hours (`10:30-11:45`), not a number in disguise."""
+    found = _DATE_OR_HOURS.fullmatch(run)
+    if found is None:
+        return False
+    parts = {key: int(value) for key, value in found.groupdict().items() if value and key != "sep"}
+    if "h1" in parts:
+        return parts["h1"] < 24 and parts["h2"] < 24 and parts["m1"] < 60 and parts["m2"] < 60
+    day, month = parts.get("day", parts.get("iso_day")), parts.get("month", parts.get("iso_month"))
+    year = parts.get("year", parts.get("iso_year"))
+    return 1 <= day <= 31 and 1 <= month <= 12 and 1900 <= year <= 2100
 
 
 def hide_numbers(text: str, stand_in: str) -> tuple[str, bool]:
-    """Replace anything that looks like a phone number; says whether it did."""
-    hidden, count = _PHONE_LIKE.subn(stand_in, text)
-    return hidden, count > 0
+    """Replace any run of seven or more digits (a phone number, however written); says whether it did."""
+    hid = False
+
+    def replace(found: re.Match[str]) -> str:
+        nonlocal hid
+        if _date_or_hours(found.group(0)):
+            return found.group(0)
+        hid = True
+        return stand_in
+
+    return _PHONE_LIKE.sub(replace, text), hid
 
 
 # --- flags and alerts ---------------------------------------------------------------------

@@ -281,6 +281,25 @@ def test_long_relay_is_cut_to_three_segments_and_numbers_are_hidden(client, sett
     assert_numbers_stay_hidden(settings)
 
 
+SEPARATED_NUMBERS = ["0803/111/0022", "0803_111_0022", "0803 , 111 , 0022", "0803 . 999 . 0011"]
+
+
+@pytest.mark.parametrize("number", SEPARATED_NUMBERS)
+def test_numbers_with_other_separators_are_hidden_both_ways(client, settings, mentor_phone, number):
+    make_mentor(settings)
+    add_student(settings, "Amina")
+    make_pair(settings, MENTOR_PHONE, STUDENTS["Amina"])
+
+    assert student_phone(client, "Amina").text(f"MENTOR call me on {number} ok") == [
+        "Sent to your mentor Dr O, with a phone number taken out: Rounds keeps numbers private."
+    ]
+    assert outbox(settings, MENTOR_PHONE, "relay") == ["[Amina #11] call me on (number hidden) ok"]
+    assert mentor_phone.text(f"11 mine is {number}") == [
+        "Sent to Amina #11, with a phone number taken out: Rounds keeps numbers private."
+    ]
+    assert outbox(settings, STUDENTS["Amina"], "relay") == ["[Mentor Dr O] mine is (number hidden)"]
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -129,6 +129,31 @@ def test_phone_numbers_are_hidden_but_lab_values_are_not():
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0803/111/0022",
+        "0803_111_0022",
+        "0803 , 111 , 0022",
+        "0803 . 999 . 0011",
+        "0 8 0 3 1 1 1 0 0 2 2",
+        "ring0803111002now",
+        "0803:111:0022",
+        "08/03/1110022",
+        "\uff10\uff18\uff10\uff13\uff11\uff11\uff11\uff10\uff10\uff12\uff12",  # full-width digits
+    ],
+)
+def test_seven_digits_are_hidden_however_they_are_separated(text):
+    hidden, hid = hide_numbers(f"my number: {text} thanks", "(x)")
+    assert hid and not any(c.isdigit() for c in hidden), hidden
+
+
+def test_a_date_or_hours_pass_but_a_number_shaped_like_one_does_not():
+    for text in ("exam on 12/06/2027", "exam on 2027-06-12", "class 10:30-11:45"):
+        assert hide_numbers(text, "(x)") == (text, False)
+    assert hide_numbers("exam on 45/31/2027", "(x)") == ("exam on (x)", True)
+
+
 # --- flags from relayed text ------------------------------------------------------------------
 
 
