@@ -486,14 +486,14 @@ def reply_target(pairs: list[Pair]) -> Pair | None:
     return max(waiting, key=lambda p: p.last_student_message_at) if waiting else None
 
 
-def _mentee_list(ctx: Context, mentor: Person, pairs: list[Pair]) -> str:
+def _mentee_list(ctx: Context, mentor: Person, pairs: list[Pair], key: str = "mentor_list", **values) -> str:
     stopped = ctx.say(mentor, "mentor_list_stopped")
     items = []
     for item in pairs:
         student = ctx.mentoring.person(item.student_id)
         label = f"{item.number} {first_name(ctx.catalog, student, mentor.language)}"
         items.append(f"{label} ({stopped})" if student.status == OPTED_OUT else label)
-    text = ctx.say(mentor, "mentor_list", mentees=", ".join(items), number=pairs[0].number)
+    text = ctx.say(mentor, key, mentees=", ".join(items), **{"number": pairs[0].number, **values})
     return truncate_to(text, LIST_SEGMENTS)
 
 
@@ -550,9 +550,10 @@ def handle_mentor(ctx: Context, mentor: Person, command: Command) -> Outcome:
             if not text:
                 return reply(ctx.say(mentor, "mentor_number_only", number=number))
             return relay_from_mentor(ctx, mentor, profile, target, text)
-        if FIRST_NUMBER <= number <= (ctx.mentoring.highest_number(mentor.id) or 0):
-            # A number this mentor had: an ended pair or a slip; never a guess at someone else.
-            return reply(ctx.say(mentor, "mentor_no_mentee", number=number))
+        if number >= FIRST_NUMBER:
+            # A number that is not one of theirs now (an ended pair, a slip): never a guess at
+            # someone else, but the list of the numbers they have.
+            return reply(_mentee_list(ctx, mentor, pairs, "mentor_unknown_number", number=number))
     target = reply_target(pairs)
     if target is None:
         return reply(ctx.say(mentor, "mentor_which", number=pairs[0].number))

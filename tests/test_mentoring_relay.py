@@ -136,6 +136,23 @@ def test_several_mentees_replies_by_number_and_out_of_order(client, settings, me
     assert_numbers_stay_hidden(settings)
 
 
+@pytest.mark.parametrize("text", ["13 hello", "99 are you free tomorrow?", "#40: see you"])
+def test_a_number_that_is_no_mentee_answers_with_the_list(client, settings, mentor_phone, text):
+    make_mentor(settings)
+    for name in ("Amina", "Bola"):
+        add_student(settings, name)
+        make_pair(settings, MENTOR_PHONE, STUDENTS[name])
+    student_phone(client, "Bola").text("MENTOR renal is hard")  # Bola wrote last
+
+    number = text.strip("#").split()[0].rstrip(":")
+    assert mentor_phone.text(text) == [
+        f"You have no mentee #{number}, so this wasn't sent. Your mentees: 11 Amina, 12 Bola. "
+        "Start with one of these numbers."
+    ]
+    assert outbox(settings, STUDENTS["Bola"], "relay") == []
+    assert outbox(settings, STUDENTS["Amina"], "relay") == []
+
+
 def test_list_and_done(client, settings, mentor_phone):
     make_mentor(settings)
     assert mentor_phone.text("LIST") == [
@@ -170,7 +187,7 @@ def test_ended_pair_number_never_reaches_anyone(client, settings, mentor_phone, 
         make_pair(settings, MENTOR_PHONE, STUDENTS[name])
     assert runner.invoke(args=["mentor", "unpair", STUDENTS["Amina"]]).exit_code == 0
     assert mentor_phone.text("11 are you there?") == [
-        "You have no mentee #11 now. Text LIST to see your mentees."
+        "You have no mentee #11, so this wasn't sent. Your mentees: 12 Bola. Start with one of these numbers."
     ]
     assert outbox(settings, STUDENTS["Amina"], "relay") == []
     assert [p.status for p in pairs(settings)] == [PAIR_ENDED, PAIR_ACTIVE]
