@@ -34,6 +34,7 @@ from store.models import (
 )
 from store.settings import Settings
 from store.text import MAX_BODY, MAX_INT, Cleaned, clean, whole_number
+from workers.callbacks import REQUEUE_CODES, Requeued, requeue_failed
 from workers.outbox import deliver
 
 log = logging.getLogger("rounds.webhooks")
@@ -443,37 +444,55 @@ def status_callback() -> Response:
     error_message = _field(form, "ErrorMessage", 255) or None
     metrics.STATUS_CALLBACKS.labels(status=status).inc()
     settings = _settings()
+    now = settings.clock.now()
     session = session_factory(settings.database_url)()
+    requeued = Requeued()
     try:
         rank = case(STATUS_RANK, value=Message.status, else_=0)
-        values: dict = {"status": status, "updated_at": settings.clock.now()}
+        values: dict = {"status": status, "updated_at": now}
         if error_code is not None:
             values["error_code"] = error_code
         if error_message is not None:
             values["error_message"] = error_message
-        moved = (
-            session.execute(
-                update(Message)
-                .where(Message.twilio_sid == sid, rank < STATUS_RANK[status])
-                .values(**values)
-                .returning(Message.person_id)
-            )
-            .scalars()
-            .all()
-        )
+        moved = session.execute(
+            update(Message)
+            .where(Message.twilio_sid == sid, rank < STATUS_RANK[status])
+            .values(**values)
+            .returning(Message.id, Message.person_id)
+        ).all()
         if error_code == 21610:
-            # The carrier says this number sent STOP: never send to it again.
-            person_ids = [pid for pid in moved if pid] or list(
-                session.execute(select(Message.person_id).where(Message.twilio_sid == sid)).scalars()
-            )
-            person = session.get(Person, person_ids[0]) if person_ids and person_ids[0] else None
-            if person is not None:
-                person.opt_out()
+            _opt_out_after_21610(session, sid, [pid for _, pid in moved if pid], _field(form, "To", 200))
+        elif error_code in REQUEUE_CODES and status in ("failed", "undelivered") and moved:
+            # Only the callback that moved the row requeues it: a repeat finds it moved already.
+            requeued = requeue_failed(session, [mid for mid, _ in moved], sid, error_code, now)
         session.commit()
     finally:
         session.close()
+    requeued.signal(settings)
     # Unknown sids get a success too, so Twilio stops retrying.
     return Response(status=204)
+
+
+def _opt_out_after_21610(session: Session, sid: str, person_ids: list[int], to: str) -> None:
+    """The carrier says the recipient sent STOP: never send to them again.
+
+    The person is the one the message was for, or, for a sid Rounds never stored (a TwiML
+    reply has none), whoever has the callback's `To` address.
+    """
+    person_ids = person_ids or [
+        pid
+        for pid in session.execute(select(Message.person_id).where(Message.twilio_sid == sid)).scalars()
+        if pid
+    ]
+    where = Person.id == person_ids[0] if person_ids else None
+    if where is None:
+        try:
+            where = Person.phone == parse_address(to).phone
+        except BadPhoneNumber:
+            log.warning("21610 for %s, a sid Rounds does not know, with no usable To", sid)
+            return
+    for person in session.execute(select(Person).where(where)).scalars():
+        person.opt_out()
 
 
 @blueprint.errorhandler(SQLAlchemyError)

@@ -109,7 +109,10 @@ def route_for(
         return sms
     address = f"whatsapp:{message.phone}"
     in_window = message.kind == "reply" or within_whatsapp_window(last_inbound_at, now)
-    if in_window and not force_template:
+    # Twilio already answered this row's free-form send with 63016 (in a status callback): the
+    # window is closed, whatever Rounds noted.
+    refused = message.error_code in OUTSIDE_WINDOW_CODES
+    if in_window and not force_template and not refused:
         return Route(
             Outgoing(address, message.body, settings.whatsapp_from, "", callback),
             WHATSAPP,
