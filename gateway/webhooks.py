@@ -21,7 +21,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 import flows
 from content import segments
 from content.catalog import get_catalog
-from flows.phones import BadPhoneNumber, mask, parse_address
+from flows.phones import BadPhoneNumber, inbound_address, mask, parse_address
 from gateway import metrics
 from store.db import insert_or_ignore, session_factory
 from store.models import (
@@ -132,7 +132,8 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
     num_media = _number(form, "NumMedia", 0, 1000) or 0
     profile_name = clean(form.get("ProfileName"), 60).text.strip() or None
     try:
-        address = parse_address(raw_from)
+        # A WhatsApp user may have no visible number: the address is then their BSUID.
+        address = inbound_address(raw_from, _field(form, "WaId", 32))
     except BadPhoneNumber:
         return _unroutable(settings, sid, raw_from, body, form, now)
     channel = address.channel
@@ -145,6 +146,7 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
         if recorded is None:
             return _replay(session, sid)
         person, created, inbound_id = recorded
+        _note_identity(person, address, _field(form, "Username", 64))
         ctx = flows.Context(session, get_catalog(settings.content_path), settings, now)
         inbound_text = flows.Inbound(body.text, channel, now, num_media, profile_name, _message_type(form))
         outcome = _run_flow(ctx, person, inbound_text, created)
@@ -157,6 +159,7 @@ def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Respon
             if recorded is None:
                 return _replay(session, sid)
             person, created, inbound_id = recorded
+            _note_identity(person, address, _field(form, "Username", 64))
             outcome = flows.Outcome(replies=[ctx.say(person, "error")])
 
         # Rendered for the channel the text came in on: stored, and replayed, as sent.
@@ -302,6 +305,17 @@ def _record(session: Session, address, sid: str, body: Cleaned, form, now) -> tu
     return person, created, inbound_id
 
 
+def _note_identity(person: Person, address, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Keep the BSUID, the phone number and the username WhatsApp sent, each in its own field
+    (written only when one changed)."""
+    if address.bsuid and person.bsuid != address.bsuid:
+        person.bsuid = address.bsuid
+    if address.number and person.phone_number != address.number:
+        person.phone_number = address.number
+    if username and person.username != username:
+        person.username = username
+
+
 def _loaded_person(session: Session, row) -> Person:  # type: ignore[no-untyped-def]
     """The person in a row of _NOTE_SENDER's columns, handed to the session as loaded, as a SELECT would."""
     values = row._asdict()
@@ -323,6 +337,8 @@ def _person_for(session, address, now):  # type: ignore[no-untyped-def]
             "phone": address.phone,
             "channel": address.channel,
             "country": address.country,
+            "bsuid": address.bsuid,
+            "phone_number": address.number,
             "language": "en",
             "role": "student",
             "status": "active",
@@ -380,7 +396,7 @@ def _unroutable(settings: Settings, sid, raw_from, body: Cleaned, form, now) -> 
         insert_or_ignore(
             session,
             Message,
-            _inbound_row(None, "sms", raw_from[:32], body, "unroutable", sid, form, now),
+            _inbound_row(None, _channel_of(raw_from), raw_from[:32], body, "unroutable", sid, form, now),
             ["twilio_sid"],
         )
         session.commit()
@@ -388,6 +404,10 @@ def _unroutable(settings: Settings, sid, raw_from, body: Cleaned, form, now) -> 
         session.close()
     log.warning("inbound %s from a sender that is not a phone number: %r", sid, raw_from[:32])
     return twiml([])
+
+
+def _channel_of(raw_from: str) -> str:
+    return "whatsapp" if raw_from.lower().startswith("whatsapp:") else "sms"
 
 
 def _inbound_row(person_id, channel, phone, body: Cleaned, kind, sid, form, now) -> dict:  # type: ignore[no-untyped-def]

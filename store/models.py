@@ -63,6 +63,9 @@ class Base(DeclarativeBase):
     }
 
 
+# An address: E.164 (at most 16) or a BSUID (a country, `ENT.`, up to 128 letters and digits).
+ADDRESS_MAX = 160
+
 # Person.status values
 ACTIVE, PAUSED, OPTED_OUT = "active", "paused", "opted_out"
 # Person.role values
@@ -72,7 +75,7 @@ SMS, WHATSAPP = "sms", "whatsapp"
 
 
 class Person(Base):
-    """A phone number Rounds talks to: a student or a mentor."""
+    """Someone Rounds talks to, a student or a mentor, keyed by their address on their channel."""
 
     __tablename__ = "people"
     __table_args__ = (
@@ -87,8 +90,15 @@ class Person(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str] = mapped_column(CleanString(32), unique=True)
+    # The address on the channel (`address` adds `whatsapp:`): an E.164 number, or a WhatsApp
+    # business-scoped user id (BSUID) for someone whose number WhatsApp does not show.
+    phone: Mapped[str] = mapped_column(CleanString(ADDRESS_MAX), unique=True)
     channel: Mapped[str] = mapped_column(CleanString(10), default=SMS)
+    # What WhatsApp told us, each on its own: the BSUID, the E.164 number (WaId, or the address
+    # itself), the username. Any of them may be missing.
+    bsuid: Mapped[str | None] = mapped_column(CleanString(ADDRESS_MAX))
+    phone_number: Mapped[str | None] = mapped_column(CleanString(32))
+    username: Mapped[str | None] = mapped_column(CleanString(64))
     name: Mapped[str | None] = mapped_column(CleanString(60))
     language: Mapped[str] = mapped_column(CleanString(8), default="en")
     timezone: Mapped[str | None] = mapped_column(CleanString(64))
@@ -179,7 +189,7 @@ class Message(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     direction: Mapped[str] = mapped_column(CleanString(3))
     channel: Mapped[str] = mapped_column(CleanString(10), default=SMS)
-    phone: Mapped[str] = mapped_column(CleanString(32))
+    phone: Mapped[str] = mapped_column(CleanString(ADDRESS_MAX))
     body: Mapped[str] = mapped_column(CleanText, default="")
     # What was done to an inbound text before it was kept (store.text.Cleaned.flags): `cleaned`
     # (control characters removed, bad surrogates replaced), `cut` (over 1,600 characters), both,

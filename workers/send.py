@@ -126,7 +126,8 @@ def route_for(
             WHATSAPP,
             settings.whatsapp_from,
         )
-    if settings.whatsapp_fallback == "sms" and sms_sender:
+    # A WhatsApp user known only by their business-scoped id has no number to text.
+    if settings.whatsapp_fallback == "sms" and sms_sender and message.phone.startswith("+"):
         return sms
     raise OutsideWindow("outside the WhatsApp 24-hour window and no template or SMS fallback configured")
 

@@ -138,6 +138,9 @@ def person_json(person: Person) -> dict[str, Any]:
     return {
         "id": person.id,
         "phone": person.phone,
+        "bsuid": person.bsuid,
+        "phone_number": person.phone_number,
+        "username": person.username,
         "name": person.name,
         "role": person.role,
         "channel": person.channel,

@@ -67,7 +67,7 @@ def find_person(session: Session, ref: str | int) -> Person | None:
     try:
         phone = parse_address(str(ref)).phone
     except BadPhoneNumber:
-        return None
+        phone = text  # an address that is no number: a WhatsApp business-scoped id, as stored
     return session.scalar(select(Person).where(Person.phone == phone))
 
 
@@ -117,6 +117,9 @@ def person_record(session: Session, person: Person) -> dict[str, Any]:
         "person": {
             "id": person.id,
             "phone": person.phone,
+            "bsuid": person.bsuid,
+            "phone_number": person.phone_number,
+            "username": person.username,
             "name": person.name,
             "channel": person.channel,
             "language": person.language,
@@ -188,6 +191,7 @@ def erase_person(session: Session, person: Person, now: datetime) -> dict[str, i
         .values(status=MessageStatus.CANCELED)
     )
     person.phone = anonymous
+    person.bsuid = person.phone_number = person.username = None
     person.name = None
     person.timezone = None
     person.daily_time = None
