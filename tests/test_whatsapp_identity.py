@@ -136,3 +136,28 @@ def test_export_and_erase_of_a_bsuid(client, app_settings, runner, tmp_path):
     (erased,) = people(app_settings)
     assert (erased.bsuid, erased.phone_number, erased.username) == (None, None, None)
     assert BSUID not in erased.phone
+
+
+def test_a_broadcast_country_segment_treats_a_bsuid_as_unknown(client, app_settings):
+    from workers import broadcasts
+    from workers.broadcasts import Schedule, Segment
+
+    post(client, payload("whatsapp_bsuid_help"))  # "US." is the id's prefix, not the person's country
+
+    def preview(*keys: str):
+        with session_scope(app_settings.database_url) as session:
+            return broadcasts.preview(
+                session,
+                "Hello",
+                Segment.parse(keys),
+                Schedule(),
+                app_settings,
+                broadcasts.load_prices(app_settings),
+                datetime.now(UTC),
+                None,
+            )
+
+    assert preview("country=US").matched == 0
+    everyone = preview("channel=whatsapp")
+    assert everyone.matched == 1
+    assert [line.country for line in everyone.countries] in ([], ["??"])
