@@ -161,3 +161,17 @@ def test_a_broadcast_country_segment_treats_a_bsuid_as_unknown(client, app_setti
     everyone = preview("channel=whatsapp")
     assert everyone.matched == 1
     assert [line.country for line in everyone.countries] in ([], ["??"])
+
+
+@pytest.mark.parametrize("name", ["whatsapp_bsuid_help", "whatsapp_bsuid_with_waid"])
+def test_the_student_page_shows_a_bsuid_for_what_it_is(client, app_settings, name):
+    from tests.admin_support import make_admin, sign_in
+
+    post(client, payload(name))
+    (person,) = people(app_settings)
+    make_admin(app_settings, role="viewer")
+    sign_in(client)
+    page = client.get(f"/admin/students/{person.id}").get_data(as_text=True)
+    assert f"<dt>WhatsApp id</dt><dd>{BSUID}</dd>" in page
+    number = "+233201234444" if person.phone_number else "not shown by WhatsApp"
+    assert f"<dt>Number</dt><dd>{number}</dd>" in page
