@@ -262,3 +262,14 @@ def test_crisis_words_are_flagged_even_with_no_mentor_free(client, settings):
     (flag,) = flags(settings)
     assert (flag.reason, flag.pair_id) == ("self_harm", None)
     assert len(queued(settings, ONCALL_PHONE, "alert")) == 1
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_the_numbers_hidden_notices_are_one_sms_segment_in_every_language(language):
+    from content.catalog import get_catalog
+    from content.segments import for_channel, segment_count
+
+    catalog = get_catalog("")
+    longest = {"mentor": "M" * 24, "name": "N" * 15, "number": 9999, "mentees": "11 Amina, 12 Bola"}
+    for key in ("mentor_sent_hidden", "mentor_sent_to_mentee_hidden", "mentor_unknown_number"):
+        assert segment_count(for_channel(catalog.render(key, language, **longest), "sms")) == 1, key
