@@ -4,16 +4,15 @@ what is stored, and what the send path does next (a real RQ worker and the Twili
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import update
 
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
-from tests.conftest import payload, sign
-from tests.test_send_path import add_person, messages, queue, work
-from workers import runtime
+from tests.conftest import NOW, drain, payload, sign
+from tests.test_send_path import add_person, messages, queue
 from workers.outbox import enqueue_send
 from workers.send import MAX_ATTEMPTS, sweep_outbox
 
@@ -29,7 +28,7 @@ def callback(client, name: str, **changes: str):
 
 
 def recent() -> datetime:
-    return datetime.now(UTC) - timedelta(hours=2)
+    return NOW - timedelta(hours=2)
 
 
 def sent_row(settings, channel: str, phone: str, sid: str = SID, attempts: int = 1) -> int:
@@ -116,8 +115,8 @@ def sent_whatsapp_push(settings, twilio) -> tuple[int, str]:
     """A WhatsApp push inside the noted window, sent free-form; Twilio answered 201."""
     person_id = add_person(settings, phone="+447700900123", channel="whatsapp", last_inbound_at=recent())
     message_id = queue(settings, person_id, "Q101 A 60yo man...")
-    enqueue_send([message_id])
-    work(settings)
+    enqueue_send(settings, [message_id])
+    drain(settings)
     (first,) = twilio.sent
     assert "Body" in first and "ContentSid" not in first
     return message_id, first["sid"]
@@ -125,12 +124,11 @@ def sent_whatsapp_push(settings, twilio) -> tuple[int, str]:
 
 def test_63016_in_a_callback_falls_back_to_the_template_once(client, send_settings, twilio):
     settings = send_settings.with_(whatsapp_templates={"question": TEMPLATE})
-    runtime.configure(settings)
     message_id, sid = sent_whatsapp_push(settings, twilio)
 
     for _ in range(2):  # Twilio repeats the callback: one fallback all the same
         assert callback(client, "status_failed_63016", MessageSid=sid, SmsSid=sid).status_code == 204
-        work(settings)
+        drain(settings)
 
     assert len(twilio.sent) == 2
     fallback = twilio.sent[1]
@@ -142,10 +140,9 @@ def test_63016_in_a_callback_falls_back_to_the_template_once(client, send_settin
 
 def test_63016_in_a_callback_falls_back_to_sms(client, send_settings, twilio):
     settings = send_settings.with_(whatsapp_templates={}, whatsapp_fallback="sms")
-    runtime.configure(settings)
     _, sid = sent_whatsapp_push(settings, twilio)
     callback(client, "status_failed_63016", MessageSid=sid, SmsSid=sid)
-    work(settings)
+    drain(settings)
     fallback = twilio.sent[1]
     assert fallback["To"] == "+447700900123" and fallback["From"] == settings.sms_from
     assert fallback["Body"] == "Q101 A 60yo man..."
@@ -155,10 +152,9 @@ def test_63016_in_a_callback_falls_back_to_sms(client, send_settings, twilio):
 
 def test_63016_in_a_callback_is_skipped_when_configured(client, send_settings, twilio):
     settings = send_settings.with_(whatsapp_templates={}, whatsapp_fallback="skip")
-    runtime.configure(settings)
     _, sid = sent_whatsapp_push(settings, twilio)
     callback(client, "status_failed_63016", MessageSid=sid, SmsSid=sid)
-    work(settings)
+    drain(settings)
     assert len(twilio.sent) == 1
     (stored,) = messages(settings)
     assert (stored.status, stored.error_code) == ("failed", 63016)
@@ -168,11 +164,11 @@ def test_63016_in_a_callback_is_skipped_when_configured(client, send_settings, t
 def test_63018_in_a_callback_is_retried_with_backoff_a_bounded_number_of_times(client, send_settings, twilio):
     person_id = add_person(send_settings, phone="+447700900123", channel="whatsapp", last_inbound_at=recent())
     message_id = queue(send_settings, person_id, "Q101 A 60yo man...")
-    enqueue_send([message_id])
-    work(send_settings)
+    enqueue_send(send_settings, [message_id])
+    drain(send_settings)
     for attempt in range(1, MAX_ATTEMPTS + 2):
         sid = twilio.sent[-1]["sid"]
-        before = datetime.now(UTC)
+        before = NOW
         callback(client, "status_undelivered_63018", MessageSid=sid, SmsSid=sid)
         callback(client, "status_undelivered_63018", MessageSid=sid, SmsSid=sid)  # repeated
         stored = row(send_settings, message_id)
@@ -182,13 +178,13 @@ def test_63018_in_a_callback_is_retried_with_backoff_a_bounded_number_of_times(c
         assert stored.status == "queued" and stored.attempts == attempt
         # The send path's backoff: about 2, 4, 8 ... seconds from the callback.
         assert before + timedelta(seconds=0.5 * 2**attempt - 1) <= stored.send_after
-        assert stored.send_after <= datetime.now(UTC) + timedelta(seconds=2**attempt)
-        work(send_settings)
+        assert stored.send_after <= NOW + timedelta(seconds=2**attempt)
+        drain(send_settings)
         assert len(twilio.sent) == attempt  # not before its time
         with session_scope(send_settings.database_url) as session:
             session.execute(update(Message).values(send_after=None))
-        sweep_outbox(older_than_seconds=0)
-        work(send_settings)
+        sweep_outbox(send_settings, older_than_seconds=0)
+        drain(send_settings)
         assert len(twilio.sent) == attempt + 1  # one more send, however often the callback came
     assert len(twilio.sent) == MAX_ATTEMPTS
     assert {sent["To"] for sent in twilio.sent} == {"whatsapp:+447700900123"}

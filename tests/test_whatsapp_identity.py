@@ -5,7 +5,7 @@ address. Payloads as Twilio sends them (tests/payloads/whatsapp_bsuid_*.json).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,9 +14,8 @@ from flows.phones import mask
 from gateway.simulate import replies_from
 from store.db import session_scope
 from store.models import OPTED_OUT, Message, Person
-from tests.conftest import Phone, payload, sign
-from tests.test_send_path import add_person, messages, queue, work
-from workers import runtime
+from tests.conftest import NOW, Phone, drain, payload, sign
+from tests.test_send_path import add_person, messages, queue
 from workers.outbox import enqueue_send
 
 BSUID = "US.13491208655302741918"
@@ -98,21 +97,20 @@ def test_a_bsuid_is_masked_in_logs(client, caplog):
 
 def test_pushes_go_to_the_bsuid_address(send_settings, twilio):
     person_id = add_person(
-        send_settings, phone=BSUID, channel="whatsapp", last_inbound_at=datetime.now(UTC) - timedelta(hours=1)
+        send_settings, phone=BSUID, channel="whatsapp", last_inbound_at=NOW - timedelta(hours=1)
     )
-    enqueue_send([queue(send_settings, person_id, "Q101 A 60yo man...")])
-    work(send_settings)
+    enqueue_send(send_settings, [queue(send_settings, person_id, "Q101 A 60yo man...")])
+    drain(send_settings)
     (sent,) = twilio.sent
     assert sent["To"] == f"whatsapp:{BSUID}" and sent["From"] == "whatsapp:+14155238886"
 
 
 def test_no_sms_fallback_for_a_bsuid_without_a_number(send_settings, twilio):
     settings = send_settings.with_(whatsapp_templates={}, whatsapp_fallback="sms")
-    runtime.configure(settings)
-    old = datetime.now(UTC) - timedelta(hours=30)
+    old = NOW - timedelta(hours=30)
     person_id = add_person(settings, phone=BSUID, channel="whatsapp", last_inbound_at=old)
-    enqueue_send([queue(settings, person_id, "Q101 A 60yo man...")])
-    work(settings)
+    enqueue_send(settings, [queue(settings, person_id, "Q101 A 60yo man...")])
+    drain(settings)
     assert twilio.sent == []  # never an SMS to "US.1349..."
     (row,) = messages(settings)
     assert (row.status, row.error_code) == ("failed", 63016)
@@ -140,7 +138,7 @@ def test_export_and_erase_of_a_bsuid(client, app_settings, runner, tmp_path):
 
 def test_a_broadcast_country_segment_treats_a_bsuid_as_unknown(client, app_settings):
     from workers import broadcasts
-    from workers.broadcasts import Schedule, Segment
+    from workers.broadcasts import Audience, Schedule
 
     post(client, payload("whatsapp_bsuid_help"))  # "US." is the id's prefix, not the person's country
 
@@ -149,11 +147,11 @@ def test_a_broadcast_country_segment_treats_a_bsuid_as_unknown(client, app_setti
             return broadcasts.preview(
                 session,
                 "Hello",
-                Segment.parse(keys),
+                Audience.parse(keys),
                 Schedule(),
                 app_settings,
                 broadcasts.load_prices(app_settings),
-                datetime.now(UTC),
+                NOW,
                 None,
             )
 
