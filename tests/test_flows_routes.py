@@ -41,7 +41,7 @@ def test_the_routes_are_tried_in_this_order():
 
 def _text(person: Person, text: str, first_contact: bool = False, media: int = 0) -> list[str]:
     # No session: a route that reached for the database here would fail.
-    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]
+    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]  # on purpose, as said above
     return flows.handle(ctx, person, flows.Inbound(text, "sms", NOW, num_media=media), first_contact).replies
 
 
