@@ -467,7 +467,7 @@ def _number(form: Mapping[str, str], name: str, low: int, high: int) -> int | No
     return number
 
 
-def _message_type(form) -> str:  # type: ignore[no-untyped-def]
+def _message_type(form: Mapping[str, str]) -> str:
     """WhatsApp's MessageType; a shared location is recognised by its coordinates too."""
     if form.get("Latitude") or form.get("Longitude"):
         return "location"
