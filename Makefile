@@ -59,6 +59,7 @@ test-future: $(STAMP) $(BROWSER) $(SLEEP_FIX)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy flows content store workers
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -68,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache test-artifacts
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache test-artifacts

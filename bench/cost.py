@@ -63,7 +63,7 @@ class Cohort:
         self.phones = [f"{PREFIXES[n % len(PREFIXES)]}{seed:02d}{n:05d}" for n in range(size)]
         self.tally = Tally()
 
-    def text(self, session, phone: str, body: str, at: datetime, phase: str, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
+    def text(self, session, phone: str, body: str, at: datetime, phase: str, kind: str) -> list[str]:
         person = session.scalar(select(Person).where(Person.phone == phone))
         created = person is None
         if created:

@@ -74,7 +74,7 @@ def _bulk_equivalent(settings: Settings, segment_items: tuple[str, ...], size: i
             if not people:
                 return created
             last_id = people[-1].id
-            row = message_row(people[0], TEXT, "broadcast", now=NOW)  # type: ignore[arg-type]
+            row = message_row(people[0], TEXT, "broadcast", now=NOW)  # type: ignore[arg-type]  # a Row, read as a Person
             rows = [row | {"person_id": p.id, "channel": p.channel, "phone": p.phone} for p in people]
             ids = session.execute(insert(Message).returning(Message.id), rows).scalars().all()
             session.commit()

@@ -82,7 +82,7 @@ def load_students(
                     shape = SimpleNamespace(
                         timezone=zone, daily_time=daily, flow=None, status="active", paused_until=None
                     )
-                    pushes[key] = next_push_at(shape, after)  # type: ignore[arg-type]
+                    pushes[key] = next_push_at(shape, after)  # type: ignore[arg-type]  # a Person's shape, not one
                 whatsapp = rng.random() < whatsapp_share
                 copy.write_row(
                     (

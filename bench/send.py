@@ -78,7 +78,7 @@ def worker_command(simple: bool) -> list[str]:
 
 def drain(
     redis_url: str, env: dict[str, str], simple: bool, folder, memory: dict | None = None, label: str = ""
-) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+) -> tuple[float, int]:
     """Start a worker, wait until every queued job has run, return (seconds first start to last end, jobs)."""
     connection = Redis.from_url(redis_url)
     queue = Queue(runtime.BULK, connection=connection)
@@ -225,7 +225,7 @@ def _env(url: str, redis: services.RedisServer, port: int, batch: int, concurren
     )
 
 
-def _sends(  # type: ignore[no-untyped-def]
+def _sends(
     results: Results,
     case: str,
     url: str,
@@ -259,7 +259,7 @@ def _sends(  # type: ignore[no-untyped-def]
 REPEATS = 3
 
 
-def _noops(redis: services.RedisServer, env: dict[str, str], simple: bool, folder, count: int) -> float:  # type: ignore[no-untyped-def]
+def _noops(redis: services.RedisServer, env: dict[str, str], simple: bool, folder, count: int) -> float:
     redis.flush()
     queue = Queue(runtime.BULK, connection=Redis.from_url(redis.url))
     queue.enqueue_many([queue.prepare_data("bench.jobs.noop", result_ttl=60, failure_ttl=86400)] * count)

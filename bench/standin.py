@@ -29,7 +29,7 @@ class StandIn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a TCP server's is a Transport
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

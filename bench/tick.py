@@ -29,14 +29,14 @@ START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HISTORY = 20  # answered questions (and cards) per due student
 
 
-def due_query(at: datetime):  # type: ignore[no-untyped-def]
+def due_query(at: datetime):
     """The pass's own due query (workers/schedule.py), for EXPLAIN."""
     return (
         select(Person).where(Person.next_push_at <= at).order_by(Person.next_push_at, Person.id).limit(BATCH)
     )
 
 
-def explain(url: str, statement) -> str:  # type: ignore[no-untyped-def]
+def explain(url: str, statement) -> str:
     engine = get_engine(url)
     compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
     with engine.connect() as conn:
@@ -99,7 +99,7 @@ class StatementCounter:
         self.engine = get_engine(url)
         self.counts: Counter[str] = Counter()
 
-    def _count(self, conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+    def _count(self, conn, cursor, statement, *args) -> None:
         words = re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement).split()
         self.counts[" ".join(words[:4])[:60]] += 1
 
@@ -222,7 +222,7 @@ def statistics_median(values: list[int]) -> float:
     return float(ordered[len(ordered) // 2])
 
 
-def _timed(call):  # type: ignore[no-untyped-def]
+def _timed(call):
     started = time.perf_counter()
     value = call()
     return time.perf_counter() - started, value

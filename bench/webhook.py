@@ -258,7 +258,7 @@ OPEN_QUESTIONS = 2  # seeded per student before each answer run
 class Backend:
     """The four apps, one after another, on one database."""
 
-    def __init__(self, results, backend, url, redis, folder, pools, sizes, seconds, memory):  # type: ignore[no-untyped-def]
+    def __init__(self, results, backend, url, redis, folder, pools, sizes, seconds, memory):
         self.results, self.url, self.folder = results, url, folder
         self.name = "PostgreSQL" if backend == "postgresql" else "SQLite"
         self.env = services.child_env(DATABASE_URL=url, REDIS_URL=redis.url)

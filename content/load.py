@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from content.bank import QuestionItem, ResourceItem, load_bank
 from content.check import check_bank
 from content.report import Problem
 from store.models import Question, Resource
+
+_Content = TypeVar("_Content", Question, Resource)
 
 # Any fixed number: the PostgreSQL advisory lock that serialises concurrent loads.
 _LOAD_LOCK = 0x524F554E  # "ROUN"
@@ -85,9 +87,7 @@ def _resource_values(r: ResourceItem) -> dict[str, Any]:
     }
 
 
-def _sync(
-    session: Session, model: type[Question] | type[Resource], wanted: dict[Any, dict[str, Any]]
-) -> Counts:
+def _sync(session: Session, model: type[_Content], wanted: dict[Any, dict[str, Any]]) -> Counts:
     """Make the table match `wanted` (id -> column values) without deleting a row."""
     counts = Counts()
     existing = {row.id: row for row in session.scalars(select(model))}

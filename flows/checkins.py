@@ -32,7 +32,7 @@ from flows.safeguarding import (
     supportive_reply,
     word_matches,
 )
-from flows.schedule import DEFAULT_DAILY_TIME, is_quiet_time, parse_clock, quiet_at, zone_for
+from flows.schedule import DEFAULT_CLOCK, is_quiet_time, parse_clock, quiet_at, zone_for
 from store.learning import Learning
 from store.mentoring import CHECKIN, CHECKIN_SUMMARY, CheckIn, Mentoring, Pair, pair_key
 from store.models import OPTED_OUT, STUDENT, Person
@@ -81,7 +81,7 @@ def checkin_due(student: Person, settings: Settings, at: datetime) -> tuple[date
     zone = zone_for(student)
     today = at.astimezone(zone).date()
     day = today + timedelta(days=checkin_weekday(settings) - today.weekday())
-    clock = parse_clock(student.daily_time or "") or parse_clock(DEFAULT_DAILY_TIME)
+    clock = parse_clock(student.daily_time or "") or DEFAULT_CLOCK
     if is_quiet_time(clock, settings):
         clock = parse_clock(settings.quiet_end) or clock
     due = datetime.combine(day, clock, tzinfo=zone).replace(fold=0).astimezone(UTC)
@@ -147,7 +147,7 @@ def _plan_questions(session: Session, catalog: Catalog, settings: Settings, at: 
         )
         if created is None:
             continue
-        mentor = mentoring.person(current.mentor_id)
+        mentor = mentoring.member(current.mentor_id)
         body = catalog.render(
             "checkin_ask", student.language, mentor=profile_of(session, mentor).display_name
         )
@@ -193,7 +193,7 @@ def summary_text(
     ordered = sorted(checkins, key=lambda c: pairs[c.pair_id].number)
 
     def label(checkin: CheckIn) -> str:
-        student = mentoring.person(checkin.student_id)
+        student = mentoring.member(checkin.student_id)
         return f"#{pairs[checkin.pair_id].number} {first_name(catalog, student, language)}"
 
     def render(with_notes: bool) -> str:

@@ -384,7 +384,7 @@ def relay_from_student(ctx: Context, student: Person, relay_pair: Pair, text: st
     """`MENTOR <text>` from a paired student: screen it, then relay it as `[Amina #12] text`."""
     if looks_like_patient_data(text, ctx.now.year):
         return reply(ctx.say(student, "mentor_patient_data"))
-    mentor = ctx.mentoring.person(relay_pair.mentor_id)
+    mentor = ctx.mentoring.member(relay_pair.mentor_id)
     profile = profile_of(ctx.session, mentor)
     flagged, pushes = _screen(ctx, student, text, relay_pair)
     replies = [supportive_reply(ctx, student)] if flagged else []
@@ -417,7 +417,7 @@ def relay_from_mentor(
     ctx: Context, mentor: Person, profile: MentorProfile, relay_pair: Pair, text: str
 ) -> Outcome:
     """A mentor's reply to mentee #n: relayed as `[Mentor Dr O] text`."""
-    student = ctx.mentoring.person(relay_pair.student_id)
+    student = ctx.mentoring.member(relay_pair.student_id)
     name = first_name(ctx.catalog, student, mentor.language)
     if looks_like_patient_data(text, ctx.now.year):
         return reply(ctx.say(mentor, "mentor_patient_data"))
@@ -444,7 +444,7 @@ def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
     current = active_pair_of_student(ctx.session, student)
     if current is not None:
         if not text:
-            profile = profile_of(ctx.session, ctx.mentoring.person(current.mentor_id))
+            profile = profile_of(ctx.session, ctx.mentoring.member(current.mentor_id))
             return reply(ctx.say(student, "mentor_usage", mentor=profile.display_name))
         return relay_from_student(ctx, student, current, text)
     # Checked before matching, so the warning comes first and nothing is half done.
@@ -457,7 +457,7 @@ def student_mentor(ctx: Context, student: Person, command: Command) -> Outcome:
         flagged, pushes = _screen(ctx, student, text, None) if text else (False, [])
         replies = [supportive_reply(ctx, student)] if flagged else []
         return Outcome([*replies, ctx.say(student, "mentor_waiting")], pushes)
-    mentor = ctx.mentoring.person(new_pair.mentor_id)
+    mentor = ctx.mentoring.member(new_pair.mentor_id)
     profile = profile_of(ctx.session, mentor)
     welcome = _new_mentee_notice(ctx.catalog, mentor, student, new_pair)
     if not text:
@@ -482,15 +482,19 @@ def reply_target(pairs: list[Pair]) -> Pair | None:
     """Where a bare reply goes: the only mentee, else the last who wrote (thread still open)."""
     if len(pairs) == 1:
         return pairs[0]
-    waiting = [p for p in pairs if p.thread_open and p.last_student_message_at is not None]
-    return max(waiting, key=lambda p: p.last_student_message_at) if waiting else None
+    waiting = [
+        (p.last_student_message_at, p)
+        for p in pairs
+        if p.thread_open and p.last_student_message_at is not None
+    ]
+    return max(waiting, key=lambda wrote: wrote[0])[1] if waiting else None
 
 
 def _mentee_list(ctx: Context, mentor: Person, pairs: list[Pair], key: str = "mentor_list", **values) -> str:
     stopped = ctx.say(mentor, "mentor_list_stopped")
     items = []
     for item in pairs:
-        student = ctx.mentoring.person(item.student_id)
+        student = ctx.mentoring.member(item.student_id)
         label = f"{item.number} {first_name(ctx.catalog, student, mentor.language)}"
         items.append(f"{label} ({stopped})" if student.status == OPTED_OUT else label)
     text = ctx.say(mentor, key, mentees=", ".join(items), **{"number": pairs[0].number, **values})
@@ -509,7 +513,7 @@ def _done(
         if target is None:
             return reply(ctx.say(mentor, "mentor_done_which", number=pairs[0].number))
     target.thread_open = False
-    student = ctx.mentoring.person(target.student_id)
+    student = ctx.mentoring.member(target.student_id)
     notice = Push(
         student.id,
         ctx.say(student, "mentor_thread_closed", mentor=profile.display_name),

@@ -52,7 +52,8 @@ def is_onboarded(person: Person) -> bool:
 
 
 def current_step(person: Person) -> str | None:
-    return person.flow.split(":", 1)[1] if in_progress(person) and ":" in person.flow else None
+    flow = person.flow or ""
+    return flow.split(":", 1)[1] if in_progress(person) and ":" in flow else None
 
 
 def _fold(text: str) -> str:
@@ -165,6 +166,7 @@ def take_time(ctx: Context, person: Person, text: str) -> Outcome:
 
 def take_zone(ctx: Context, person: Person, text: str) -> Outcome:
     zones = ranked_zones(person.phone)
+    zone: str | None
     if _fold(text) in _YES:
         zone = zones[0] if zones else "UTC"
     else:

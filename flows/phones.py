@@ -56,7 +56,7 @@ def parse_address(raw: str, default_region: str | None = None) -> Address:
         raise BadPhoneNumber(f"{raw!r} is not a possible phone number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(number) or phonenumbers.region_code_for_country_code(
-        number.country_code
+        number.country_code or 0
     )
     return Address(e164, channel, None if country in (None, "ZZ", "001") else country, number=e164)
 
@@ -94,7 +94,7 @@ def time_zones_for(phone: str) -> list[str]:
     zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
     if not zones:
         # Not a number the library knows to a zone (a test range, say): use its country's.
-        region = phonenumbers.region_code_for_country_code(number.country_code)
+        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
         example = phonenumbers.example_number(region) if region else None
         if example is not None:
             zones = [z for z in phone_timezones.time_zones_for_number(example) if z != "Etc/Unknown"]

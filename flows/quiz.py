@@ -142,9 +142,10 @@ def pick_question(
         if question_id in overdue:
             continue
         last_asked, reviewed = asked.get(question_id), (state or {}).get("last_review")
+        if last_asked is None or not reviewed:
+            return question_id
         # Put again since its last review and still unanswered: a few days' grace, not a loop.
-        waiting = last_asked is not None and reviewed and last_asked > datetime.fromisoformat(reviewed)
-        if not waiting or last_asked < now - OPEN_WINDOW:
+        if last_asked <= datetime.fromisoformat(reviewed) or last_asked < now - OPEN_WINDOW:
             return question_id
 
     pool, general = bank.pool(person.track or "general", serving_on), bank.pool("general", serving_on)
@@ -362,24 +363,24 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
     )
 
 
-def _answer_by_id(ctx: Context, person: Person, answer: Answer) -> Outcome:
+def _answer_by_id(ctx: Context, person: Person, question_id: int, choice: str) -> Outcome:
     """`Q17 B`: the person's latest asking of question 17, however many came after it."""
-    if answer.question_id > MAX_INT:  # no question has such an id, and no column could compare it
-        return reply(ctx.say(person, "unknown_question", id=answer.question_id))
-    asking, days = ctx.learning.asking_of(person.id, answer.question_id)
+    if question_id > MAX_INT:  # no question has such an id, and no column could compare it
+        return reply(ctx.say(person, "unknown_question", id=question_id))
+    asking, days = ctx.learning.asking_of(person.id, question_id)
     if asking is None:
-        return reply(ctx.say(person, "unknown_question", id=answer.question_id))
+        return reply(ctx.say(person, "unknown_question", id=question_id))
     if asking.answered_at is not None:
         right = asking.answer if asking.found is not None else "?"
         return reply(ctx.say(person, "already_answered", id=asking.question_id, answer=right))
-    return _answer(ctx, person, asking, answer.choice, days)
+    return _answer(ctx, person, asking, choice, days)
 
 
 def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | None:
     """An answer goes to its question; anything else while a question is open gets a hint."""
     answer = parse_answer(command.raw)
     if answer is not None and answer.question_id is not None:
-        return _answer_by_id(ctx, person, answer)
+        return _answer_by_id(ctx, person, answer.question_id, answer.choice)
     asking, days = ctx.learning.open_asking(person.id, ctx.now - OPEN_WINDOW, answering=answer is not None)
     if asking is None and not onboarding.is_onboarded(person):
         return None  # never signed up (their first text was HELP, say): onboarding takes it
@@ -398,7 +399,9 @@ def answer_or_hint(ctx: Context, person: Person, command: Command) -> Outcome | 
 def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
     answer = parse_answer(command.raw)
     if answer is not None and answer.question_id is not None:
-        return _answer_by_id(ctx, person, answer)  # "Q 17 B", with a space after the Q
+        return _answer_by_id(
+            ctx, person, answer.question_id, answer.choice
+        )  # "Q 17 B", with a space after the Q
     if onboarding.in_progress(person):
         return reply(onboarding.prompt(ctx, person))
     learning, cap = ctx.learning, ctx.settings.daily_question_cap

@@ -90,8 +90,10 @@ def _date_or_hours(run: str) -> bool:
     parts = {key: int(value) for key, value in found.groupdict().items() if value and key != "sep"}
     if "h1" in parts:
         return parts["h1"] < 24 and parts["h2"] < 24 and parts["m1"] < 60 and parts["m2"] < 60
-    day, month = parts.get("day", parts.get("iso_day")), parts.get("month", parts.get("iso_month"))
-    year = parts.get("year", parts.get("iso_year"))
+    if "day" in parts:
+        day, month, year = parts["day"], parts["month"], parts["year"]
+    else:
+        day, month, year = parts["iso_day"], parts["iso_month"], parts["iso_year"]
     return 1 <= day <= 31 and 1 <= month <= 12 and 1900 <= year <= 2100
 
 

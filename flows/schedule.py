@@ -15,6 +15,7 @@ from store.models import ACTIVE, PAUSED, Person
 from store.settings import Settings
 
 DEFAULT_DAILY_TIME = "08:00"
+DEFAULT_CLOCK = time.fromisoformat(DEFAULT_DAILY_TIME)
 # A push the scheduling pass sends a little late still counts as the student's chosen time.
 CHOSEN_TIME_GRACE = timedelta(hours=1)
 
@@ -91,7 +92,7 @@ def push_instant(person: Person, day: date) -> datetime:
     fold=0 makes zoneinfo read a skipped time with the offset before the change (so
     02:30 on a spring-forward night lands at 03:30) and a repeated one as its first pass.
     """
-    clock = parse_clock(person.daily_time or "") or parse_clock(DEFAULT_DAILY_TIME)
+    clock = parse_clock(person.daily_time or "") or DEFAULT_CLOCK
     local = datetime.combine(day, clock, tzinfo=zone_for(person)).replace(fold=0)
     return local.astimezone(UTC)
 

@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # X-Forwarded-* is believed only from the proxies the operator says are in front: anyone
     # can send the headers, and the client address decides sign-in throttling.
     if hops := settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = proxied  # type: ignore[method-assign]  # how Flask's docs add WSGI middleware
 
     from gateway import cli, health, webhooks
 

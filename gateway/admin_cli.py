@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -12,6 +13,12 @@ from flask.cli import AppGroup, with_appcontext
 
 from store.db import session_scope
 from store.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from store.models import Person
+    from workers.broadcasts import Preview
 
 
 def _settings() -> Settings:
@@ -125,7 +132,7 @@ def admin_revoke(token_id: int) -> None:
     click.echo(f"token #{token_id} revoked")
 
 
-def _person(session, phone: str):  # type: ignore[no-untyped-def]
+def _person(session: Session, phone: str) -> Person:
     from gateway.admin.people import find_person
 
     person = find_person(session, phone)
@@ -224,7 +231,7 @@ def admin_cancel(broadcast_id: int) -> None:
     click.echo(f"broadcast #{broadcast_id} cancelled; {stopped} queued message(s) will not be sent")
 
 
-def _echo_preview(shown) -> None:  # type: ignore[no-untyped-def]
+def _echo_preview(shown: Preview) -> None:
     click.echo(f"to:         {shown.audience.describe()}, {shown.schedule.describe()}")
     click.echo(f"text:       {shown.text}")
     click.echo(f"encoding:   {shown.encoding}, {shown.units} units")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from gateway import create_app
@@ -157,7 +158,7 @@ def simulate(phone: str, whatsapp: bool, url: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-def _prompted_lines():  # type: ignore[no-untyped-def]
+def _prompted_lines() -> Iterator[str]:
     interactive = sys.stdin.isatty()
     while True:
         if interactive:
@@ -180,7 +181,7 @@ def dev() -> None:
 COMMANDS = [db, content, tick, worker, clock, simulate, dev]
 
 
-def register(app) -> None:  # type: ignore[no-untyped-def]
+def register(app: Flask) -> None:
     from gateway import admin_cli, mentor_cli
 
     for command in [*COMMANDS, *mentor_cli.COMMANDS, *admin_cli.COMMANDS]:

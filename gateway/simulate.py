@@ -15,6 +15,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -137,7 +138,7 @@ def http_poster(base_url: str) -> Callable[[str, dict, dict], str]:
     return post
 
 
-def app_poster(app) -> Callable[[str, dict, dict], str]:  # type: ignore[no-untyped-def]
+def app_poster(app: Flask) -> Callable[[str, dict, dict], str]:
     client = app.test_client()
 
     def post(url: str, form: dict, headers: dict) -> str:

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Row, Select, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 import flows
 from content import segments
 from content.catalog import get_catalog
-from flows.phones import BadPhoneNumber, inbound_address, mask, parse_address
+from flows.phones import Address, BadPhoneNumber, inbound_address, mask, parse_address
 from gateway import metrics
 from store.db import insert_or_ignore, session_factory
 from store.models import (
@@ -70,9 +74,9 @@ def signed_url() -> str:
     return f"{public}{request.path}" + (f"?{query}" if query else "")
 
 
-def twilio_signed(view):  # type: ignore[no-untyped-def]
+def twilio_signed(view: Callable[..., Response]) -> Callable[..., Response]:
     @wraps(view)
-    def checked(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def checked(*args: Any, **kwargs: Any) -> Response:
         signature = request.headers.get("X-Twilio-Signature", "")
         token = _settings().webhook_token
         params = request.form.to_dict(flat=True)
@@ -118,12 +122,12 @@ def inbound() -> Response:
     return response
 
 
-def _field(form, name: str, limit: int) -> str:  # type: ignore[no-untyped-def]
+def _field(form: Mapping[str, str], name: str, limit: int) -> str:
     """A short field Twilio sends (a sid, an address), cleaned and cut to what its column holds."""
     return clean(form.get(name, ""), limit).text.strip()
 
 
-def _handle_inbound(settings: Settings, form, sid: str, raw_from: str) -> Response:  # type: ignore[no-untyped-def]
+def _handle_inbound(settings: Settings, form: Mapping[str, str], sid: str, raw_from: str) -> Response:
     now = settings.clock.now()
     # The flows see the text as it is kept: a NUL or a control character never changes the answer.
     body = clean(form.get("Body", ""), MAX_BODY)
@@ -234,7 +238,7 @@ _INBOUND_COLUMNS = (
 )
 
 
-def _note_and_record_postgresql():  # type: ignore[no-untyped-def]
+def _note_and_record_postgresql() -> Select[Any]:
     """_NOTE_SENDER and the inbound INSERT .. ON CONFLICT DO NOTHING in one statement (writable CTEs).
 
     One round trip instead of two for every text. No row: the number is new. A row whose inbound_id
@@ -248,7 +252,7 @@ def _note_and_record_postgresql():  # type: ignore[no-untyped-def]
     defaults = {
         column.name: bindparam(f"in_{column.name}", column.default.arg, type_=column.type)
         for column in _messages.c
-        if column.name not in _INBOUND_COLUMNS and column.default is not None and column.default.is_scalar
+        if column.name not in _INBOUND_COLUMNS and isinstance(column.default, ScalarElementColumnDefault)
     }
     inbound = (
         pg_insert(_messages)
@@ -267,7 +271,9 @@ def _note_and_record_postgresql():  # type: ignore[no-untyped-def]
 _NOTE_AND_RECORD = {"postgresql": _note_and_record_postgresql()}
 
 
-def _record(session: Session, address, sid: str, body: Cleaned, form, now) -> tuple[Person, bool, int] | None:  # type: ignore[no-untyped-def]
+def _record(
+    session: Session, address: Address, sid: str, body: Cleaned, form: Mapping[str, str], now: datetime
+) -> tuple[Person, bool, int] | None:
     """The sender (created on a first text) marked as having texted, and the inbound row's id.
 
     None if the MessageSid was recorded before (a retry): the caller rolls back and replays.
@@ -305,7 +311,7 @@ def _record(session: Session, address, sid: str, body: Cleaned, form, now) -> tu
     return person, created, inbound_id
 
 
-def _note_identity(person: Person, address, username: str) -> None:  # type: ignore[no-untyped-def]
+def _note_identity(person: Person, address: Address, username: str) -> None:
     """Keep the BSUID, the phone number and the username WhatsApp sent, each in its own field
     (written only when one changed)."""
     if address.bsuid and person.bsuid != address.bsuid:
@@ -316,7 +322,7 @@ def _note_identity(person: Person, address, username: str) -> None:  # type: ign
         person.username = username
 
 
-def _loaded_person(session: Session, row) -> Person:  # type: ignore[no-untyped-def]
+def _loaded_person(session: Session, row: Row[Any]) -> Person:
     """The person in a row of _NOTE_SENDER's columns, handed to the session as loaded, as a SELECT would."""
     values = row._asdict()
     person = Person(**{key: values[key] for key in _PERSON_KEYS})
@@ -328,7 +334,7 @@ def _loaded_person(session: Session, row) -> Person:  # type: ignore[no-untyped-
 _PERSON_KEYS = tuple(column.key for column in _people.c)
 
 
-def _person_for(session, address, now):  # type: ignore[no-untyped-def]
+def _person_for(session: Session, address: Address, now: datetime) -> tuple[Person, bool]:
     """A number texting for the first time: create its person (unless a concurrent text just did)."""
     new_id = insert_or_ignore(
         session,
@@ -353,7 +359,15 @@ def _person_for(session, address, now):  # type: ignore[no-untyped-def]
     return person, new_id is not None
 
 
-def _add_replies(session: Session, person_id: int, channel: str, phone: str, inbound_id: int, replies, now):  # type: ignore[no-untyped-def]
+def _add_replies(
+    session: Session,
+    person_id: int,
+    channel: str,
+    phone: str,
+    inbound_id: int,
+    replies: list[str],
+    now: datetime,
+) -> None:
     """The replies, as sent in the TwiML answer, in one Core INSERT (rows keep the replies' order)."""
     rows = []
     for text in replies:
@@ -378,7 +392,7 @@ def _add_replies(session: Session, person_id: int, channel: str, phone: str, inb
         session.connection().execute(_INSERT_REPLY, rows)
 
 
-def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _stored_replies(session: Session, sid: str) -> list[str]:
     original = select(Message.id).where(Message.twilio_sid == sid).scalar_subquery()
     return list(
         session.execute(
@@ -389,7 +403,9 @@ def _stored_replies(session, sid: str) -> list[str]:  # type: ignore[no-untyped-
     )
 
 
-def _unroutable(settings: Settings, sid, raw_from, body: Cleaned, form, now) -> Response:  # type: ignore[no-untyped-def]
+def _unroutable(
+    settings: Settings, sid: str, raw_from: str, body: Cleaned, form: Mapping[str, str], now: datetime
+) -> Response:
     """A sender that is not a phone number (an alphanumeric ID, say): keep it, answer nothing."""
     session = session_factory(settings.database_url)()
     try:
@@ -410,7 +426,16 @@ def _channel_of(raw_from: str) -> str:
     return "whatsapp" if raw_from.lower().startswith("whatsapp:") else "sms"
 
 
-def _inbound_row(person_id, channel, phone, body: Cleaned, kind, sid, form, now) -> dict:  # type: ignore[no-untyped-def]
+def _inbound_row(
+    person_id: int | None,
+    channel: str,
+    phone: str,
+    body: Cleaned,
+    kind: str,
+    sid: str,
+    form: Mapping[str, str],
+    now: datetime,
+) -> dict[str, Any]:
     """Column values for one inbound text as Twilio described it (the body as cleaned and cut)."""
     counted = segments.count(body.text)
     return {
@@ -431,7 +456,7 @@ def _inbound_row(person_id, channel, phone, body: Cleaned, kind, sid, form, now)
     }
 
 
-def _number(form, name: str, low: int, high: int) -> int | None:  # type: ignore[no-untyped-def]
+def _number(form: Mapping[str, str], name: str, low: int, high: int) -> int | None:
     """A numeric field within [low, high]; None when absent, and None (logged) when it is not one."""
     raw = form.get(name)
     if not raw:
@@ -442,7 +467,7 @@ def _number(form, name: str, low: int, high: int) -> int | None:  # type: ignore
     return number
 
 
-def _message_type(form) -> str:  # type: ignore[no-untyped-def]
+def _message_type(form: Mapping[str, str]) -> str:
     """WhatsApp's MessageType; a shared location is recognised by its coordinates too."""
     if form.get("Latitude") or form.get("Longitude"):
         return "location"

@@ -9,14 +9,22 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, Table, TextClause, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
+    from store.models import Base
 
 _engines: dict[tuple[int, str], Engine] = {}
 _factories: dict[Engine, sessionmaker[Session]] = {}
@@ -27,7 +35,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 def _prepare_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -38,7 +46,7 @@ def _prepare_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             # A long read (an export) takes a snapshot and never blocks writers in WAL mode.
             connection.exec_driver_sql("BEGIN DEFERRED")
@@ -57,7 +65,7 @@ def _prepare_sqlite(engine: Engine) -> None:
 _SOON_TRIES = (0.0001, 0.0001, 0.0002, 0.0002) + (0.0005,) * 96  # about 50 ms in all
 
 
-def _begin_immediate_soon(dbapi_connection) -> bool:  # type: ignore[no-untyped-def]
+def _begin_immediate_soon(dbapi_connection: Any) -> bool:
     """BEGIN IMMEDIATE, tried without SQLite's sleeps; False if the lock stayed busy for ~50 ms."""
     dbapi_connection.execute("PRAGMA busy_timeout=0")
     try:
@@ -145,7 +153,9 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
-def insert_or_ignore(session: Session, model: type, values: dict, conflict: list[str]) -> int | None:
+def insert_or_ignore(
+    session: Session, model: type[Base], values: dict[str, Any], conflict: list[str]
+) -> int | None:
     """Insert one row unless it collides on `conflict`; return its id, or None if it existed.
 
     One statement (INSERT .. ON CONFLICT DO NOTHING RETURNING id), so two
@@ -155,7 +165,7 @@ def insert_or_ignore(session: Session, model: type, values: dict, conflict: list
     return core_connection(session).execute(statement, values).scalar_one_or_none()
 
 
-def core_connection(session: Session):  # type: ignore[no-untyped-def]
+def core_connection(session: Session) -> Connection:
     """The session's connection, after flushing what it holds unsaved, as an ORM statement would.
 
     Core statements run here skip the ORM's execution path around them, which costs more than
@@ -166,26 +176,33 @@ def core_connection(session: Session):  # type: ignore[no-untyped-def]
     return session.connection()
 
 
-def insert_for(dialect: str):  # type: ignore[no-untyped-def]
+def insert_for(dialect: str) -> Callable[[Table], PostgresInsert | SqliteInsert]:
     """The `insert` construct with ON CONFLICT for this database (PostgreSQL or SQLite)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgres_insert
+
+        return postgres_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 @lru_cache(maxsize=64)
-def _insert_ignoring(model: type, conflict: tuple[str, ...], dialect: str):  # type: ignore[no-untyped-def]
+def _insert_ignoring(model: type[Base], conflict: tuple[str, ...], dialect: str) -> ReturningInsert[Any]:
     # Built once and given its values at execution: rebuilding it with .values() per row cost
     # about 0.2 ms a call in SQLAlchemy's statement caching (bench/FINDINGS.md).
     insert = insert_for(dialect)
-    return insert(model).on_conflict_do_nothing(index_elements=list(conflict)).returning(model.id)
+    table = model.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
 
 
 def insert_many_or_ignore(
-    session: Session, model: type, rows: list[dict], conflict: list[str], returning: tuple[str, ...] = ("id",)
-) -> list[tuple]:
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    returning: tuple[str, ...] = ("id",),
+) -> list[tuple[Any, ...]]:
     """Insert rows that do not collide on `conflict`, in one statement; return `returning` of the new ones.
 
     Rows skipped by the conflict (a concurrent pass wrote them first) do not come back. Every
@@ -196,7 +213,7 @@ def insert_many_or_ignore(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return _insert_unnest(session, model, rows, tuple(conflict), returning)
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__
     statement = (
         insert_for(dialect)(table)
         .on_conflict_do_nothing(index_elements=conflict)
@@ -206,16 +223,20 @@ def insert_many_or_ignore(
 
 
 def _insert_unnest(
-    session: Session, model: type, rows: list[dict], conflict: tuple[str, ...], returning: tuple[str, ...]
-) -> list[tuple]:
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
     # PostgreSQL takes one array per column (INSERT .. SELECT FROM unnest(..)): the statement
     # stays the same size whatever the row count, where a multi-row VALUES grows by a
     # placeholder per value and psycopg re-parses it each time (4x slower at 1,000 rows of
     # `messages`, bench/FINDINGS.md). Values go through each column's own bind processing.
     dialect = session.get_bind().dialect
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__
     names = list(rows[0])
-    arrays: dict[str, list] = {}
+    arrays: dict[str, list[Any]] = {}
     for name in names:
         process = table.c[name].type.bind_processor(dialect)
         values = [row[name] for row in rows]
@@ -226,7 +247,13 @@ def _insert_unnest(
 
 
 @lru_cache(maxsize=64)
-def _unnest_statement(table, names: tuple[str, ...], conflict, returning, dialect):  # type: ignore[no-untyped-def]
+def _unnest_statement(
+    table: Table,
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+    dialect: Dialect,
+) -> TextClause:
     from sqlalchemy import text
 
     def array_of(name: str) -> str:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    CompoundSelect,
+    Connection,
+    CursorResult,
+    Executable,
     Row,
     Select,
     Table,
@@ -317,9 +322,10 @@ class Learning:
             self.session.expire(held, names)
 
 
-def _answer_statements(dialect: str) -> dict:
+def _answer_statements(dialect: str) -> dict[str, Executable | None]:
     attempts, questions, cards = Attempt.__table__, Question.__table__, Card.__table__
-    person_id, asked_at = bindparam("person_id"), attempts.c.asked_at
+    person_id: BindParameter[int] = bindparam("person_id")
+    asked_at = attempts.c.asked_at
     if dialect == "postgresql":
         next_card_id: ColumnElement[int] = func.nextval(f"{cards.name}_id_seq")
     else:
@@ -337,7 +343,7 @@ def _answer_statements(dialect: str) -> dict:
             .limit(most)
         )
 
-    def asking(*where: ColumnElement[bool], answering: bool) -> Select:
+    def asking(*where: ColumnElement[bool], answering: bool) -> Select | CompoundSelect:
         """The latest matching asking, with its question and the person's card for it.
 
         For an answer it also brings the id a new card will take and, one row a day with the
@@ -418,7 +424,6 @@ def _answer_statements(dialect: str) -> dict:
     if dialect == "postgresql":
         # The answer and the card in one statement (the attempt's UPDATE a writable CTE): a round trip less.
         new_card, card = new_card.add_cte(answered.cte("answered")), card.add_cte(answered.cte("answered"))
-        answered = None
     return {
         "open": asking(*is_open, answering=False),
         "open_answering": asking(*is_open, answering=True),
@@ -426,16 +431,16 @@ def _answer_statements(dialect: str) -> dict:
         "days": answer_days(bindparam("most")),
         "daily_times": response_times(attempts.c.source == DAILY),
         "asked_times": response_times(attempts.c.source != DAILY),
-        "answered": answered,
+        "answered": None if dialect == "postgresql" else answered,
         "new_card": new_card,
         "card": card,
     }
 
 
-_STATEMENTS: dict[str, dict] = {}
+_STATEMENTS: dict[str, dict[str, Executable | None]] = {}
 
 
-def _statement(connection, name: str):  # type: ignore[no-untyped-def]
+def _statement(connection: Connection, name: str) -> Executable | None:
     dialect = connection.dialect.name
     statements = _STATEMENTS.get(dialect)
     if statements is None:
@@ -443,5 +448,7 @@ def _statement(connection, name: str):  # type: ignore[no-untyped-def]
     return statements[name]
 
 
-def _run(connection, name: str, params: dict | None = None):  # type: ignore[no-untyped-def]
-    return connection.execute(_statement(connection, name), params)
+def _run(connection: Connection, name: str, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+    statement = _statement(connection, name)
+    assert statement is not None, f"no {name!r} statement on {connection.dialect.name}"
+    return connection.execute(statement, params)

@@ -213,6 +213,10 @@ class Mentoring:
     def person(self, person_id: int) -> Person | None:
         return self.session.get(Person, person_id)
 
+    def member(self, person_id: int) -> Person:
+        """Someone a pair or check-in names: the foreign key guarantees the row."""
+        return self.session.get_one(Person, person_id)
+
     def person_by_phone(self, phone: str) -> Person | None:
         return self.session.scalar(select(Person).where(Person.phone == phone))
 

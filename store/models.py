@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Table,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -61,6 +62,10 @@ class Base(DeclarativeBase):
         list[str]: JSON(),
         str: CleanString(),  # a `Mapped[str]` without a type is cleaned too
     }
+
+    if TYPE_CHECKING:
+        # Each model maps one plain Table, which the Core statements in store/ and workers/ rely on.
+        __table__: ClassVar[Table]
 
 
 # An address: E.164 (at most 16) or a BSUID (a country, `ENT.`, up to 128 letters and digits).

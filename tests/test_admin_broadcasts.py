@@ -193,7 +193,7 @@ def count_statements(settings):
     engine = get_engine(settings.database_url)
     seen = {"insert_messages": 0, "all": 0}
 
-    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def before(conn, cursor, statement, parameters, context, executemany):
         seen["all"] += 1
         if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
             seen["insert_messages"] += 1

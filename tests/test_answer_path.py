@@ -133,7 +133,7 @@ def test_an_answer_takes_few_statements(app, database_url):
         session.commit()
     statements: list[str] = []
 
-    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def seen(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
     event.listen(get_engine(database_url), "before_cursor_execute", seen)
@@ -180,7 +180,7 @@ def test_two_deliveries_of_one_message_sid_from_a_known_person(app, database_url
 def boom(monkeypatch):
     """A keyword whose flow writes, then fails."""
 
-    def fail(ctx, person, command):  # type: ignore[no-untyped-def]
+    def fail(ctx, person, command):
         person.name = "Changed by a failing flow"
         ctx.session.flush()
         raise RuntimeError("a bug in a flow")
@@ -211,7 +211,7 @@ def test_a_failing_flow_costs_an_apology_and_keeps_nothing_it_wrote(app, databas
 
 
 def test_a_failing_first_contact_still_creates_the_person(app, database_url, monkeypatch):
-    def fail(ctx, person, command):  # type: ignore[no-untyped-def]
+    def fail(ctx, person, command):
         person.flow = "onboarding:name"
         raise RuntimeError("a bug in onboarding")
 

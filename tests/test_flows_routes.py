@@ -41,7 +41,7 @@ def test_the_routes_are_tried_in_this_order():
 
 def _text(person: Person, text: str, first_contact: bool = False, media: int = 0) -> list[str]:
     # No session: a route that reached for the database here would fail.
-    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]
+    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]  # on purpose, as said above
     return flows.handle(ctx, person, flows.Inbound(text, "sms", NOW, num_media=media), first_contact).replies
 
 
@@ -80,7 +80,7 @@ def test_help_start_and_empty_texts_are_answered_before_any_flow():
 
 def test_a_shared_location_is_answered_like_a_picture():
     catalog = get_catalog()
-    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]
+    ctx = flows.Context(None, get_catalog(), Settings(), NOW)  # type: ignore[arg-type]  # no session, as in _text
     student = _person(role=STUDENT, track="step1", daily_time="08:00")
     location = flows.Inbound("", "whatsapp", NOW, message_type="location")
     assert flows.handle(ctx, student, location).replies == [

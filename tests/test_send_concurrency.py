@@ -137,7 +137,7 @@ def test_every_send_under_way_is_recorded_when_the_job_gives_up(send_settings, t
 
     settle = send.SendJob.settle
 
-    def give_up(job, timeout):  # type: ignore[no-untyped-def]
+    def give_up(job, timeout):
         raise Timeout
 
     monkeypatch.setattr(send.SendJob, "settle", give_up)

@@ -20,7 +20,7 @@ from workers.transport import PooledHttpClient
 
 
 class CountingLimiter(SenderLimiter):
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.asked: list[int] = []
 
@@ -103,12 +103,12 @@ def test_an_attempt_is_read_back_right_after_a_rolled_back_savepoint(db):
     assert second.local_date == date(2026, 11, 28) and second.answered_at is None
 
 
-def die_at(monkeypatch, settings, body: str) -> None:  # type: ignore[no-untyped-def]
+def die_at(monkeypatch, settings, body: str) -> None:
     """The send job dies (as if killed) when it comes to the message with this body."""
     real = send.transport_for(settings)
 
     class Dying:
-        def send(self, outgoing):  # type: ignore[no-untyped-def]
+        def send(self, outgoing):
             if outgoing.body == body:
                 raise RuntimeError("the job was killed")
             return real.send(outgoing)

@@ -231,7 +231,7 @@ def test_a_pass_plans_a_batch_in_a_few_statements_not_a_few_per_student(tick_set
     statements: list[str] = []
     engine = get_engine(tick_settings.database_url)
 
-    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def seen(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", seen)

@@ -8,6 +8,8 @@ enqueued by dotted path; the worker that runs them supplies the settings.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -41,8 +43,8 @@ return 0
 class GuardedCronScheduler(CronScheduler):
     """A CronScheduler that enqueues only while it holds the leader lease."""
 
-    def __init__(self, connection: Redis, **kwargs: object):
-        super().__init__(connection, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, connection: Redis, **kwargs: Any):
+        super().__init__(connection, **kwargs)
         self._lease = connection.register_script(_LEASE_SCRIPT)
 
     def is_leader(self) -> bool:
@@ -62,7 +64,9 @@ class GuardedCronScheduler(CronScheduler):
             job.set_enqueue_time(enqueue_time)
         return enqueued
 
-    def _enqueue_once(self, job: CronJob, enqueue_time) -> bool:  # type: ignore[no-untyped-def]
+    def _enqueue_once(self, job: CronJob, enqueue_time: datetime) -> bool:
+        if job.func is None:  # a CronJob read back for monitoring; ours are all registered with one
+            return False
         slot = enqueue_time.strftime("%Y%m%d%H%M")
         queue = Queue(job.queue_name, connection=self.connection)
         try:
@@ -81,7 +85,7 @@ class GuardedCronScheduler(CronScheduler):
 
     def release(self) -> None:
         """Give the lease up (on shutdown) so another clock can take over at once."""
-        if (self.connection.get(LEADER_KEY) or b"").decode() == self.name:
+        if self.connection.get(LEADER_KEY) == self.name.encode():
             self.connection.delete(LEADER_KEY)
 
 

@@ -139,7 +139,7 @@ class PooledHttpClient(HttpClient):
             ca_certs=ca_certs or certifi.where(),
         )
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         method: str,
         uri: str,
@@ -180,11 +180,11 @@ class PooledHttpClient(HttpClient):
 class HeaderKeepingHttpClient(TwilioHttpClient):
     """twilio's requests-based client (used behind a proxy), keeping Retry-After (per thread)."""
 
-    def __init__(self, **kwargs: object):
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
         self._local = threading.local()
 
-    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def request(self, *args: Any, **kwargs: Any) -> Response:
         response = super().request(*args, **kwargs)
         self._local.headers = dict(response.headers or {})
         return response

@@ -3,6 +3,8 @@ and the /api/v1 JSON API. `create_app` registers `console` and `api`.
 """
 
 # The page modules are imported for what they do: attach their routes to `console`.
+from flask.blueprints import BlueprintSetupState
+
 from gateway.admin import (  # noqa: F401
     broadcast_pages,
     cleaning,
@@ -17,7 +19,7 @@ from gateway.admin.web import console
 
 
 @console.record_once
-def _error_pages(state) -> None:  # type: ignore[no-untyped-def]
+def _error_pages(state: BlueprintSetupState) -> None:
     errors.register(state.app)
 
 

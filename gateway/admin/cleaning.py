@@ -24,9 +24,9 @@ def _cleaned(fields: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
 
 def clean_request() -> None:
     """Replace this request's query string and form with cleaned copies (a before_request hook)."""
-    request.args = _cleaned(request.args)  # type: ignore[misc]
+    request.args = _cleaned(request.args)
     if request.method != "GET" and not request.is_json:
-        request.form = _cleaned(request.form)  # type: ignore[misc]
+        request.form = _cleaned(request.form)
 
 
 def json_body() -> Any:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
+from flask.sansio.app import App
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("rounds.admin")
@@ -48,6 +49,6 @@ def server_error(exc: InternalServerError) -> Response | InternalServerError:
     return exc
 
 
-def register(app: Flask) -> None:
+def register(app: App) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, server_error)

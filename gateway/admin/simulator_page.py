@@ -70,7 +70,7 @@ def simulator_send() -> Response:
     # Release this request's database session first: on SQLite it holds the write lock
     # the webhook is about to need.
     db().rollback()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy method; typed as Flask
     simulator_ = Simulator(settings(), phone, whatsapp, app_poster(app))
     try:
         simulator_.send(text)

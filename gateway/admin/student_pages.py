@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, render_template, request
 from sqlalchemy import select
 
-from content.catalog import get_catalog
+from content.catalog import Catalog, get_catalog
 from gateway.admin import mentoring, people
 from gateway.admin.web import (
     ADMIN,
@@ -191,7 +191,7 @@ def flags() -> str:
     return render_template("admin/flags.html", flags=rows, show=show, people=_people_of(rows))
 
 
-def _people_of(rows: list) -> dict[int, Person]:  # type: ignore[type-arg]
+def _people_of(rows: list[Flag]) -> dict[int, Person]:
     who = {flag.person_id for flag in rows if flag.person_id}
     return {p.id: p for p in db().scalars(select(Person).where(Person.id.in_(who)))} if who else {}
 
@@ -220,7 +220,7 @@ def resolve_flag(flag_id: int) -> Response:
     return back("admin.flags", f"Flag #{flag_id} marked resolved.")
 
 
-def catalog():  # type: ignore[no-untyped-def]
+def catalog() -> Catalog:
     return get_catalog(settings().content_path)
 
 

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from flask import (
@@ -203,7 +203,7 @@ def forbidden(role: str) -> Response:
     )
 
 
-def not_found(what: str) -> Any:
+def not_found(what: str) -> NoReturn:
     abort(Response(render_template("admin/error.html", title="Not found", message=what), 404))
 
 

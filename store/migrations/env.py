@@ -21,7 +21,10 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no sqlalchemy.url: run migrations with `rounds db upgrade`, which sets it")
+    engine = make_engine(url)
     try:
         with engine.connect() as connection:
             context.configure(

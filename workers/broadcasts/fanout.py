@@ -6,13 +6,14 @@ Python), keyed `broadcast:<id>:<person_id>`, so running it twice adds nothing.
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import String, case, cast, func, literal, select, update
+from sqlalchemy import CursorResult, String, case, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from store.admin import CANCELLED, DONE, DRAFT, QUEUED, SENDING, Broadcast
@@ -283,7 +284,7 @@ def _fan_out_batches(
 
 
 def _finish_fan_out(session: Session, broadcast_id: int, report: FanOut, now: datetime) -> None:
-    broadcast = session.get(Broadcast, broadcast_id)
+    broadcast = session.get_one(Broadcast, broadcast_id)
     session.refresh(broadcast)
     broadcast.recipients = (
         session.scalar(select(func.count()).select_from(Message).where(Message.broadcast_id == broadcast_id))
@@ -305,7 +306,7 @@ def _cancel_rows(session: Session, broadcast_id: int, now: datetime) -> int:
         .where(Message.broadcast_id == broadcast_id, Message.status == MessageStatus.QUEUED)
         .values(status=MessageStatus.CANCELED, updated_at=now)
     )
-    return result.rowcount or 0
+    return typing.cast(CursorResult[Any], result).rowcount or 0  # an UPDATE's result counts its rows
 
 
 def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> int:
