@@ -118,6 +118,12 @@ class Opportunities:
         self.session.flush()
         return opportunity
 
+    def approve(self, opportunity: Opportunity, by: str | None, now: datetime) -> None:
+        """Approve a draft (an expired or approved one stays as it is)."""
+        if opportunity.status == DRAFT:
+            opportunity.status, opportunity.approved_by, opportunity.approved_at = APPROVED, by, now
+            self.session.flush()
+
     def expire(self, before: date) -> int:
         """Mark approved opportunities whose deadline is before `before` expired; how many."""
         result = self.session.execute(
