@@ -210,3 +210,20 @@ def test_every_opp_text_fits_its_budget_in_every_language(db, student):
         for text in ("OPP", "OPP 1", "OPP 5", "OPP SAVE", "OPP nonsense", "OPP ON", "OPP OFF"):
             reply = student.say(text)
             assert segment_count(reply) <= 3, (language, text, reply)
+
+
+def test_through_the_webhook_the_country_comes_from_the_number(app_settings):
+    from gateway import create_app
+    from store.clock import FixedClock
+    from store.db import session_scope
+    from tests.conftest import Phone as WebhookPhone
+
+    settings = app_settings.with_(clock=FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC)))
+    with session_scope(settings.database_url) as session:
+        opportunity(session, "Lagos Observership", date(2027, 1, 12), countries=["NG"])
+        opportunity(session, "Delhi Elective", date(2027, 1, 10), countries=["IN"])
+    nigerian = WebhookPhone(create_app(settings).test_client(), "+2348031234111")
+    for text in ("JOIN", "Ada", "1", "08:00"):
+        nigerian.text(text)
+    (listing,) = nigerian.text("OPP")
+    assert "1) Lagos Observership, WHO, by 12 Jan" in listing and "Delhi" not in listing
