@@ -227,3 +227,14 @@ def test_through_the_webhook_the_country_comes_from_the_number(app_settings):
         nigerian.text(text)
     (listing,) = nigerian.text("OPP")
     assert "1) Lagos Observership, WHO, by 12 Jan" in listing and "Delhi" not in listing
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_answers_to_bad_input_are_one_gsm7_segment_in_every_language(db, student, language):
+    student.say(f"LANG {language}")
+    answers = [student.say("OPP"), student.say("OPP 1")]  # nothing eligible, nothing listed
+    opportunity(db, "Grant A", date(2027, 1, 5))
+    student.say("OPP")
+    answers += [student.say(text) for text in ("OPP 99", "OPP SAVE", "OPP nonsense", "OPP ON", "OPP OFF")]
+    for answer in answers:
+        assert segment_count(answer) == 1 and is_gsm7(answer), (language, answer)
