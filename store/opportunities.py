@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, UniqueConstraint, select, update
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.models import Base, BigId, Person, utcnow
@@ -167,6 +167,13 @@ class Opportunities:
             .limit(limit)
         ).all()
         return [(sub, person) for sub, person in rows]
+
+    def forget(self, person_id: int) -> None:
+        """Erasure: the person's digest subscription and saved reminders go."""
+        self.session.execute(delete(OpportunitySave).where(OpportunitySave.person_id == person_id))
+        self.session.execute(
+            delete(OpportunitySubscription).where(OpportunitySubscription.person_id == person_id)
+        )
 
     # --- reminders ------------------------------------------------------------------------
 

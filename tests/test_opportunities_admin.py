@@ -187,3 +187,22 @@ def test_console_lists_adds_and_approves_without_script(fixed, client):
     assert f"/admin/opportunities/{draft.id}/approve" not in client.get("/admin/opportunities").get_data(
         as_text=True
     )
+
+
+def test_erasure_removes_the_digest_and_saved_reminders(fixed, client):
+    from gateway.admin.people import erase_person
+    from store.models import Person
+    from store.opportunities import Opportunities, OpportunitySave, OpportunitySubscription
+    from tests.admin_support import add_person
+
+    pid = add_person(fixed, "+2348031234111")
+    with session_scope(fixed.database_url) as session:
+        row = opportunity(session, "Lagos Observership", date(2027, 1, 12))
+        store = Opportunities(session)
+        store.subscribe(pid, NOW, NOW)
+        store.save(pid, row.id, NOW)
+    with session_scope(fixed.database_url) as session:
+        erase_person(session, session.get(Person, pid))
+    with session_scope(fixed.database_url) as session:
+        assert session.scalars(select(OpportunitySave)).all() == []
+        assert session.get(OpportunitySubscription, pid) is None
