@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 import phonenumbers
 
-from content.segments import segment_count, truncate_to
+from content.segments import for_channel, segment_count, truncate_to
 from flows.engine import Command, Context, Outcome, reply
 from flows.onboarding import TRACKS
 from flows.schedule import in_quiet_hours, local_date, push_instant
@@ -76,6 +76,12 @@ def _line(ctx: Context, person: Person, number: int, opportunity: Opportunity) -
     )
 
 
+def _sent(person: Person, text: str) -> str:
+    """`text` as it goes out on the person's channel (SMS folds the letters GSM-7 lacks), cut to
+    LIST_SEGMENTS: what the budget is counted on."""
+    return truncate_to(for_channel(text, person.channel), LIST_SEGMENTS)
+
+
 def _fit_page(
     ctx: Context, person: Person, key: str, numbered: list[tuple[int, Opportunity]]
 ) -> tuple[str, int]:
@@ -83,9 +89,9 @@ def _fit_page(
     chosen = numbered[:PAGE_SIZE]
     while True:
         items = "\n".join(_line(ctx, person, n, o) for n, o in chosen)
-        text = ctx.say(person, key, items=items, first=chosen[0][0])
+        text = for_channel(ctx.say(person, key, items=items, first=chosen[0][0]), person.channel)
         if segment_count(text) <= LIST_SEGMENTS or len(chosen) == 1:
-            return truncate_to(text, LIST_SEGMENTS), len(chosen)
+            return _sent(person, text), len(chosen)
         chosen = chosen[:-1]
 
 
@@ -206,7 +212,7 @@ def _detail(ctx: Context, person: Person, number: int) -> Outcome:
         who=_who(ctx, person, chosen),
         link=chosen.link,
     )
-    return reply(truncate_to(text, LIST_SEGMENTS))
+    return reply(_sent(person, text))
 
 
 def _save(ctx: Context, person: Person, number: int | None) -> Outcome:
@@ -295,7 +301,7 @@ def reminder_text(ctx: Context, person: Person, opportunity: Opportunity) -> str
         date=short_date(ctx, person, opportunity.deadline),
         link=opportunity.link,
     )
-    return truncate_to(text, 2)
+    return truncate_to(for_channel(text, person.channel), 2)
 
 
 # --- adding one ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from content.segments import is_gsm7, segment_count
+from content.segments import for_channel, is_gsm7, segment_count
 from store.opportunities import DRAFT, EXPIRED, OpportunitySave, OpportunitySubscription
 from tests.flows_support import Phone, content_folder
 from tests.opportunities_support import opportunity
@@ -237,4 +237,15 @@ def test_answers_to_bad_input_are_one_gsm7_segment_in_every_language(db, student
     student.say("OPP")
     answers += [student.say(text) for text in ("OPP 99", "OPP SAVE", "OPP nonsense", "OPP ON", "OPP OFF")]
     for answer in answers:
-        assert segment_count(answer) == 1 and is_gsm7(answer), (language, answer)
+        sent = for_channel(answer, "sms")
+        assert segment_count(sent) == 1 and is_gsm7(sent), (language, answer)
+
+
+def test_a_list_by_sms_is_fitted_as_sent_with_the_letters_gsm7_lacks_folded(db, student):
+    for n in range(1, 4):
+        opportunity(db, f"Beca {n}", date(2027, 1, n), org="Fundación")
+    student.say("LANG es")
+    listing = student.say("OPP")
+    assert "1) Beca 1, Fundacion, hasta el 1 ene" in listing and "3) Beca 3" in listing
+    assert is_gsm7(listing) and segment_count(listing) <= 3
+    assert student.say("OPP 1").startswith("Beca 1 (beca), Fundacion. Fecha limite: 1 ene.")
