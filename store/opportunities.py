@@ -124,12 +124,12 @@ class Opportunities:
             opportunity.status, opportunity.approved_by, opportunity.approved_at = APPROVED, by, now
             self.session.flush()
 
-    def expire(self, before: date) -> int:
+    def expire(self, before: date, now: datetime) -> int:
         """Mark approved opportunities whose deadline is before `before` expired; how many."""
         result = self.session.execute(
             update(Opportunity)
             .where(Opportunity.status == APPROVED, Opportunity.deadline < before)
-            .values(status=EXPIRED, updated_at=utcnow())
+            .values(status=EXPIRED, updated_at=now)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -202,7 +202,7 @@ def test_erasure_removes_the_digest_and_saved_reminders(fixed, client):
         store.subscribe(pid, NOW, NOW)
         store.save(pid, row.id, NOW)
     with session_scope(fixed.database_url) as session:
-        erase_person(session, session.get(Person, pid))
+        erase_person(session, session.get(Person, pid), NOW)
     with session_scope(fixed.database_url) as session:
         assert session.scalars(select(OpportunitySave)).all() == []
         assert session.get(OpportunitySubscription, pid) is None

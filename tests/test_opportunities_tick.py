@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from content.load import load_content
@@ -17,6 +15,7 @@ from flows.schedule import reschedule
 from store.db import session_scope
 from store.models import Message, Person
 from store.opportunities import APPROVED, DIGEST, EXPIRED, REMINDER, Opportunities, Opportunity
+from tests.conftest import drain
 from tests.opportunities_support import opportunity
 from workers import runtime
 from workers.schedule import run_tick
@@ -31,7 +30,7 @@ def at(text: str) -> datetime:
 @pytest.fixture
 def tick_settings(send_settings):
     with session_scope(send_settings.database_url) as session:
-        load_content(session, None)
+        load_content(session, None, send_settings.clock.now().date())
     return send_settings
 
 
@@ -71,10 +70,9 @@ def approve(settings, title: str, deadline: date, approved_at: datetime, **field
 
 
 def work(settings) -> None:
+    """Send what is queued with the real RQ worker (the `rounds tick` test's app configured its own)."""
     runtime.configure(settings)
-    connection = Redis.from_url(settings.redis_url)
-    queues = [Queue(name, connection=connection) for name in runtime.QUEUE_NAMES]
-    SimpleWorker(queues, connection=connection).work(burst=True)
+    drain(settings)
 
 
 def sent(settings, kind: str, person_id: int | None = None) -> list[Message]:

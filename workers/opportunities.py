@@ -43,7 +43,7 @@ def run_opportunities(settings: Settings, at: datetime) -> OpportunityReport:
     queued: list[int] = []
     try:
         # A day after the deadline's date in UTC, that date is over in every time zone.
-        report.expired = ctx.opportunities.expire((at - timedelta(days=1)).date())
+        report.expired = ctx.opportunities.expire((at - timedelta(days=1)).date(), at)
         session.commit()
         report.digests = _digests(ctx, at, queued)
         report.reminders = _reminders(ctx, at, queued)
@@ -61,7 +61,9 @@ def _digests(ctx: flows.Context, at: datetime, queued: list[int]) -> int:
         for subscription, person in batch:
             digest = plan_digest(ctx, person, subscription.seen_until, at)
             if digest is not None:
-                message_id = queue_message(ctx.session, person, digest.text, DIGEST, week_key(person, at))
+                message_id = queue_message(
+                    ctx.session, person, digest.text, DIGEST, week_key(person, at), now=at
+                )
                 if message_id is not None:
                     queued.append(message_id)
                     sent += 1
@@ -84,7 +86,7 @@ def _reminders(ctx: flows.Context, at: datetime, queued: list[int]) -> int:
                 continue
             key = f"opp-remind:{person.id}:{opportunity.id}"
             message_id = queue_message(
-                ctx.session, person, reminder_text(ctx, person, opportunity), REMINDER, key
+                ctx.session, person, reminder_text(ctx, person, opportunity), REMINDER, key, now=at
             )
             if message_id is not None:
                 queued.append(message_id)
