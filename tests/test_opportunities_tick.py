@@ -17,7 +17,6 @@ from store.models import Message, Person
 from store.opportunities import APPROVED, DIGEST, EXPIRED, REMINDER, Opportunities, Opportunity
 from tests.conftest import drain
 from tests.opportunities_support import opportunity
-from workers import runtime
 from workers.schedule import run_tick
 
 NIGERIA = "+2348031234111"
@@ -70,8 +69,7 @@ def approve(settings, title: str, deadline: date, approved_at: datetime, **field
 
 
 def work(settings) -> None:
-    """Send what is queued with the real RQ worker (the `rounds tick` test's app configured its own)."""
-    runtime.configure(settings)
+    """Send what is queued with a real RQ worker bound to `settings` (posting to the stand-in)."""
     drain(settings)
 
 

@@ -28,6 +28,7 @@ TIERS = {
     "workers.outbox": 1,
     "workers.send": 2,
     "workers.mentoring": 3,
+    "workers.opportunities": 3,
     "workers.schedule": 3,
     "workers.jobs": 3,
     "workers.broadcasts": 3,

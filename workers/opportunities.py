@@ -49,7 +49,7 @@ def run_opportunities(settings: Settings, at: datetime) -> OpportunityReport:
         report.reminders = _reminders(ctx, at, queued)
     finally:
         session.close()
-    enqueue_send(queued)
+    enqueue_send(settings, queued)
     if report.digests or report.reminders or report.expired:
         log.info("opportunities at %s: %s", at.isoformat(), report)
     return report
