@@ -41,6 +41,12 @@ SAMPLE_VALUES: dict[str, str | int] = {
     "message": "m" * 120,
     "menu": "1 Cardiology 2 Pulmonology 3 Renal 4 GI 5 Endocrine",
     "tracks": "1 USMLE Step 1 2 USMLE Step 2 CK 3 PLAB 1 4 General medicine",
+    # Opportunities: a typical title, organisation and link (the lists are fitted by the flow).
+    "title": "Clinical observership in internal medicine",
+    "org": "Lagos University Teaching Hospital",
+    "link": "https://example.org/apply/observership-2027",
+    "who": "NG, GH, KE, Step 1",
+    "deadline": "12 Jan",
 }
 DEFAULT_SAMPLE = "sample value"
 

@@ -19,6 +19,7 @@ from flows.schedule import reschedule
 from store.learning import Learning
 from store.mentoring import Mentoring
 from store.models import ACTIVE, Person
+from store.opportunities import Opportunities
 from store.settings import Settings
 
 # Twilio's own opt-out and opt-in words; only the whole message counts.
@@ -82,6 +83,11 @@ class Context:
     def mentoring(self) -> Mentoring:
         """Mentors, pairs, check-ins and flags, queried on this context's session."""
         return Mentoring(self.session)
+
+    @cached_property
+    def opportunities(self) -> Opportunities:
+        """Opportunities, saved reminders and digest subscriptions, queried on this context's session."""
+        return Opportunities(self.session)
 
 
 # A keyword's or an open flow's handler always answers; a route may pass (None) to the next one.

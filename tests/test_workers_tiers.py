@@ -29,6 +29,7 @@ TIERS = {
     "workers.send": 2,
     "workers.mentoring": 3,
     "workers.callbacks": 3,
+    "workers.opportunities": 3,
     "workers.schedule": 3,
     "workers.jobs": 3,
     "workers.broadcasts": 3,

@@ -21,6 +21,7 @@ from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.settings import Settings
 from workers.mentoring import run_checkins
+from workers.opportunities import run_opportunities
 from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
 
 log = logging.getLogger("rounds.tick")
@@ -55,6 +56,7 @@ def run_tick(settings: Settings, at: datetime) -> TickReport:
     _daily_questions(settings, at, report)
     _whatsapp_nudges(settings, at, report)
     report.checkins = run_checkins(settings, at)
+    run_opportunities(settings, at)  # expiry, weekly digests, saved reminders
     log.info("%s", report)
     return report
 

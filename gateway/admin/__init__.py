@@ -10,6 +10,8 @@ from gateway.admin import (  # noqa: F401
     cleaning,
     content_pages,
     errors,
+    opportunity_api,
+    opportunity_pages,
     pages,
     simulator_page,
     student_pages,

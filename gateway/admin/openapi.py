@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from store.opportunities import KINDS
 from workers.broadcasts import SEGMENT_KEYS
 
 
@@ -74,6 +75,25 @@ BROADCAST_INPUT = {
             "description": "approved template ContentSid for recipients outside the 24 h window",
         },
         "draft": {"type": "boolean", "description": "store without sending"},
+    },
+}
+
+
+OPPORTUNITY_INPUT = {
+    "type": "object",
+    "required": ["title", "org", "kind", "deadline", "link"],
+    "properties": {
+        "title": {"type": "string", "maxLength": 80},
+        "org": {"type": "string", "maxLength": 60},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "deadline": {"type": "string", "format": "date", "description": "expires after this date"},
+        "link": {"type": "string", "maxLength": 400, "description": "https://..."},
+        "countries": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "ISO 3166 alpha-2; none: all",
+        },
+        "tracks": {"type": "array", "items": {"type": "string"}, "description": "track keys; none: all"},
     },
 }
 
@@ -271,6 +291,27 @@ def spec(server: str) -> dict[str, Any]:
                     "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
                 }
             },
+            "/opportunities": {
+                "get": {
+                    "summary": "Opportunities, nearest deadline first, with their status today",
+                    "parameters": [
+                        _query("status", {"type": "string", "enum": ["draft", "approved", "expired"]})
+                    ],
+                    "responses": ok(obj) | ERRORS,
+                },
+                "post": {
+                    "summary": "Add an opportunity as a draft (editor); an admin approves it",
+                    "requestBody": {"content": {"application/json": {"schema": _ref("OpportunityInput")}}},
+                    "responses": {"201": _json(obj, "Created")} | WRITE_ERRORS,
+                },
+            },
+            "/opportunities/{id}/approve": {
+                "post": {
+                    "summary": "Approve a draft opportunity (admin): students can text OPP for it",
+                    "parameters": [_id("id")],
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": ok(obj)}},
         },
         "components": {
@@ -282,6 +323,7 @@ def spec(server: str) -> dict[str, Any]:
                     "properties": {"error": {"type": "string"}},
                 },
                 "BroadcastInput": BROADCAST_INPUT,
+                "OpportunityInput": OPPORTUNITY_INPUT,
             },
             "responses": {
                 name: _json(_ref("Error"), text)

@@ -15,6 +15,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import STUDENT, Attempt, Card, Message, MessageStatus, Person, Question
+from store.opportunities import Opportunities
 
 ERASED_PREFIX = "erased:"
 FILTER_KEYS = ("track", "country", "language", "channel", "status", "role")
@@ -178,6 +179,7 @@ def erase_person(session: Session, person: Person, now: datetime) -> dict[str, i
     from gateway.admin.mentoring import forget
 
     forget(session, person, now)
+    Opportunities(session).forget(person.id)
     # Inbound rows that never got a person (before the first reply) still carry the number.
     blanked = session.execute(
         update(Message)
