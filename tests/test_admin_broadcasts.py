@@ -117,9 +117,10 @@ def test_preview_warns_when_a_character_forces_ucs2_and_maps_smart_quotes(settin
     add_person(settings_, "+2348031000001")
     quoted = preview(settings_, "Don\u2019t miss \u201cQ\u201d \u2014 free")
     assert quoted.encoding == "GSM-7" and quoted.text == 'Don\'t miss "Q" - free'
-    accented = preview(settings_, "Révision ce soir à 19h, c'est gratuit : réponse ê")
-    assert accented.encoding == "UCS-2"
-    assert any("force UCS-2" in w and "ê" in w for w in accented.warnings)
+    # ê has a plain SMS form (e); a tick mark has none, so it still forces UCS-2.
+    ticked = preview(settings_, "Révision ce soir à 19h, c'est gratuit : réponse ê ✓")
+    assert ticked.encoding == "UCS-2"
+    assert any("force UCS-2" in w and "✓" in w and "ê" not in w for w in ticked.warnings)
 
 
 def test_segment_keys_narrow_the_audience(settings_):
@@ -430,3 +431,25 @@ def test_cli_broadcast_status_and_cancel(runner, settings_):
     assert cancelled.exit_code == 0 and "3 queued message(s) will not be sent" in cancelled.output
     again = runner.invoke(args=["admin", "cancel", str(broadcast_id)])
     assert again.exit_code == 1 and "already cancelled" in again.output
+
+
+def test_accents_are_folded_for_sms_recipients_only(settings_):
+    """é and à are GSM-7 and stay; ê and ç are not, so SMS writes them plainly (one segment, not
+    UCS-2's price) while WhatsApp, which costs nothing per character, keeps the full spelling."""
+    settings = settings_.with_(quiet_start="00:00", quiet_end="00:00")
+    recent = NOW - timedelta(hours=2)
+    sms = add_person(settings, "+2250701000001", country="CI", language="fr")
+    whatsapp = add_person(
+        settings, "+2250701000002", country="CI", channel="whatsapp", last_inbound_at=recent
+    )
+    text = "Révision à 19h : êtes-vous prêts ? Leçon de français."
+    shown = preview(settings, text)
+    assert (shown.encoding, shown.segments_per_sms) == ("GSM-7", 1)
+    assert any("WhatsApp keeps them" in note for note in shown.warnings)
+    broadcast_id = create(settings, text)
+    broadcasts.run_fan_out(settings, broadcast_id, now=NOW)
+    by_person = {m.person_id: m for m in rows(settings, broadcast_id)}
+    assert by_person[sms].body == "Révision à 19h : etes-vous prets ? Lecon de francais."
+    assert (by_person[sms].encoding, by_person[sms].segments) == ("GSM-7", 1)
+    assert by_person[whatsapp].body == text
+    assert by_person[whatsapp].encoding == "UCS-2"

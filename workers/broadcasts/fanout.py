@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from store.admin import CANCELLED, DONE, DRAFT, QUEUED, SENDING, Broadcast
 from store.db import insert_for, session_factory
-from store.models import WHATSAPP, Message, MessageStatus, Person
+from store.models import SMS, WHATSAPP, Message, MessageStatus, Person
 from store.settings import Settings
 from workers import runtime
 from workers.broadcasts.audience import Audience, skip_reason
@@ -128,6 +128,10 @@ class FanOut:
         }
 
 
+# The columns a recipient's channel decides: the text as rendered for it and what it costs.
+RENDERED = ("body", "segments", "encoding")
+
+
 def _insert_batch(
     session: Session,
     broadcast: Broadcast,
@@ -136,6 +140,7 @@ def _insert_batch(
     last_id: int,
     send_at: Mapping[str | None, datetime],
     fixed: Mapping[str, Any],
+    rendered: Mapping[str, tuple[Any, Any]],
     now: datetime,
 ) -> list[tuple[int, datetime | None]]:
     """One INSERT .. SELECT for the recipients with ids in (after_id, last_id]: no row passes
@@ -162,6 +167,11 @@ def _insert_batch(
             else_=literal(None, table.c.content_sid.type),
         ),
     }
+    for name, (sms, whatsapp) in rendered.items():
+        per_person[name] = case(
+            (Person.channel == WHATSAPP, literal(whatsapp, table.c[name].type)),
+            else_=literal(sms, table.c[name].type),
+        )
     columns = {name: literal(value, table.c[name].type) for name, value in fixed.items()} | per_person
     rows = select(*(expression.label(name) for name, expression in columns.items())).where(
         *eligible, Person.id > after_id, Person.id <= last_id
@@ -237,10 +247,13 @@ def _fan_out_batches(
     # skip_reason() == 'send' is within_whatsapp_window written in SQL: without a template no
     # WhatsApp student outside their 24 h window is selected.
     eligible = [*audience.where(now), skip_reason(now, template) == "send"]
-    # message_row normalises and counts the text once; the INSERT fills in each recipient's part.
-    fixed = message_row(Person(), broadcast.text, KIND, now=now)
+    # message_row renders and counts the text once per channel (SMS folds the accents GSM-7
+    # lacks, WhatsApp keeps them); the INSERT picks each recipient's rendering and fills in the rest.
+    fixed = message_row(Person(channel=SMS), broadcast.text, KIND, now=now)
+    on_whatsapp = message_row(Person(channel=WHATSAPP), broadcast.text, KIND, now=now)
     for name in ("person_id", "channel", "phone", "idempotency_key", "send_after"):
         fixed.pop(name)
+    rendered = {name: (fixed.pop(name), on_whatsapp[name]) for name in RENDERED}
     times: dict[str | None, datetime] = {}
     room = outbox_room(session, settings)
     last_id = 0
@@ -269,7 +282,7 @@ def _fan_out_batches(
             if zone not in times:
                 times[zone] = send_time(zone, schedule, settings, now)
         after_id, last_id = last_id, people[-1].id
-        inserted = _insert_batch(session, broadcast, eligible, after_id, last_id, times, fixed, now)
+        inserted = _insert_batch(session, broadcast, eligible, after_id, last_id, times, fixed, rendered, now)
         session.commit()
         room -= len(inserted)
         report.batches += 1

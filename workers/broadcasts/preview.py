@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from content import segments
-from store.models import WHATSAPP, Person
+from store.models import SMS, WHATSAPP, Person
 from store.settings import Settings
 from workers.broadcasts.audience import SKIP_REASONS, Audience, skip_reason
 from workers.broadcasts.errors import BroadcastError
@@ -100,7 +100,8 @@ def preview(
 ) -> Preview:
     """Count recipients and cost with one grouped query; nothing is written."""
     cleaned = clean_text(text)
-    counted = segments.count(cleaned)
+    # SMS recipients get the accents GSM-7 lacks folded (the WhatsApp text keeps them): count that.
+    counted = segments.count(segments.for_channel(cleaned, SMS))
     result = Preview(cleaned, audience, schedule, counted.encoding, counted.units, counted.segments)
     result.currency = prices.currency
     reason = skip_reason(now, bool(whatsapp_template)).label("reason")
@@ -142,12 +143,15 @@ def preview(
 
 def _warnings(result: Preview, cleaned: str, original: str, audience: Audience) -> list[str]:
     notes = []
+    on_sms = segments.for_channel(cleaned, SMS)
     if result.encoding == "UCS-2":
-        odd = sorted({c for c in cleaned if not segments.is_gsm7(c)})[:8]
+        odd = sorted({c for c in on_sms if not segments.is_gsm7(c)})[:8]
         notes.append(
             f"{''.join(odd)!r} force UCS-2: {result.segments_per_sms} segment(s) per SMS "
             "at 70 characters each; replace them to halve the cost"
         )
+    if on_sms != cleaned:
+        notes.append("accents GSM-7 lacks are written plainly by SMS to stay in GSM-7; WhatsApp keeps them")
     if cleaned != (original or "").strip():
         notes.append("typographic quotes, dashes or spaces were replaced with plain ones to stay in GSM-7")
     if result.segments_per_sms > 1:
