@@ -31,7 +31,8 @@ class _BindsSettings(BaseWorker):
         unsubscribing, so a stopping worker could hang a minute; a 1 s read bounds that."""
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        # RQ types the attribute from its `None` initial value; it holds the thread once subscribed.
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=1,
             daemon=True,
             exception_handler=self._pubsub_exception_handler,
