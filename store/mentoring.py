@@ -3,7 +3,7 @@ and `Mentoring`, the queries the mentoring flows ask for through `ctx.mentoring`
 
 Relayed texts live in the message log itself (`Message.kind == "relay"`); every push that
 belongs to a pair carries an idempotency key starting `pair:<id>:`, so a pair's history is
-one indexed query (`pair_history`).
+one indexed query (`in_pair`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -165,13 +166,10 @@ def pair_key(pair_id: int, what: str, token: str) -> str:
     return f"pair:{pair_id}:{what}:{token}"
 
 
-def pair_history(session: Session, pair_id: int) -> list[Message]:
-    """Everything sent within a pair, oldest first: relays both ways, notices and check-ins."""
-    return list(
-        session.scalars(
-            select(Message).where(Message.idempotency_key.like(f"pair:{pair_id}:%")).order_by(Message.id)
-        )
-    )
+def in_pair(pair_id: int) -> ColumnElement[bool]:
+    """Everything sent within a pair (relays both ways, notices, check-ins): their keys start
+    `pair:<id>:`, which the key's unique index answers."""
+    return Message.idempotency_key.like(f"pair:{pair_id}:%")
 
 
 def flag_conversation(session: Session, flag: Flag) -> list[Message]:

@@ -5,14 +5,15 @@ flags, alerts and supportive replies a relayed message raises.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from content import BUNDLED
 from content.safeguarding import CATEGORIES, get_word_list, load_word_list, parse_word_list
 from flows.safeguarding import hide_numbers, looks_like_patient_data
 from gateway import create_app
 from store.db import session_scope
-from store.mentoring import flag_conversation, open_flags, pair_history
-from store.models import Person
+from store.mentoring import flag_conversation, in_pair, open_flags
+from store.models import Message, Person
 from tests.conftest import Phone
 from tests.mentoring_support import (
     MENTOR_PHONE,
@@ -207,7 +208,9 @@ def test_the_flag_carries_the_conversation_and_the_pair_history(settings, paired
     (flag,) = flags(settings)
     with session_scope(settings.database_url) as session:
         conversation = [m.body for m in flag_conversation(session, flag)]
-        history = [m.body for m in pair_history(session, flag.pair_id)]
+        history = list(
+            session.scalars(select(Message.body).where(in_pair(flag.pair_id)).order_by(Message.id))
+        )
         assert [f.id for f in open_flags(session)] == [flag.id]
     assert "MENTOR exams are close" in conversation and "MENTOR I feel hopeless" in conversation
     assert "[Mentor Dr O] you will do fine" in conversation

@@ -17,7 +17,16 @@ from content.catalog import Catalog
 from flows import mentors as mentor_flows
 from flows.engine import Push
 from flows.phones import BadPhoneNumber, parse_address
-from store.mentoring import PAIR_ACTIVE, CheckIn, Flag, MentorProfile, MentorWait, Pair, flag_conversation
+from store.mentoring import (
+    PAIR_ACTIVE,
+    CheckIn,
+    Flag,
+    MentorProfile,
+    MentorWait,
+    Pair,
+    flag_conversation,
+    in_pair,
+)
 from store.models import MENTOR, Message, Person
 
 
@@ -207,11 +216,7 @@ def forget(session: Session, person: Person, now: datetime) -> None:
         pair_ids = list(session.scalars(select(Pair.id).where(Pair.student_id == person.id)))
         for pair_id in pair_ids:
             # Relays to the mentor carry the student's words under the mentor's person id.
-            session.execute(
-                update(Message)
-                .where(Message.idempotency_key.like(f"pair:{pair_id}:%"))
-                .values(body="", updated_at=now)
-            )
+            session.execute(update(Message).where(in_pair(pair_id)).values(body="", updated_at=now))
     session.execute(MentorWait.__table__.delete().where(MentorWait.student_id == person.id))
     session.execute(update(Flag).where(Flag.person_id == person.id).values(excerpt=""))
     session.execute(update(CheckIn).where(CheckIn.student_id == person.id).values(note=None))
