@@ -36,6 +36,10 @@ QUESTION_FIELDS = (
     "reviewer",
     "review_by",
 )
+# Optional at load time so one missing field never hides an item; the rules require
+# `source` and `locale` (content/rules.py).
+QUESTION_OPTIONAL = ("source", "locale", "pair_with", "pair_reason")
+LOCALES = ("us", "uk", "intl")
 RESOURCE_FIELDS = ("id", "title", "url", "topics", "kind", "languages")
 RESOURCE_OPTIONAL = ("note",)
 
@@ -87,6 +91,11 @@ class QuestionItem:
     review_by: date
     file: Path
     line: int
+    source: str = ""
+    locale: str = ""
+    # Items deliberately alike (a stem above the similarity threshold), and why.
+    pair_with: tuple[int, ...] = ()
+    pair_reason: str = ""
     # Line of each field, and of each option as "options.A".
     lines: dict[str, int] = field(default_factory=dict)
 
@@ -174,9 +183,13 @@ def _question(item: LineDict, path: Path, problems: list[Problem]) -> QuestionIt
         review_by=f.day("review_by"),
         file=path,
         line=item.line,
+        source=f.text("source", required=False),
+        locale=f.text("locale", required=False),
+        pair_with=f.numbers("pair_with"),
+        pair_reason=f.text("pair_reason", required=False),
         lines=lines,
     )
-    f.unknown(QUESTION_FIELDS)
+    f.unknown(QUESTION_FIELDS + QUESTION_OPTIONAL)
     return question if f.ok else None
 
 

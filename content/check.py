@@ -24,6 +24,7 @@ from content.bank import (
 )
 from content.check_catalog import check_catalog
 from content.report import Problem, Report
+from content.rules import check_rules
 from content.segments import count, normalise
 
 __all__ = ["Problem", "check_content", "check_bank", "exit_code"]
@@ -58,6 +59,7 @@ def check_bank(bank: Bank, today: date) -> list[Problem]:
     out = Report(list(bank.problems))
     _check_taxonomy(bank, out)
     _check_questions(bank, today, out)
+    check_rules(bank, out)
     _check_resources(bank, out)
     check_catalog(bank, out)
     return sorted(out.problems, key=lambda p: (str(p.file), p.line, p.message))

@@ -162,6 +162,16 @@ class Fields:
             self.fail(name, f"'{name}' must be a list of words like [a, b], not {value!r}")
         return ()
 
+    def numbers(self, name: str) -> tuple[int, ...]:
+        """An optional list of whole numbers, such as question ids."""
+        value = self._get(name, required=False)
+        if value is None:
+            return ()
+        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        self.fail(name, f"'{name}' must be a list of question ids like [101, 202], not {value!r}")
+        return ()
+
     def day(self, name: str) -> date:
         value = self._get(name)
         if isinstance(value, datetime):

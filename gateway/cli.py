@@ -81,6 +81,24 @@ def content_check(path: str | None) -> None:
         sys.exit(1)
 
 
+@content.command("stats")
+@click.argument("path", required=False)
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def content_stats(path: str | None, as_json: bool) -> None:
+    """Counts by track x topic x locale x language, key balance, longest-option share."""
+    import json
+
+    from content.bank import load_bank
+    from content.stats import bank_stats, stats_lines
+
+    stats = bank_stats(load_bank(_content_path(path)).questions)
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+    else:
+        for line in stats_lines(stats):
+            click.echo(line)
+
+
 @content.command("load")
 @click.argument("path", required=False)
 def content_load(path: str | None) -> None:
