@@ -34,32 +34,28 @@ TRACK_LOCALES = {
     "step2ck": ("us", "intl"),
     "plab1": ("uk", "intl"),
 }
-# Words a reader on the other side of the Atlantic would not use, with the other side's word.
-UK_ONLY = {
-    "gtn": "nitroglycerin",
-    "paracetamol": "acetaminophen",
-    "adrenaline": "epinephrine",
-    "noradrenaline": "norepinephrine",
-    "salbutamol": "albuterol",
-    "hydroxycarbamide": "hydroxyurea",
-    "synacthen": "cosyntropin",
-    "co-amoxiclav": "amoxicillin-clavulanate",
-    "umol/l": "mg/dL",
-    "mmol/mol": "% (HbA1c)",
-    "kpa": "mm Hg",
-    "bendroflumethiazide": "hydrochlorothiazide",
-    "glyceryl": "nitroglycerin",
-}
-US_ONLY = {
-    "acetaminophen": "paracetamol",
-    "epinephrine": "adrenaline",
-    "albuterol": "salbutamol",
-    "nitroglycerin": "GTN",
-    "hydroxyurea": "hydroxycarbamide",
-    "cosyntropin": "Synacthen (tetracosactide)",
-    "mg/dl": "mmol/L or umol/L",
-    "meperidine": "pethidine",
-}
+# Names and units that differ across the Atlantic: (UK and international, US). A UK word
+# on a USMLE track (or a `us` item), or a US word on PLAB (or a `uk` item), is an error
+# unless the item gives the other word too ("paracetamol (acetaminophen)").
+LOCALE_WORDS = (
+    ("gtn", "nitroglycerin"),
+    ("glyceryl", "nitroglycerin"),
+    ("paracetamol", "acetaminophen"),
+    ("adrenaline", "epinephrine"),
+    ("noradrenaline", "norepinephrine"),
+    ("salbutamol", "albuterol"),
+    ("hydroxycarbamide", "hydroxyurea"),
+    ("synacthen", "cosyntropin"),
+    ("co-amoxiclav", "amoxicillin-clavulanate"),
+    ("bendroflumethiazide", "hydrochlorothiazide"),
+    ("pethidine", "meperidine"),
+    ("umol/l", "mg/dl"),
+    ("g/l", "g/dl"),
+    ("kpa", "mmhg"),
+    ("mmol/mol", "% (HbA1c)"),
+)
+# The US words read worldwide (units, and the generic co-amoxiclav is sold under) are fine on PLAB.
+_READ_WORLDWIDE = frozenset({"mg/dl", "g/dl", "mmhg", "% (HbA1c)", "amoxicillin-clavulanate"})
 # Words too common in options to show that an explanation deals with a distractor.
 _COMMON = frozenset(
     """
@@ -71,6 +67,7 @@ _COMMON = frozenset(
     """.split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*")
+_ROMAN = frozenset({"i", "ii", "iii", "iv"})  # Type I error, class IV
 _STEM = 5  # words that share their first 5 letters count as one (nitrate, nitrates)
 
 
@@ -118,7 +115,7 @@ def distractor_named(q: QuestionItem) -> str | None:
     """The letter of a distractor the explanation names, or None.
 
     A distractor is named when the explanation uses one of its own words: a word of the
-    option (3+ letters, or a number) that the key does not share and that is not a
+    option (3+ letters, a number or a roman numeral) that the key does not share and that is not a
     common word such as "oral" or "dose" (plural and singular count as one word).
     """
     key_words = _words(q.options.get(q.answer, ""))
@@ -129,7 +126,7 @@ def distractor_named(q: QuestionItem) -> str | None:
         own = {
             w
             for w in _words(q.options[letter])
-            if (len(w) >= 3 or w.isdigit()) and w not in _COMMON
+            if (len(w) >= 3 or w.isdigit() or w in _ROMAN) and w not in _COMMON
             and not any(_same_word(w, k) for k in key_words)
         }
         if any(_same_word(w, s) for w in own for s in said):
@@ -206,16 +203,13 @@ def _check_locale(q: QuestionItem, label: str, out: Report) -> None:
     words = set(_WORD.findall(text))
     us_tracks = sorted(t for t in q.tracks if "us" in TRACK_LOCALES.get(t, ()))
     uk_tracks = sorted(t for t in q.tracks if "uk" in TRACK_LOCALES.get(t, ()))
-    if q.locale in ("us", "intl") or us_tracks:
-        for word, better in UK_ONLY.items():
-            if word in words:
-                where = f"track {', '.join(us_tracks)}" if us_tracks else f"a '{q.locale}' item"
-                out.error(q.file, q.line, f"{label}: '{word}' is a UK name or unit on {where}; write {better}")
-    if q.locale in ("uk", "intl") or uk_tracks:
-        for word, better in US_ONLY.items():
-            if word in words:
-                where = f"track {', '.join(uk_tracks)}" if uk_tracks else f"a '{q.locale}' item"
-                out.error(q.file, q.line, f"{label}: '{word}' is a US name or unit on {where}; write {better}")
+    for uk, us in LOCALE_WORDS:
+        if uk in words and us not in words and (q.locale == "us" or us_tracks):
+            where = f"track {', '.join(us_tracks)}" if us_tracks else f"a '{q.locale}' item"
+            out.error(q.file, q.line, f"{label}: '{uk}' is a UK name or unit on {where}; write {us} (or both)")
+        if us in words and us not in _READ_WORLDWIDE and uk not in words and (q.locale == "uk" or uk_tracks):
+            where = f"track {', '.join(uk_tracks)}" if uk_tracks else f"a '{q.locale}' item"
+            out.error(q.file, q.line, f"{label}: '{us}' is a US name on {where}; write {uk} (or both)")
 
 
 def _topics(questions: Sequence[QuestionItem]) -> dict[str, list[QuestionItem]]:
