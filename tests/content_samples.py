@@ -23,15 +23,25 @@ tracks:
 """
 
 
+# Distinct stems, so that the items of a sample are not near-duplicates of each other.
+STEMS = (
+    "Which ion does a loop diuretic waste most?",
+    "A man on furosemide for heart failure feels weak. Which serum level fell?",
+    "Cramps and a U wave on ECG follow a new water tablet. What is low?",
+    "After high-dose IV diuretic, which electrolyte should be replaced first?",
+)
+
+
 def question(
     ident: int,
-    stem: str = "Which ion does a loop diuretic waste most?",
-    explanation: str = "Loop diuretics block NKCC2 and waste K.",
+    stem: str = "",
+    explanation: str = "Loop diuretics block NKCC2 and waste K; bicarbonate is kept.",
     answer: str = "B",
     topic: str = "renal",
     review_by: str = "2030-01-31",
 ) -> str:
     """One question item; every line is fixed so tests can name exact line numbers."""
+    stem = stem or STEMS[(ident % 100 + ident // 100) % len(STEMS)]
     return f"""\
 - id: {ident}
   topic: {topic}
@@ -47,12 +57,14 @@ def question(
   explanation: "{explanation}"
   reviewer: "Test reviewer"
   review_by: {review_by}
+  source: "StatPearls, Loop diuretics (2024)"
+  locale: intl
 """
 
 
-# Each question() is 14 lines: item n (from 0) starts on line 14*n + 1, and its fields
+# Each question() is 16 lines: item n (from 0) starts on line 16*n + 1, and its fields
 # sit at these offsets from that line.
-QUESTION_LINES = 14
+QUESTION_LINES = 16
 FIELD_OFFSET = {
     "id": 0,
     "topic": 1,
@@ -68,6 +80,8 @@ FIELD_OFFSET = {
     "explanation": 11,
     "reviewer": 12,
     "review_by": 13,
+    "source": 14,
+    "locale": 15,
 }
 
 RESOURCES = """\
@@ -105,7 +119,7 @@ def write_content(root: Path, renal: str | None = None, cardiology: str | None =
     (root / "catalog").mkdir(exist_ok=True)
     (root / "taxonomy.yaml").write_text(TAXONOMY)
     if renal is None:
-        renal = question(201) + question(202, stem="Which ion does a loop diuretic lose, put another way?")
+        renal = question(201) + question(202)
     if cardiology is None:
         cardiology = question(101, topic="cardiology")
     (root / "questions" / "renal.yaml").write_text(renal)

@@ -171,9 +171,10 @@ def test_stem_too_long_for_two_segments(tmp_path: Path) -> None:
 
 
 def test_explanation_limit_is_125_characters(tmp_path: Path) -> None:
-    fits = write_content(tmp_path / "fits", renal=question(201, explanation="x" * 125))
+    named = "Not bicarbonate. "  # the explanation must name a distractor
+    fits = write_content(tmp_path / "fits", renal=question(201, explanation=named + "x" * 108))
     assert check_content(fits, TODAY) == []
-    long = write_content(tmp_path / "long", renal=question(201, explanation="x" * 126))
+    long = write_content(tmp_path / "long", renal=question(201, explanation=named + "x" * 109))
     only_error(
         check_content(long, TODAY),
         "renal.yaml",
@@ -349,7 +350,7 @@ def test_help_must_fit_one_sms_segment_in_every_language(tmp_path: Path) -> None
 def test_render_question_reads_the_same_for_bank_and_stored_questions(tmp_path: Path) -> None:
     [item] = [q for q in load_bank(write_content(tmp_path)).questions if q.id == 201]
     expected = (
-        "Q201 Which ion does a loop diuretic waste most?\n"
+        f"Q201 {item.stem}\n"
         "A) Sodium only\nB) Potassium\nC) Phosphate\nD) Bicarbonate"
     )
     assert render_question(item) == expected

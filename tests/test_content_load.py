@@ -51,13 +51,13 @@ def test_an_edited_question_is_updated(db: Session, tmp_path: Path) -> None:
     db.commit()
     write_content(
         tmp_path,
-        renal=question(201, explanation="Edited: NKCC2 block wastes K.") + question(202, answer="D"),
+        renal=question(201, explanation="Edited: NKCC2 block wastes K, not phosphate.") + question(202, answer="D", explanation="Loop diuretics keep bicarbonate, not phosphate."),
     )
     report = load_content(db, root, TODAY)
     db.commit()
     assert report.questions == Counts(updated=2, unchanged=1)
     questions = stored(db)
-    assert questions[201].explanation == "Edited: NKCC2 block wastes K."
+    assert questions[201].explanation == "Edited: NKCC2 block wastes K, not phosphate."
     assert questions[202].answer == "D"
 
 
