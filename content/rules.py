@@ -126,7 +126,8 @@ def distractor_named(q: QuestionItem) -> str | None:
         own = {
             w
             for w in _words(q.options[letter])
-            if (len(w) >= 3 or w.isdigit() or w in _ROMAN) and w not in _COMMON
+            if (len(w) >= 3 or w.isdigit() or w in _ROMAN)
+            and w not in _COMMON
             and not any(_same_word(w, k) for k in key_words)
         }
         if any(_same_word(w, s) for w in own for s in said):
@@ -178,7 +179,11 @@ def _check_items(bank: Bank, out: Report) -> None:
             )
         for other in q.pair_with:
             if other not in ids:
-                out.error(q.file, at("pair_with"), f"{label}: pair_with names question {other}, which does not exist")
+                out.error(
+                    q.file,
+                    at("pair_with"),
+                    f"{label}: pair_with names question {other}, which does not exist",
+                )
             elif other == q.id:
                 out.error(q.file, at("pair_with"), f"{label}: pair_with names the item itself")
         if q.pair_with and not q.pair_reason.strip():
@@ -206,7 +211,9 @@ def _check_locale(q: QuestionItem, label: str, out: Report) -> None:
     for uk, us in LOCALE_WORDS:
         if uk in words and us not in words and (q.locale == "us" or us_tracks):
             where = f"track {', '.join(us_tracks)}" if us_tracks else f"a '{q.locale}' item"
-            out.error(q.file, q.line, f"{label}: '{uk}' is a UK name or unit on {where}; write {us} (or both)")
+            out.error(
+                q.file, q.line, f"{label}: '{uk}' is a UK name or unit on {where}; write {us} (or both)"
+            )
         if us in words and us not in _READ_WORLDWIDE and uk not in words and (q.locale == "uk" or uk_tracks):
             where = f"track {', '.join(uk_tracks)}" if uk_tracks else f"a '{q.locale}' item"
             out.error(q.file, q.line, f"{label}: '{us}' is a US name on {where}; write {uk} (or both)")
@@ -233,7 +240,9 @@ def _check_key_balance(questions: Sequence[QuestionItem], out: Report) -> None:
             # Point at the last item with that key (or the last item): the likeliest to change.
             keyed = [q for q in group if q.answer == letter] or group
             last = keyed[-1]
-            why = "one item either side of 20-30 %, as no split fits it exactly" if band.widened else "20-30 %"
+            why = (
+                "one item either side of 20-30 %, as no split fits it exactly" if band.widened else "20-30 %"
+            )
             out.error(
                 last.file,
                 last.line_of("answer"),
@@ -261,7 +270,9 @@ def _check_longest(questions: Sequence[QuestionItem], out: Report) -> None:
         )
         last = longest[-1]
         # Bank-wide it is an error; per topic a warning that shows where to work.
-        (out.error if blocking else out.warn)(last.file, last.line_of("options"), f"question {last.id}: {message}")
+        (out.error if blocking else out.warn)(
+            last.file, last.line_of("options"), f"question {last.id}: {message}"
+        )
 
 
 def similar_pairs(
@@ -296,4 +307,3 @@ def _check_similar(questions: Sequence[QuestionItem], out: Report) -> None:
             f"make them test different points, or mark a deliberate pair with "
             f"`pair_with: [{a.id}]` and a `pair_reason`",
         )
-

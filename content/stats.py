@@ -22,7 +22,10 @@ def item_languages(q: QuestionItem) -> tuple[str, ...]:
 def _keys(group: Sequence[QuestionItem]) -> dict[str, Any]:
     counts = Counter(q.answer for q in group)
     n = len(group) or 1
-    return {letter: {"items": counts.get(letter, 0), "share": round(counts.get(letter, 0) / n, 3)} for letter in LETTERS}
+    return {
+        letter: {"items": counts.get(letter, 0), "share": round(counts.get(letter, 0) / n, 3)}
+        for letter in LETTERS
+    }
 
 
 def _longest(group: Sequence[QuestionItem]) -> dict[str, Any]:
@@ -65,7 +68,9 @@ def bank_stats(questions: Sequence[QuestionItem]) -> dict[str, Any]:
 
 
 def _key_line(name: str, keys: dict[str, Any], longest: dict[str, Any], size: int) -> str:
-    letters = "  ".join(f"{letter} {keys[letter]['items']:>3} {keys[letter]['share']:>4.0%}" for letter in LETTERS)
+    letters = "  ".join(
+        f"{letter} {keys[letter]['items']:>3} {keys[letter]['share']:>4.0%}" for letter in LETTERS
+    )
     return f"{name:<16} {size:>4}  {letters}   longest key {longest['items']:>3} {longest['share']:>4.0%}"
 
 
@@ -73,7 +78,9 @@ def stats_lines(stats: dict[str, Any]) -> list[str]:
     """The text report: counts per track x topic x locale x language, then key balance."""
     lines = [f"{stats['items']} items", "", f"{'track':<8} {'topic':<14} {'locale':<6} {'lang':<4} items"]
     for row in stats["counts"]:
-        lines.append(f"{row['track']:<8} {row['topic']:<14} {row['locale']:<6} {row['language']:<4} {row['items']:>5}")
+        lines.append(
+            f"{row['track']:<8} {row['topic']:<14} {row['locale']:<6} {row['language']:<4} {row['items']:>5}"
+        )
     lines += ["", "tracks: " + ", ".join(f"{t} {n}" for t, n in stats["tracks"].items())]
     lines += ["locales: " + ", ".join(f"{loc} {n}" for loc, n in stats["locales"].items()), ""]
     lines.append("key letters and the key as the single longest option:")

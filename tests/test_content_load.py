@@ -51,7 +51,8 @@ def test_an_edited_question_is_updated(db: Session, tmp_path: Path) -> None:
     db.commit()
     write_content(
         tmp_path,
-        renal=question(201, explanation="Edited: NKCC2 block wastes K, not phosphate.") + question(202, answer="D", explanation="Loop diuretics keep bicarbonate, not phosphate."),
+        renal=question(201, explanation="Edited: NKCC2 block wastes K, not phosphate.")
+        + question(202, answer="D", explanation="Loop diuretics keep bicarbonate, not phosphate."),
     )
     report = load_content(db, root, TODAY)
     db.commit()
