@@ -82,6 +82,9 @@ class Band:
     def holds(self, count: int) -> bool:
         return self.low <= count <= self.high
 
+    def __str__(self) -> str:
+        return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
+
 
 def key_band(size: int) -> Band:
     """20-30 % of `size`, or, when no split of `size` items into four letters fits that,
@@ -226,9 +229,21 @@ def _topics(questions: Sequence[QuestionItem]) -> dict[str, list[QuestionItem]]:
     return dict(sorted(groups.items()))
 
 
+def _tracks(questions: Sequence[QuestionItem]) -> dict[str, list[QuestionItem]]:
+    groups: dict[str, list[QuestionItem]] = defaultdict(list)
+    for q in questions:
+        for track in q.tracks:
+            groups[track].append(q)
+    return dict(sorted(groups.items()))
+
+
 def _check_key_balance(questions: Sequence[QuestionItem], out: Report) -> None:
-    groups = [("the bank", list(questions))] + [(f"topic {t}", g) for t, g in _topics(questions).items()]
-    for name, group in groups:
+    # The bank and each topic must balance; a track (what one student sees) should, so a
+    # skewed track is a warning.
+    groups = [("the bank", list(questions), True)]
+    groups += [(f"topic {t}", g, True) for t, g in _topics(questions).items()]
+    groups += [(f"track {t}", g, False) for t, g in _tracks(questions).items()]
+    for name, group, blocking in groups:
         if len(group) < BALANCE_MIN_ITEMS:
             continue
         band = key_band(len(group))
@@ -243,11 +258,11 @@ def _check_key_balance(questions: Sequence[QuestionItem], out: Report) -> None:
             why = (
                 "one item either side of 20-30 %, as no split fits it exactly" if band.widened else "20-30 %"
             )
-            out.error(
+            (out.error if blocking else out.warn)(
                 last.file,
                 last.line_of("answer"),
                 f"question {last.id}: {name} keys {letter} in {count} of {len(group)} items "
-                f"({count / len(group):.0%}); allowed {band.low}-{band.high} ({why}). "
+                f"({count / len(group):.0%}); allowed {band} ({why}). "
                 f"Rebalance by reordering options in {name}'s items",
             )
 

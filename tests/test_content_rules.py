@@ -362,3 +362,18 @@ def test_the_bundled_bank_carries_the_named_fixes() -> None:
     for a, b in ((904, 1401), (606, 1211), (407, 907), (303, 1210)):
         if frozenset((a, b)) in close:
             assert b in questions[a].pair_with or a in questions[b].pair_with, (a, b)
+
+
+def test_a_skewed_track_is_a_warning(tmp_path: Path) -> None:
+    # 16 renal items keyed A-D four times each (and the sample's cardiology item, keyed B):
+    # bank and topic balance, but PLAB gets every B and one each of A, C and D.
+    named = {"A": "Not potassium.", "B": "Not bicarbonate.", "C": "Not potassium.", "D": "Not potassium."}
+    letters = "ABCD" * 4
+    renal = "".join(
+        item(200 + n, answer=x, explanation=named[x], tracks="[plab1]" if x == "B" or n < 4 else "[step1]")
+        for n, x in enumerate(letters)
+    )
+    problems = check(tmp_path, renal)
+    assert errors(problems) == []
+    warnings = [p.message for p in problems if not p.is_error]
+    assert any("track plab1 keys B in 5 of 8 items (62%); allowed 2 (20-30 %)" in m for m in warnings), warnings
