@@ -376,4 +376,6 @@ def test_a_skewed_track_is_a_warning(tmp_path: Path) -> None:
     problems = check(tmp_path, renal)
     assert errors(problems) == []
     warnings = [p.message for p in problems if not p.is_error]
-    assert any("track plab1 keys B in 5 of 8 items (62%); allowed 2 (20-30 %)" in m for m in warnings), warnings
+    assert any("track plab1 keys B in 5 of 8 items (62%); allowed 2 (20-30 %)" in m for m in warnings), (
+        warnings
+    )
