@@ -144,7 +144,7 @@ class DayCost:
 
 
 def day_cost(program: dict[str, Any], number: int, language: str, bank: Bank) -> DayCost:
-    """A program day on SMS: the label, lesson and first question in one text, further questions as their own."""
+    """A program day on SMS: label, lesson and first question in one text; further questions alone."""
     questions = {q.id: q for q in bank.questions}
     day = program["days"][number - 1]
     lesson = prefix(program["code"], number, len(program["days"])) + day["lesson"][language].strip()
