@@ -1,7 +1,9 @@
-"""`RES [topic]` and `RES MORE`: the topic menu, and free study links for a topic a page at a time.
+"""`RES [words]` and `RES MORE`: the topic menu, and free study links a page at a time.
 
-Topics are matched forgivingly (`cardio`, `cardiolgy`, `heart`) over the taxonomy's keys,
-names and synonyms and any topic the resources table uses.
+Words that name a topic (`cardio`, `cardiolgy`, `heart`, over the taxonomy's keys, names and
+synonyms and any topic the resources table uses) give that topic's links, best for the words
+first; any other words are searched for (content.search) over titles, tags, synonyms and the
+topics of questions that use them. Nothing found: the topic menu.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from content import content_root
+from content.search import Entry, Extras, ResourceIndex, load_vocabulary
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows.engine import Command, Context, Outcome, reply
 from store.models import Person, Resource
 
 PAGE_SIZE = 3
+HEADER_CHARS = 30
 PAGE_SEGMENTS = 3
 # A menu should cost no more than two segments when its language fits GSM-7.
 MENU_SEGMENTS = 2
@@ -66,6 +70,50 @@ def _fold(text: str) -> str:
 
 def _library(ctx: Context) -> list[Resource]:
     return ctx.learning.resources()
+
+
+# One index per library and content folder: built on the first RES after a change, then reused.
+_INDEXES: dict[tuple, ResourceIndex] = {}
+
+
+def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
+    path = ctx.settings.content_path
+    signature = (path, tuple((r.id, r.title, tuple(r.topics or ()), tuple(r.languages or ()), r.kind) for r in library))
+    index = _INDEXES.get(signature)
+    if index is None:
+        vocabulary = load_vocabulary(path)
+        entries = []
+        for r in library:
+            extras = vocabulary.extras.get(r.id, Extras())
+            entries.append(
+                Entry(r.id, r.title, tuple(r.topics or ()), tuple(r.languages or ()), extras.tags, r.kind or "", extras.locale)
+            )
+        index = ResourceIndex(entries, vocabulary)
+        if len(_INDEXES) >= 4:
+            _INDEXES.clear()
+        _INDEXES[signature] = index
+    return index
+
+
+def _ranked(ctx: Context, language: str, topic: Topic, words: str) -> list[Resource]:
+    """A topic's links best for `words` first, then those for every topic; or, with no topic, the search hits."""
+    library = _library(ctx)
+    index = _index(ctx, library)
+    scores = index.scores(words) if words else {}
+    if topic.key:
+        own = [r.id for r in library if topic.key in (r.topics or [])]
+        # A resource tagged "general" serves every topic, after the topic's own.
+        general = [r.id for r in library if GENERAL in (r.topics or []) and topic.key not in (r.topics or [])]
+        ids = index.order(scores, own, language) + index.order({}, general, language)
+    else:
+        ids = index.order(scores, list(scores), language)
+    by_id = {r.id: r for r in library}
+    return [by_id[i] for i in ids]
+
+
+def _header(words: str) -> str:
+    """The student's own words as a page title: letters, digits and spaces, kept short."""
+    return " ".join(re.sub(r"[^\w' -]+", " ", words).split())[:HEADER_CHARS].strip()
 
 
 def _topics(ctx: Context, library: list[Resource]) -> list[Topic]:
@@ -115,11 +163,9 @@ def menu(ctx: Context, person: Person, key: str = "res_menu") -> str:
     return _fit_list(lambda topics: ctx.say(person, key, topics=topics), names, MENU_SEGMENTS)
 
 
-def _page(ctx: Context, person: Person, topic: Topic, offset: int) -> Outcome:
+def _page(ctx: Context, person: Person, topic: Topic, offset: int, words: str = "") -> Outcome:
     language = person.language or "en"
-    # A resource tagged "general" serves every topic, after the topic's own.
-    library = [r for r in _library(ctx) if topic.key in (r.topics or []) or GENERAL in (r.topics or [])]
-    library.sort(key=lambda r: (topic.key not in (r.topics or []), language not in (r.languages or [])))
+    library = _ranked(ctx, language, topic, words)
     if offset >= len(library):
         _remember(person, None)
         key = "res_end" if offset else "res_topic_empty"
@@ -133,7 +179,7 @@ def _page(ctx: Context, person: Person, topic: Topic, offset: int) -> Outcome:
             break
         chosen = chosen[:-1]
     # Kept after the last page too, so RES MORE can say the topic has no more.
-    _remember(person, {"topic": topic.key, "next": offset + len(chosen)})
+    _remember(person, {"topic": topic.key, "words": words, "next": offset + len(chosen)})
     return reply(truncate_to(text, PAGE_SEGMENTS))
 
 
@@ -149,18 +195,24 @@ def resources(ctx: Context, person: Person, command: Command) -> Outcome:
     wanted = command.rest.strip()
     if not wanted:
         return reply(menu(ctx, person))
-    topics = _topics(ctx, _library(ctx))
+    library = _library(ctx)
+    topics = _topics(ctx, library)
     if _fold(wanted) in ("more", "plus", "mas"):
         page = (person.flow_state or {}).get("res") or {}
+        words = str(page.get("words") or "")
         topic = next((t for t in topics if t.key == page.get("topic")), None)
+        if topic is None and words and not page.get("topic"):
+            topic = Topic("", _header(words))
         if topic is None:
             return reply(menu(ctx, person))
-        return _page(ctx, person, topic, int(page.get("next") or 0))
+        return _page(ctx, person, topic, int(page.get("next") or 0), words)
     topic = match_topic(wanted, topics)
-    if topic is None:
-        # A taxonomy topic with no links yet is known, just empty.
-        known = match_topic(wanted, list(load_taxonomy(ctx.settings.content_path)))
-        if known is not None:
-            return reply(ctx.say(person, "res_topic_empty", topic=known.name))
-        return reply(menu(ctx, person, "res_unknown"))
-    return _page(ctx, person, topic, 0)
+    if topic is not None:
+        return _page(ctx, person, topic, 0, wanted)
+    if library and _index(ctx, library).scores(wanted):
+        return _page(ctx, person, Topic("", _header(wanted) or wanted[:HEADER_CHARS]), 0, wanted)
+    # A taxonomy topic with no links yet is known, just empty.
+    known = match_topic(wanted, list(load_taxonomy(ctx.settings.content_path)))
+    if known is not None:
+        return reply(ctx.say(person, "res_topic_empty", topic=known.name))
+    return reply(menu(ctx, person, "res_unknown"))
