@@ -30,6 +30,7 @@ TAG_WORD = 1.5  # one word of a longer tag ("diabetes" in "type 2 diabetes")
 TOPIC = 1.0  # the term names one of the resource's topics
 QUESTION = 1.0  # questions that mention the term are mostly on one of the resource's topics
 KIND = 1.0  # "textbook", "guideline", "video"
+NEAR_SPELLING = 85  # rapidfuzz ratio: "myastenia" is 95 from "myasthenia", "astrology" 82 from "serology"
 GUESSED = 0.8  # a term found by prefix or near spelling counts a little less than an exact one
 # Hits scoring at least this share of the best one are "relevant": ordered language first.
 RELEVANT = 0.4
@@ -211,7 +212,11 @@ class ResourceIndex:
             shares = [(by_topic[t], c / total) for t, c in topics.items() if t in by_topic and c / total >= QUESTION_SHARE]
             if shares:
                 self._question_topics[self._term(phrase)].extend(shares)
-        self._words = sorted(p for p in self._terms if " " not in p and len(p) >= 3)
+        # Typos are mended towards words of the library and the synonym groups, not of every question.
+        named = {word for group in vocabulary.groups for word in group}
+        self._words = sorted(
+            p for p, t in self._terms.items() if " " not in p and len(p) >= 3 and (t in self._postings or p in named)
+        )
 
     def _term(self, phrase: str) -> int:
         return self._terms.setdefault(phrase, len(self._terms))
@@ -223,7 +228,7 @@ class ResourceIndex:
         starts = [known for known in self._words if known.startswith(word)]
         if starts:
             return min(starts, key=len)
-        found = process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=80)
+        found = process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=NEAR_SPELLING)
         return found[0] if found else None
 
     def query_terms(self, query: str) -> list[tuple[int, float]]:

@@ -95,9 +95,8 @@ def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
     return index
 
 
-def _ranked(ctx: Context, language: str, topic: Topic, words: str) -> list[Resource]:
+def _ranked(ctx: Context, library: list[Resource], language: str, topic: Topic, words: str) -> list[Resource]:
     """A topic's links best for `words` first, then those for every topic; or, with no topic, the search hits."""
-    library = _library(ctx)
     index = _index(ctx, library)
     scores = index.scores(words) if words else {}
     if topic.key:
@@ -109,6 +108,18 @@ def _ranked(ctx: Context, language: str, topic: Topic, words: str) -> list[Resou
         ids = index.order(scores, list(scores), language)
     by_id = {r.id: r for r in library}
     return [by_id[i] for i in ids]
+
+
+def find(ctx: Context, words: str, language: str = "en") -> tuple[Topic | None, list[Resource]]:
+    """What `RES <words>` lists: the topic the words name, with its links best for them first,
+    or else the search hits under the student's own words; (None, []) when nothing matches."""
+    library = _library(ctx)
+    topic = match_topic(words, _topics(ctx, library))
+    if topic is None:
+        if not library or not _index(ctx, library).scores(words):
+            return None, []
+        topic = Topic("", _header(words) or words[:HEADER_CHARS])
+    return topic, _ranked(ctx, library, language, topic, words)
 
 
 def _header(words: str) -> str:
@@ -163,9 +174,11 @@ def menu(ctx: Context, person: Person, key: str = "res_menu") -> str:
     return _fit_list(lambda topics: ctx.say(person, key, topics=topics), names, MENU_SEGMENTS)
 
 
-def _page(ctx: Context, person: Person, topic: Topic, offset: int, words: str = "") -> Outcome:
+def _page(
+    ctx: Context, person: Person, topic: Topic, offset: int, words: str = "", ranked: list[Resource] | None = None
+) -> Outcome:
     language = person.language or "en"
-    library = _ranked(ctx, language, topic, words)
+    library = ranked if ranked is not None else _ranked(ctx, _library(ctx), language, topic, words)
     if offset >= len(library):
         _remember(person, None)
         key = "res_end" if offset else "res_topic_empty"
@@ -195,9 +208,8 @@ def resources(ctx: Context, person: Person, command: Command) -> Outcome:
     wanted = command.rest.strip()
     if not wanted:
         return reply(menu(ctx, person))
-    library = _library(ctx)
-    topics = _topics(ctx, library)
     if _fold(wanted) in ("more", "plus", "mas"):
+        topics = _topics(ctx, _library(ctx))
         page = (person.flow_state or {}).get("res") or {}
         words = str(page.get("words") or "")
         topic = next((t for t in topics if t.key == page.get("topic")), None)
@@ -206,11 +218,9 @@ def resources(ctx: Context, person: Person, command: Command) -> Outcome:
         if topic is None:
             return reply(menu(ctx, person))
         return _page(ctx, person, topic, int(page.get("next") or 0), words)
-    topic = match_topic(wanted, topics)
+    topic, ranked = find(ctx, wanted, person.language or "en")
     if topic is not None:
-        return _page(ctx, person, topic, 0, wanted)
-    if library and _index(ctx, library).scores(wanted):
-        return _page(ctx, person, Topic("", _header(wanted) or wanted[:HEADER_CHARS]), 0, wanted)
+        return _page(ctx, person, topic, 0, wanted, ranked)
     # A taxonomy topic with no links yet is known, just empty.
     known = match_topic(wanted, list(load_taxonomy(ctx.settings.content_path)))
     if known is not None:
