@@ -36,7 +36,18 @@ QUESTION_FIELDS = (
     "reviewer",
     "review_by",
 )
-RESOURCE_FIELDS = ("id", "title", "url", "topics", "kind", "languages", "locale", "tags", "checked", "checked_how")
+RESOURCE_FIELDS = (
+    "id",
+    "title",
+    "url",
+    "topics",
+    "kind",
+    "languages",
+    "locale",
+    "tags",
+    "checked",
+    "checked_how",
+)
 RESOURCE_OPTIONAL = ("note",)
 
 
@@ -225,13 +236,17 @@ def _synonyms(path: Path, problems: list[Problem]) -> list[SynonymGroup]:
     if trouble or data is None:
         return []
     if not isinstance(data, LineList):
-        problems.append(Problem(path, getattr(data, "line", 1), "expected a list of groups, one a line: - [a, b, c]"))
+        problems.append(
+            Problem(path, getattr(data, "line", 1), "expected a list of groups, one a line: - [a, b, c]")
+        )
         return []
     groups = []
     for index, group in enumerate(data):
         line = data.line_of(index)
         if not isinstance(group, list) or not all(isinstance(w, str) for w in group):
-            problems.append(Problem(path, line, f"a group must be a list of words like [mi, heart attack], not {group!r}"))
+            problems.append(
+                Problem(path, line, f"a group must be a list of words like [mi, heart attack], not {group!r}")
+            )
         else:
             groups.append(SynonymGroup(tuple(group), path, line))
     return groups

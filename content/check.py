@@ -264,10 +264,16 @@ def _check_search_fields(r: ResourceItem, today: date, out: Report) -> None:
     """Languages, locale, tags and the record of how the link was checked."""
     label, at = f"resource {r.id}", r.line_of
     if not r.languages:
-        out.error(r.file, at("languages"), f"{label}: give the language(s) it is written in, e.g. [en] or [fr, en]")
+        out.error(
+            r.file, at("languages"), f"{label}: give the language(s) it is written in, e.g. [en] or [fr, en]"
+        )
     for language in r.languages:
         if not re.fullmatch(r"[a-z]{2}", language):
-            out.error(r.file, at("languages"), f"{label}: language {language!r} is not a two-letter code like en, fr, es")
+            out.error(
+                r.file,
+                at("languages"),
+                f"{label}: language {language!r} is not a two-letter code like en, fr, es",
+            )
     if r.locale not in LOCALES:
         out.error(r.file, at("locale"), f"{label}: locale {r.locale!r} must be one of {', '.join(LOCALES)}")
     if not r.tags:
@@ -293,7 +299,7 @@ def _check_search_fields(r: ResourceItem, today: date, out: Report) -> None:
             r.file,
             at("checked_how"),
             f"{label}: say how the link was checked (at least {CHECKED_HOW_MIN} characters), "
-            "e.g. \"opened in a browser, page title matches\" or \"recalled, not fetched\"",
+            'e.g. "opened in a browser, page title matches" or "recalled, not fetched"',
         )
 
 
@@ -312,5 +318,7 @@ def _check_synonyms(bank: Bank, out: Report) -> None:
                     "(the search folds them away)",
                 )
             elif word in seen and seen[word] != group.line:
-                out.error(group.file, group.line, f"synonym {word!r} is already in the group at line {seen[word]}")
+                out.error(
+                    group.file, group.line, f"synonym {word!r} is already in the group at line {seen[word]}"
+                )
             seen.setdefault(word, group.line)

@@ -154,8 +154,8 @@ def load_vocabulary(content_path: str = "") -> Vocabulary:
         for question in _read(path) or []:
             if not isinstance(question, dict) or not question.get("topic"):
                 continue
-            words = fold(" ".join(_strings(question))).split()
-            for phrase in set(_phrases(words, known)):
+            text = fold(" ".join(_strings(question))).split()
+            for phrase in set(_phrases(text, known)):
                 if phrase not in STOPWORDS:
                     counts[phrase][str(question["topic"])] += 1
     vocabulary.question_words = dict(counts)
@@ -209,13 +209,19 @@ class ResourceIndex:
         self._question_topics: dict[int, list[tuple[list[int], float]]] = defaultdict(list)
         for phrase, topics in vocabulary.question_words.items():
             total = sum(topics.values())
-            shares = [(by_topic[t], c / total) for t, c in topics.items() if t in by_topic and c / total >= QUESTION_SHARE]
+            shares = [
+                (by_topic[t], c / total)
+                for t, c in topics.items()
+                if t in by_topic and c / total >= QUESTION_SHARE
+            ]
             if shares:
                 self._question_topics[self._term(phrase)].extend(shares)
         # Typos are mended towards words of the library and the synonym groups, not of every question.
         named = {word for group in vocabulary.groups for word in group}
         self._words = sorted(
-            p for p, t in self._terms.items() if " " not in p and len(p) >= 3 and (t in self._postings or p in named)
+            p
+            for p, t in self._terms.items()
+            if " " not in p and len(p) >= 3 and (t in self._postings or p in named)
         )
 
     def _term(self, phrase: str) -> int:

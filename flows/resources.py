@@ -78,7 +78,10 @@ _INDEXES: dict[tuple, ResourceIndex] = {}
 
 def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
     path = ctx.settings.content_path
-    signature = (path, tuple((r.id, r.title, tuple(r.topics or ()), tuple(r.languages or ()), r.kind) for r in library))
+    signature = (
+        path,
+        tuple((r.id, r.title, tuple(r.topics or ()), tuple(r.languages or ()), r.kind) for r in library),
+    )
     index = _INDEXES.get(signature)
     if index is None:
         vocabulary = load_vocabulary(path)
@@ -86,7 +89,15 @@ def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
         for r in library:
             extras = vocabulary.extras.get(r.id, Extras())
             entries.append(
-                Entry(r.id, r.title, tuple(r.topics or ()), tuple(r.languages or ()), extras.tags, r.kind or "", extras.locale)
+                Entry(
+                    r.id,
+                    r.title,
+                    tuple(r.topics or ()),
+                    tuple(r.languages or ()),
+                    extras.tags,
+                    r.kind or "",
+                    extras.locale,
+                )
             )
         index = ResourceIndex(entries, vocabulary)
         if len(_INDEXES) >= 4:
@@ -96,7 +107,7 @@ def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
 
 
 def _ranked(ctx: Context, library: list[Resource], language: str, topic: Topic, words: str) -> list[Resource]:
-    """A topic's links best for `words` first, then those for every topic; or, with no topic, the search hits."""
+    """A topic's links best for `words` first, then those for every topic; with no topic, the hits."""
     index = _index(ctx, library)
     scores = index.scores(words) if words else {}
     if topic.key:
@@ -175,7 +186,12 @@ def menu(ctx: Context, person: Person, key: str = "res_menu") -> str:
 
 
 def _page(
-    ctx: Context, person: Person, topic: Topic, offset: int, words: str = "", ranked: list[Resource] | None = None
+    ctx: Context,
+    person: Person,
+    topic: Topic,
+    offset: int,
+    words: str = "",
+    ranked: list[Resource] | None = None,
 ) -> Outcome:
     language = person.language or "en"
     library = ranked if ranked is not None else _ranked(ctx, _library(ctx), language, topic, words)

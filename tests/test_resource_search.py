@@ -202,7 +202,12 @@ def test_a_search_page_is_headed_by_the_words_and_pages_on(student):
     [
         ("fr", "paludisme", {"OMS Paludisme"}, "WHO Guidelines for malaria"),
         ("es", "paludismo", {"OPS Malaria", "OMS Paludismo (malaria)"}, "CDC Malaria"),
-        ("es", "infarto", {"MedlinePlus Ataque al corazon", "Sociedad Espanola Cardiologia"}, "NHS Heart attack"),
+        (
+            "es",
+            "infarto",
+            {"MedlinePlus Ataque al corazon", "Sociedad Espanola Cardiologia"},
+            "NHS Heart attack",
+        ),
         ("fr", "infarctus", {"Societe Francaise de Cardiologie"}, "NHS Heart attack"),
     ],
 )
@@ -254,7 +259,16 @@ def test_the_bundled_library_is_large_free_and_in_three_languages():
     entries = entries_from_content()
     assert len(entries) >= 150
     ids = {e.id for e in entries}
-    assert {"nice-cks", "bnf", "ncbi-bookshelf", "cdc-malaria", "who-fs", "msd-es", "msd-fr", "paho-es"} <= ids
+    assert {
+        "nice-cks",
+        "bnf",
+        "ncbi-bookshelf",
+        "cdc-malaria",
+        "who-fs",
+        "msd-es",
+        "msd-fr",
+        "paho-es",
+    } <= ids
     for language in ("fr", "es"):
         assert sum(language in e.languages for e in entries) >= 20, language
     assert all(e.tags and e.locale in ("us", "uk", "intl") for e in entries)
@@ -283,7 +297,12 @@ def _resources_with(tmp_path: Path, old: str, new: str) -> list:
         ("tags: [kidney function, acute kidney injury]", "tags: []", TAGS, "at least one tag"),
         ("tags: [kidney function, acute kidney injury]", "tags: [Kidney Function]", TAGS, "lowercase ASCII"),
         ("tags: [kidney function, acute kidney injury]", "tags: [rein, néphron]", TAGS, "lowercase ASCII"),
-        ('checked_how: "opened in a browser; the page title matches"', 'checked_how: "ok"', CHECKED_HOW, "say how"),
+        (
+            'checked_how: "opened in a browser; the page title matches"',
+            'checked_how: "ok"',
+            CHECKED_HOW,
+            "say how",
+        ),
         ("  locale: intl\n", "", 12, "'locale' is missing"),
         ("  checked: 2026-11-20\n  checked_how", "  checked: soon\n  checked_how", CHECKED, "must be a date"),
     ],
@@ -294,9 +313,13 @@ def test_resource_search_fields_are_checked(tmp_path, old, new, line, words):
     assert words in errors[0].message
 
 
-@pytest.mark.parametrize(("checked", "words"), [("2025-06-01", "check it again"), ("2027-01-01", "after today")])
+@pytest.mark.parametrize(
+    ("checked", "words"), [("2025-06-01", "check it again"), ("2027-01-01", "after today")]
+)
 def test_old_or_future_check_dates_are_warnings(tmp_path, checked, words):
-    problems = _resources_with(tmp_path, "  checked: 2026-11-20\n  checked_how", f"  checked: {checked}\n  checked_how")
+    problems = _resources_with(
+        tmp_path, "  checked: 2026-11-20\n  checked_how", f"  checked: {checked}\n  checked_how"
+    )
     assert not [p for p in problems if p.is_error]
     [warning] = [p for p in problems if words in p.message]
     assert warning.line == CHECKED
