@@ -21,7 +21,7 @@ from content import content_root
 from content.search import Entry, Extras, ResourceIndex, load_vocabulary
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows.engine import Command, Context, Outcome, reply
-from store.models import Person, Resource
+from store.models import Person
 
 PAGE_SIZE = 3
 HEADER_CHARS = 30
@@ -68,25 +68,19 @@ def _fold(text: str) -> str:
     return re.sub(r"[^a-z0-9&/]+", " ", text).strip()
 
 
-def _library(ctx: Context) -> list[Resource]:
-    return ctx.learning.resources()
-
-
 # One index per library and content folder: built on the first RES after a change, then reused.
 _INDEXES: dict[tuple, ResourceIndex] = {}
 
 
-def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
+def _index(ctx: Context) -> ResourceIndex:
+    """The search index of the active library, rebuilt only when a resource was added, retired or edited."""
     path = ctx.settings.content_path
-    signature = (
-        path,
-        tuple((r.id, r.title, tuple(r.topics or ()), tuple(r.languages or ()), r.kind) for r in library),
-    )
+    signature = (path, ctx.learning.resources_version())
     index = _INDEXES.get(signature)
     if index is None:
         vocabulary = load_vocabulary(path)
         entries = []
-        for r in library:
+        for r in ctx.learning.resources():
             extras = vocabulary.extras.get(r.id, Extras())
             entries.append(
                 Entry(
@@ -106,31 +100,28 @@ def _index(ctx: Context, library: list[Resource]) -> ResourceIndex:
     return index
 
 
-def _ranked(ctx: Context, library: list[Resource], language: str, topic: Topic, words: str) -> list[Resource]:
-    """A topic's links best for `words` first, then those for every topic; with no topic, the hits."""
-    index = _index(ctx, library)
+def _ranked(index: ResourceIndex, language: str, topic: Topic, words: str) -> list[str]:
+    """Ids of a topic's links best for `words` first, then those for every topic; with no topic, the hits."""
     scores = index.scores(words) if words else {}
-    if topic.key:
-        own = [r.id for r in library if topic.key in (r.topics or [])]
-        # A resource tagged "general" serves every topic, after the topic's own.
-        general = [r.id for r in library if GENERAL in (r.topics or []) and topic.key not in (r.topics or [])]
-        ids = index.order(scores, own, language) + index.order({}, general, language)
-    else:
-        ids = index.order(scores, list(scores), language)
-    by_id = {r.id: r for r in library}
-    return [by_id[i] for i in ids]
+    if not topic.key:
+        return index.order(scores, list(scores), language)
+    own = [e.id for e in index.entries if topic.key in e.topics]
+    # A resource tagged "general" serves every topic, after the topic's own.
+    general = [e.id for e in index.entries if GENERAL in e.topics and topic.key not in e.topics]
+    return index.order(scores, own, language) + index.order({}, general, language)
 
 
-def find(ctx: Context, words: str, language: str = "en") -> tuple[Topic | None, list[Resource]]:
-    """What `RES <words>` lists: the topic the words name, with its links best for them first,
-    or else the search hits under the student's own words; (None, []) when nothing matches."""
-    library = _library(ctx)
-    topic = match_topic(words, _topics(ctx, library))
+def find(ctx: Context, words: str, language: str = "en") -> tuple[Topic | None, list[str]]:
+    """What `RES <words>` lists, as resource ids: the topic the words name, with its links best
+    for them first, or else the search hits under the student's own words; (None, []) when
+    nothing matches."""
+    index = _index(ctx)
+    topic = match_topic(words, _topics(ctx, index.entries))
     if topic is None:
-        if not library or not _index(ctx, library).scores(words):
+        if not index.entries or not index.scores(words):
             return None, []
         topic = Topic("", _header(words) or words[:HEADER_CHARS])
-    return topic, _ranked(ctx, library, language, topic, words)
+    return topic, _ranked(index, language, topic, words)
 
 
 def _header(words: str) -> str:
@@ -138,9 +129,9 @@ def _header(words: str) -> str:
     return " ".join(re.sub(r"[^\w' -]+", " ", words).split())[:HEADER_CHARS].strip()
 
 
-def _topics(ctx: Context, library: list[Resource]) -> list[Topic]:
+def _topics(ctx: Context, library: list[Entry]) -> list[Topic]:
     """Topics that have at least one resource, in taxonomy order, then any others."""
-    used = {key for resource in library for key in resource.topics or []}
+    used = {key for resource in library for key in resource.topics}
     known = [t for t in load_taxonomy(ctx.settings.content_path) if t.key in used]
     extra = sorted(used - {t.key for t in known})
     return known + [Topic(key, key.replace("_", " ").title()) for key in extra]
@@ -178,7 +169,7 @@ def _fit_list(render: Callable[[str], str], names: list[str], segments: int) -> 
 
 def menu(ctx: Context, person: Person, key: str = "res_menu") -> str:
     """The topic menu (or, with key=res_unknown, the menu with a did-not-find hint)."""
-    library = _library(ctx)
+    library = _index(ctx).entries
     if not library:
         return ctx.say(person, "res_none")
     names = [t.name for t in _topics(ctx, library)]
@@ -191,15 +182,16 @@ def _page(
     topic: Topic,
     offset: int,
     words: str = "",
-    ranked: list[Resource] | None = None,
+    ranked: list[str] | None = None,
 ) -> Outcome:
     language = person.language or "en"
-    library = ranked if ranked is not None else _ranked(ctx, _library(ctx), language, topic, words)
+    # Ids, best first; only the page's own rows are read.
+    library = ranked if ranked is not None else _ranked(_index(ctx), language, topic, words)
     if offset >= len(library):
         _remember(person, None)
         key = "res_end" if offset else "res_topic_empty"
         return reply(ctx.say(person, key, topic=topic.name))
-    chosen = library[offset : offset + PAGE_SIZE]
+    chosen = ctx.learning.resources_by_id(library[offset : offset + PAGE_SIZE])
     while True:
         more = offset + len(chosen) < len(library)
         items = "\n".join(f"{r.title} {r.url}" for r in chosen)
@@ -225,7 +217,7 @@ def resources(ctx: Context, person: Person, command: Command) -> Outcome:
     if not wanted:
         return reply(menu(ctx, person))
     if _fold(wanted) in ("more", "plus", "mas"):
-        topics = _topics(ctx, _library(ctx))
+        topics = _topics(ctx, _index(ctx).entries)
         page = (person.flow_state or {}).get("res") or {}
         words = str(page.get("words") or "")
         topic = next((t for t in topics if t.key == page.get("topic")), None)

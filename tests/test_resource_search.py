@@ -143,7 +143,7 @@ def test_search_quality_table(library):
     misses = []
     for words, language, expected in TABLE:
         _, found = find(library, words, language)
-        top = [r.id for r in found[:3]]
+        top = found[:3]
         if not expected & set(top):
             misses.append(f"RES {words} ({language}): got {top}, wanted one of {sorted(expected)}")
     hits = len(TABLE) - len(misses)
@@ -359,3 +359,22 @@ def test_res_with_any_words_through_the_webhook(client, db):
     assert _titles(page)[0] == "OMS Paludisme"
     [menu] = phone.text("RES astrology")
     assert "Cardiology" in menu and "http" not in menu
+
+
+def test_an_edited_or_retired_resource_is_searched_as_it_now_is(db, settings, tmp_path):
+    from store.models import Resource
+    from tests.flows_support import content_folder, seed_library
+
+    chat = settings.with_(content_path=str(content_folder(tmp_path)))
+    seed_library(db)
+    phone = Phone(db, chat, NIGERIA, settings.clock.now())
+    phone.onboard()
+    assert _titles(phone.say("RES murmur"))[0] == "Murmurs Made Easy"
+    db.get(Resource, "cardio-c").title = "Valve Sounds"
+    db.flush()
+    assert phone.say("RES murmur").startswith("I don't know that topic")
+    db.get(Resource, "cardio-b").title = "ECG and Murmur Basics"
+    db.get(Resource, "cardio-a").active = False
+    db.flush()
+    assert _titles(phone.say("RES murmur")) == ["ECG and Murmur Basics"]
+    assert "Heart Book" not in phone.say("RES cardio")
