@@ -78,6 +78,8 @@ def _index(ctx: Context) -> ResourceIndex:
     signature = (path, ctx.learning.resources_version())
     index = _INDEXES.get(signature)
     if index is None:
+        # The library changed (a content load): read the files' tags and synonyms afresh too.
+        load_vocabulary.cache_clear()
         vocabulary = load_vocabulary(path)
         entries = []
         for r in ctx.learning.resources():
