@@ -13,7 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import contention, cost, fanout, memory, report, send, services, tick, webhook
+from bench import contention, cost, fanout, memory, report, search, send, services, tick, webhook
 
 BENCHMARKS = {
     "webhook": webhook.run,
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "fanout": fanout.run,
     "tick": tick.run,
     "cost": cost.run,
+    "search": search.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 
@@ -80,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(report.table(results.figures, markdown=False))
-    report.write(results, command, servers, started, elapsed, load, others, args.quick)
+    if args.only:  # a partial run updates its own section and keeps the full run's figures
+        report.write_partial(results, command, started, elapsed, load, others, args.quick)
+    else:
+        report.write(results, command, servers, started, elapsed, load, others, args.quick)
     print(f"\nwrote {report.RESULTS} in {elapsed / 60:.1f} minutes")
     return 0
 

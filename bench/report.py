@@ -194,3 +194,41 @@ def write(
     for title, body in results.extra.items():
         lines += [f"## {title}", "", "```", body.rstrip(), "```", ""]
     RESULTS.write_text("\n".join(lines))
+
+
+def write_partial(
+    results: Results,
+    command: str,
+    started: datetime,
+    elapsed: float,
+    load: list[str],
+    others: str,
+    quick: bool,
+) -> None:
+    """Put a `--only` run's figures in their own section of bench/RESULTS.md, replacing that
+    command's earlier section and leaving the rest (the last full run) as it was."""
+    begin, end = f"<!-- partial: {command} -->", f"<!-- end partial: {command} -->"
+    host = machine()
+    lines = [
+        begin,
+        f"## Partial run: `{command}`" + (" (quick sizes)" if quick else ""),
+        "",
+        f"- Run: {started.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {elapsed / 60:.1f} minutes; "
+        f"load average before it started: {' '.join(load)}; CPU used by other processes during it: {others}",
+        f"- Machine: {host.get('cores')} cores ({host.get('cpu', 'unknown CPU')}), "
+        f"Python {platform.python_version()}",
+        "",
+        table(results.figures, markdown=True),
+        "",
+    ]
+    for bench, notes in results.notes.items():
+        lines += [f"- {bench}: {n}" for n in notes]
+    lines.append(end)
+    section = "\n".join(lines)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from content import content_root
 from content.report import Problem
 from content.segments import normalise
-from content.source import Fields, LineDict, items_of, read_yaml
+from content.source import Fields, LineDict, LineList, items_of, read_yaml
 
 LETTERS = ("A", "B", "C", "D")
 # Budgets (content/README.md): a question goes out in two SMS segments, feedback
@@ -40,7 +40,18 @@ QUESTION_FIELDS = (
 # `source` and `locale` (content/rules.py).
 QUESTION_OPTIONAL = ("source", "locale", "pair_with", "pair_reason")
 LOCALES = ("us", "uk", "intl")
-RESOURCE_FIELDS = ("id", "title", "url", "topics", "kind", "languages")
+RESOURCE_FIELDS = (
+    "id",
+    "title",
+    "url",
+    "topics",
+    "kind",
+    "languages",
+    "locale",
+    "tags",
+    "checked",
+    "checked_how",
+)
 RESOURCE_OPTIONAL = ("note",)
 
 
@@ -117,9 +128,22 @@ class ResourceItem:
     file: Path
     line: int
     lines: dict[str, int] = field(default_factory=dict)
+    locale: str = ""  # us, uk or intl: whose practice it describes
+    tags: tuple[str, ...] = ()  # what RES searches besides the title
+    checked: date = date.min  # when the URL was last checked
+    checked_how: str = ""  # and how, said as it was
 
     def line_of(self, name: str) -> int:
         return self.lines.get(name, self.line)
+
+
+@dataclass(frozen=True, eq=False)
+class SynonymGroup:
+    """One line of synonyms.yaml: words RES searches for as one."""
+
+    words: tuple[str, ...]
+    file: Path
+    line: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +162,7 @@ class Bank:
     taxonomy: Taxonomy = field(default_factory=Taxonomy)
     questions: list[QuestionItem] = field(default_factory=list)
     resources: list[ResourceItem] = field(default_factory=list)
+    synonyms: list[SynonymGroup] = field(default_factory=list)
     catalogs: dict[str, CatalogFile] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -206,9 +231,38 @@ def _resource(item: LineDict, path: Path, problems: list[Problem]) -> ResourceIt
         file=path,
         line=item.line,
         lines=f.lines(),
+        locale=f.text("locale"),
+        tags=f.words("tags"),
+        checked=f.day("checked"),
+        checked_how=f.text("checked_how"),
     )
     f.unknown(RESOURCE_FIELDS + RESOURCE_OPTIONAL)
     return resource if f.ok else None
+
+
+def _synonyms(path: Path, problems: list[Problem]) -> list[SynonymGroup]:
+    """The groups of synonyms.yaml; a missing file is no groups (the search then uses tags alone)."""
+    if not path.exists():
+        return []
+    data, trouble = read_yaml(path)
+    problems += trouble
+    if trouble or data is None:
+        return []
+    if not isinstance(data, LineList):
+        problems.append(
+            Problem(path, getattr(data, "line", 1), "expected a list of groups, one a line: - [a, b, c]")
+        )
+        return []
+    groups = []
+    for index, group in enumerate(data):
+        line = data.line_of(index)
+        if not isinstance(group, list) or not all(isinstance(w, str) for w in group):
+            problems.append(
+                Problem(path, line, f"a group must be a list of words like [mi, heart attack], not {group!r}")
+            )
+        else:
+            groups.append(SynonymGroup(tuple(group), path, line))
+    return groups
 
 
 def _taxonomy(path: Path, problems: list[Problem]) -> Taxonomy:
@@ -284,6 +338,8 @@ def load_bank(root: Path | str | None = None) -> Bank:
     for item in [] if trouble else items_of(data, path, "resource", problems):
         if (resource := _resource(item, path, problems)) is not None:
             bank.resources.append(resource)
+
+    bank.synonyms = _synonyms(root / "synonyms.yaml", problems)
 
     for path in sorted((root / "catalog").glob("*.yaml")):
         if (catalog := _catalog(path, problems)) is not None:

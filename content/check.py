@@ -8,6 +8,7 @@ them: the item is listed as due, not withheld) do not.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,7 @@ from content.bank import (
     QUESTION_SEGMENTS,
     Bank,
     QuestionItem,
+    ResourceItem,
     load_bank,
     render_question,
 )
@@ -42,6 +44,11 @@ COLUMN_MAX = {
     "note": 120,
 }
 ALL_TOPICS = "general"  # a resource tag meaning "for every topic"
+LOCALES = ("us", "uk", "intl")
+# A link checked longer ago than this is listed for checking again (a warning).
+CHECK_AGAIN_DAYS = 365
+CHECKED_HOW_MIN = 12  # characters: "fetched, 200" is the shortest honest account
+_SEARCH_WORD = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")
 
 
 def exit_code(problems: Iterable[Problem]) -> int:
@@ -60,7 +67,8 @@ def check_bank(bank: Bank, today: date) -> list[Problem]:
     _check_taxonomy(bank, out)
     _check_questions(bank, today, out)
     check_rules(bank, out)
-    _check_resources(bank, out)
+    _check_resources(bank, today, out)
+    _check_synonyms(bank, out)
     check_catalog(bank, out)
     return sorted(out.problems, key=lambda p: (str(p.file), p.line, p.message))
 
@@ -210,7 +218,7 @@ def _check_question(bank: Bank, q: QuestionItem, label: str, today: date, out: R
         )
 
 
-def _check_resources(bank: Bank, out: Report) -> None:
+def _check_resources(bank: Bank, today: date, out: Report) -> None:
     ids: dict[str, int] = {}
     urls: dict[str, int] = {}
     topics = bank.taxonomy.topic_keys | {ALL_TOPICS}
@@ -251,3 +259,68 @@ def _check_resources(bank: Bank, out: Report) -> None:
         for topic in r.topics:
             if bank.taxonomy.topics and topic not in topics:
                 out.error(r.file, at("topics"), f"{label}: {_known(topic, topics, 'topic')}")
+        _check_search_fields(r, today, out)
+
+
+def _check_search_fields(r: ResourceItem, today: date, out: Report) -> None:
+    """Languages, locale, tags and the record of how the link was checked."""
+    label, at = f"resource {r.id}", r.line_of
+    if not r.languages:
+        out.error(
+            r.file, at("languages"), f"{label}: give the language(s) it is written in, e.g. [en] or [fr, en]"
+        )
+    for language in r.languages:
+        if not re.fullmatch(r"[a-z]{2}", language):
+            out.error(
+                r.file,
+                at("languages"),
+                f"{label}: language {language!r} is not a two-letter code like en, fr, es",
+            )
+    if r.locale not in LOCALES:
+        out.error(r.file, at("locale"), f"{label}: locale {r.locale!r} must be one of {', '.join(LOCALES)}")
+    if not r.tags:
+        out.error(r.file, at("tags"), f"{label}: give at least one tag: what a student might text to find it")
+    for tag in r.tags:
+        if not _SEARCH_WORD.fullmatch(tag.replace("-", " ")):
+            out.error(
+                r.file,
+                at("tags"),
+                f"{label}: tag {tag!r} must be lowercase ASCII words (a-z, 0-9, spaces, hyphens); "
+                "put other spellings in synonyms.yaml",
+            )
+    if r.checked > today:
+        out.warn(r.file, at("checked"), f"{label}: checked {r.checked} is after today ({today}); a typo?")
+    elif (today - r.checked).days > CHECK_AGAIN_DAYS:
+        out.warn(
+            r.file,
+            at("checked"),
+            f"{label}: link last checked {r.checked}, over {CHECK_AGAIN_DAYS} days ago; check it again",
+        )
+    if len(r.checked_how.strip()) < CHECKED_HOW_MIN:
+        out.error(
+            r.file,
+            at("checked_how"),
+            f"{label}: say how the link was checked (at least {CHECKED_HOW_MIN} characters), "
+            'e.g. "opened in a browser, page title matches" or "recalled, not fetched"',
+        )
+
+
+def _check_synonyms(bank: Bank, out: Report) -> None:
+    """Each group is two or more folded words, and no word belongs to two groups."""
+    seen: dict[str, int] = {}
+    for group in bank.synonyms:
+        if len(group.words) < 2:
+            out.error(group.file, group.line, f"synonym group {list(group.words)} needs at least two words")
+        for word in group.words:
+            if not _SEARCH_WORD.fullmatch(word):
+                out.error(
+                    group.file,
+                    group.line,
+                    f"synonym {word!r} must be lowercase ASCII words without accents or hyphens "
+                    "(the search folds them away)",
+                )
+            elif word in seen and seen[word] != group.line:
+                out.error(
+                    group.file, group.line, f"synonym {word!r} is already in the group at line {seen[word]}"
+                )
+            seen.setdefault(word, group.line)

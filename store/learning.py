@@ -20,10 +20,12 @@ from sqlalchemy import (
     Executable,
     Row,
     Select,
+    String,
     Table,
     and_,
     bindparam,
     case,
+    cast,
     func,
     insert,
     null,
@@ -144,6 +146,33 @@ class Learning:
         return list(
             self.session.scalars(select(Resource).where(Resource.active.is_(True)).order_by(Resource.id))
         )
+
+    def resources_version(self) -> tuple[tuple[Any, ...], ...]:
+        """What a search index is built from (id, title, kind, topics, languages of every active
+        resource) as plain text: read on each RES to tell whether a cached index is current,
+        without building a row object or decoding JSON per resource."""
+        rows = self.session.execute(
+            select(
+                Resource.id,
+                Resource.title,
+                Resource.kind,
+                cast(Resource.topics, String),
+                cast(Resource.languages, String),
+            )
+            .where(Resource.active.is_(True))
+            .order_by(Resource.id)
+        )
+        return tuple(tuple(row) for row in rows)
+
+    def resources_by_id(self, ids: list[str]) -> list[Resource]:
+        """These active resources, in the order of `ids` (unknown or retired ones left out)."""
+        found = {
+            r.id: r
+            for r in self.session.scalars(
+                select(Resource).where(Resource.id.in_(ids), Resource.active.is_(True))
+            )
+        }
+        return [found[i] for i in ids if i in found]
 
     # --- history --------------------------------------------------------------------------
 

@@ -92,12 +92,20 @@ RESOURCES = """\
   kind: reference
   languages: [en]
   note: ""
+  locale: us
+  tags: [review articles]
+  checked: 2026-11-20
+  checked_how: "well-known stable URL; recalled, not fetched"
 - id: kidney-basics
   title: "Kidney basics"
   url: "https://example.org/kidney"
   topics: [renal]
   kind: textbook
   languages: [en, fr]
+  locale: intl
+  tags: [kidney function, acute kidney injury]
+  checked: 2026-11-20
+  checked_how: "opened in a browser; the page title matches"
 """
 
 CATALOG_EN = """\

@@ -244,8 +244,8 @@ def test_http_url_and_unknown_resource_topic(tmp_path: Path) -> None:
     path.write_text(text.replace("topics: [renal]", "topics: [kidneys]"))
     problems = [p for p in check_content(root, TODAY) if p.is_error]
     assert [(p.file.name, p.line) for p in problems] == [
-        ("resources.yaml", 10),
-        ("resources.yaml", 11),
+        ("resources.yaml", 14),
+        ("resources.yaml", 15),
     ]
     assert "https://" in problems[0].message
     assert "unknown topic 'kidneys'" in problems[1].message
@@ -255,7 +255,7 @@ def test_duplicate_resource_id(tmp_path: Path) -> None:
     root = write_content(tmp_path)
     path = root / "resources.yaml"
     path.write_text(path.read_text().replace("id: kidney-basics", "id: statpearls"))
-    only_error(check_content(root, TODAY), "resources.yaml", 8, "statpearls", "already used")
+    only_error(check_content(root, TODAY), "resources.yaml", 12, "statpearls", "already used")
 
 
 def test_catalog_key_in_french_that_english_lacks(tmp_path: Path) -> None:

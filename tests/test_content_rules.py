@@ -338,7 +338,9 @@ def test_the_bundled_bank_passes_every_rule() -> None:
     problems = check_content(content_root(), TODAY)
     assert [str(p) for p in problems if p.is_error] == []
     rule_words = ("keys", "longest", "similar", "source", "locale", "distractor", "pair_with")
-    assert [str(p) for p in problems if any(w in p.message for w in rule_words)] == []
+    # Question rules only: resources.yaml's own warnings (a `checked` date) say "resource".
+    questions = [p for p in problems if "questions" in p.file.parts]
+    assert [str(p) for p in questions if any(w in p.message for w in rule_words)] == []
 
 
 def test_the_bundled_bank_carries_the_named_fixes() -> None:
