@@ -1,9 +1,9 @@
 """Short-link clicks for people and programs: the console's clicks page (resources or
 opportunities) and `GET /api/v1/links/clicks`, both summed over a range of UTC days.
 
-The house privacy rule holds for every breakdown: a cell (one channel, one country) under
-MIN_CELL clicks is shown as "<10" (`null` in JSON), and when that leaves exactly one cell hidden
-beside a shown total, the next smallest is hidden too, so the total cannot give it away.
+The house privacy rule holds for every figure: a total, or a cell of a breakdown (one channel, one
+country), of 1 to 9 clicks is shown as "<10" (`null` in JSON); when that leaves exactly one cell
+hidden beside a shown total, the next smallest is hidden too, so the total cannot give it away.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ class Clicks:
         self.by_country[country] = self.by_country.get(country, 0) + row.clicks
 
     def public(self) -> dict[str, Any]:
-        """What may be shown: the total, and the breakdowns with small cells suppressed."""
+        """What may be shown: the total and the breakdowns, small figures suppressed (0 is shown)."""
         return {
-            "total": self.total,
+            "total": self.total if self.total == 0 or self.total >= MIN_CELL else None,
             "by_channel": suppressed(self.by_channel),
             "by_country": dict(sorted(suppressed(self.by_country).items())),
         }
@@ -101,7 +101,12 @@ def _table(session: Any, kind: str, first: date | None, last: date | None) -> li
         {"kind": kind, "id": target, "title": titles.get(target, "(removed)"), "clicks": clicks}
         for target, clicks in summaries.items()
     ]
-    return sorted(items, key=lambda item: (-item["clicks"]["total"], item["id"]))
+    # Most clicked first; the suppressed ones together, after every shown count and before 0.
+    return sorted(items, key=lambda item: (-_rank(item["clicks"]["total"]), item["id"]))
+
+
+def _rank(total: int | None) -> float:
+    return MIN_CELL - 0.5 if total is None else total
 
 
 @console.get("/clicks")
@@ -119,7 +124,7 @@ def clicks() -> tuple[str, int]:
     html = render_template(
         "admin/clicks.html",
         kind=kind,
-        kinds=KINDS,
+        kinds={RESOURCE: "resources", OPPORTUNITY: "opportunities"},
         items=_table(db(), kind, first, last),
         first=first,
         last=last,

@@ -98,14 +98,15 @@ OPPORTUNITY_INPUT = {
 }
 
 
-# A breakdown cell under 10 clicks is null (the privacy rule; gateway/admin/clicks.py).
+# A figure of 1 to 9 clicks is null (the privacy rule; gateway/admin/clicks.py).
 _CELLS = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
 CLICKS = {
     "type": "object",
     "description": "people opening the short link (previews, bots and prefetches are not counted); "
-    "a channel or country under 10 clicks is null, and so is the next smallest when only one is",
+    "a total, channel or country of 1 to 9 clicks is null, and so is the next smallest cell "
+    "when only one is",
     "properties": {
-        "total": {"type": "integer"},
+        "total": {"type": ["integer", "null"]},
         "by_channel": _CELLS | {"description": "sms, whatsapp"},
         "by_country": _CELLS | {"description": "ISO 3166 alpha-2, or unknown"},
     },
