@@ -224,7 +224,8 @@ def _save(ctx: Context, person: Person, number: int | None) -> Outcome:
     remind_on = chosen.deadline - REMIND_BEFORE
     remind_at = push_instant(person, remind_on)
     if remind_at <= ctx.now and ctx.opportunities.saved(person.id, chosen.id) is None:
-        return reply(ctx.say(person, "opp_save_soon", title=chosen.title, date=deadline, link=opportunity_url(ctx, person, chosen)))
+        link = opportunity_url(ctx, person, chosen)
+        return reply(ctx.say(person, "opp_save_soon", title=chosen.title, date=deadline, link=link))
     saved = ctx.opportunities.save(person.id, chosen.id, remind_at)
     remind_date = local_date(person, saved.remind_at)
     return reply(ctx.say(person, "opp_saved", date=short_date(ctx, person, remind_date), deadline=deadline))

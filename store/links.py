@@ -35,9 +35,7 @@ def new_code() -> str:
 
 class ShortLink(Base):
     __tablename__ = "short_links"
-    __table_args__ = (
-        UniqueConstraint("kind", "target", "channel", "country", name="uq_short_links_target"),
-    )
+    __table_args__ = (UniqueConstraint("kind", "target", "channel", "country", name="uq_short_links_target"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(CleanString(CODE_MAX), unique=True)
@@ -110,7 +108,12 @@ class ShortLinks:
                 with self.session.begin_nested():
                     self.session.add(
                         ShortLink(
-                            code=code, kind=kind, target=target, channel=channel, country=country, created_at=now
+                            code=code,
+                            kind=kind,
+                            target=target,
+                            channel=channel,
+                            country=country,
+                            created_at=now,
                         )
                     )
             except IntegrityError:

@@ -227,4 +227,6 @@ def test_rounds_tick_sends_the_digest(tick_settings, twilio, runner):
     # The CLI's settings have PUBLIC_URL, so the link goes out short.
     lines = [m["Body"].splitlines()[1] for m in twilio.sent if "New opportunities" in m["Body"]]
     assert len(lines) == 1
-    assert re.fullmatch(r"1\) Open Grant, WHO, by 12 Jan, https://rounds\.example\.org/r/[2-9a-z]{6}", lines[0])
+    assert re.fullmatch(
+        r"1\) Open Grant, WHO, by 12 Jan, https://rounds\.example\.org/r/[2-9a-z]{6}", lines[0]
+    )

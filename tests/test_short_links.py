@@ -13,7 +13,16 @@ import pytest
 from sqlalchemy import select
 
 from gateway.admin.clicks import suppressed
-from store.links import ALPHABET, CODE_LENGTH, OPPORTUNITY, RESOURCE, LinkClick, ShortLink, ShortLinks, new_code
+from store.links import (
+    ALPHABET,
+    CODE_LENGTH,
+    OPPORTUNITY,
+    RESOURCE,
+    LinkClick,
+    ShortLink,
+    ShortLinks,
+    new_code,
+)
 from store.models import Resource
 from tests.admin_support import bearer, make_admin, make_token, sign_in
 from tests.conftest import PUBLIC_URL
@@ -148,7 +157,11 @@ def library(db, now):
     links = ShortLinks(db)
     codes = {
         key: links.code_for(RESOURCE, "cardio-a", channel, country, now)
-        for key, channel, country in (("sms-ng", "sms", "NG"), ("wa-ng", "whatsapp", "NG"), ("sms-gh", "sms", "GH"))
+        for key, channel, country in (
+            ("sms-ng", "sms", "NG"),
+            ("wa-ng", "whatsapp", "NG"),
+            ("sms-gh", "sms", "GH"),
+        )
     }
     db.commit()
     return codes
@@ -195,7 +208,8 @@ def test_previews_and_bots_are_redirected_but_not_counted(client, db, library, u
 
 
 @pytest.mark.parametrize(
-    "headers", [{"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}, {"X-Purpose": "preview"}, {"X-Moz": "prefetch"}]
+    "headers",
+    [{"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}, {"X-Purpose": "preview"}, {"X-Moz": "prefetch"}],
 )
 def test_prefetches_and_head_are_redirected_but_not_counted(client, db, clock, library, headers):
     assert click(client, library["sms-ng"], **headers).status_code == 302

@@ -18,10 +18,9 @@ from store.models import Resource
 from tests.admin_support import make_admin
 from tests.flows_support import seed_library
 
-from tests.test_short_links import PHONE_BROWSER
-
 # The browser, sign-in and screenshot helpers are the console browser tests' own.
 from tests.test_admin_browser import browser, shot, sign_in  # noqa: F401
+from tests.test_short_links import PHONE_BROWSER
 
 
 @pytest.fixture

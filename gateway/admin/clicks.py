@@ -15,7 +15,8 @@ from typing import Any
 from flask import Response, jsonify, render_template, request
 from sqlalchemy import select
 
-from gateway.admin.api import ApiError, api, db as api_db
+from gateway.admin.api import ApiError, api
+from gateway.admin.api import db as api_db
 from gateway.admin.web import console, db
 from store.links import KINDS, OPPORTUNITY, RESOURCE, ClickRow, ShortLinks
 from store.models import Resource

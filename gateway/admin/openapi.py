@@ -343,7 +343,11 @@ def spec(server: str) -> dict[str, Any]:
                 "get": {
                     "summary": "Short-link clicks per resource or opportunity, summed over UTC days",
                     "parameters": [
-                        _query("kind", {"type": "string", "enum": ["resource", "opportunity"]}, "default resource"),
+                        _query(
+                            "kind",
+                            {"type": "string", "enum": ["resource", "opportunity"]},
+                            "default resource",
+                        ),
                         _query("from", {"type": "string", "format": "date"}, "first UTC day"),
                         _query("to", {"type": "string", "format": "date"}, "last UTC day"),
                     ],

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from flows.opportunities import OpportunityError, checked_values
-from gateway.admin.clicks import opportunity_clicks
 from gateway.admin.api import ADMIN, EDITOR, ApiError, _iso, _settings, api, body, db, needs, user
+from gateway.admin.clicks import opportunity_clicks
 from store.opportunities import DRAFT, STATUSES, Opportunities, Opportunity
 
 
