@@ -147,6 +147,24 @@ def test_a_code_clash_picks_another_code(db, now, monkeypatch):
     assert ShortLinks(db).code_for(RESOURCE, "cardio-a", "sms", "NG", now) == first
 
 
+def test_a_res_text_through_the_webhook_gets_a_short_link_that_redirects_and_counts(client, db, clock):
+    from tests.conftest import Phone as WebhookPhone
+
+    seed_library(db)
+    db.commit()
+    phone = WebhookPhone(client, NIGERIA, whatsapp=True)
+    for text in ("JOIN", "Ada", "1", "OK"):
+        phone.text(text)
+    (page,) = phone.text("RES cardio")
+    code = codes_in(page)[0]
+    response = click(client, code)
+    assert response.status_code == 302 and response.headers["Location"] == "https://example.org/heart-a"
+    db.expire_all()
+    link = link_of(db, code)
+    assert (link.target, link.channel) == ("cardio-a", "whatsapp")
+    assert [r.clicks for r in ShortLinks(db).clicks(RESOURCE)] == [1]
+
+
 # --- the redirect ----------------------------------------------------------------------------------
 
 
