@@ -23,8 +23,8 @@ from flows.quiz import open_attempt, plan_daily_question
 from flows.schedule import push_instant
 from store.db import session_factory
 from store.learning import Learning
-from store.models import Person, Question
 from store.links import CODE_LENGTH
+from store.models import Person, Question
 from store.settings import Settings
 
 DAYS = 30
@@ -185,7 +185,9 @@ def short_link_figures(results: Results, settings: Settings) -> None:
         )
         real_characters = statistics.mean(real.characters)
         results.add(
-            Figure("cost", f"{language}: RES page per topic, real URLs", "characters/reply", [real_characters])
+            Figure(
+                "cost", f"{language}: RES page per topic, real URLs", "characters/reply", [real_characters]
+            )
         )
         for n, base in enumerate(SHORT_BASES):
             short = res_pages(settings.with_(public_url=base), language, seed + 10 * (n + 1))
