@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
 
 import crawleruseragents
 from flask import Blueprint, Response, current_app, redirect, request
 from markupsafe import escape
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from content.catalog import Catalog, get_catalog
@@ -42,7 +44,7 @@ _PAGE = (
 )
 
 
-def is_counted(method: str, user_agent: str, headers: dict[str, str]) -> bool:
+def is_counted(method: str, user_agent: str, headers: Mapping[str, str]) -> bool:
     """Whether this request is a person opening the link (not a preview, a bot or a prefetch)."""
     if method != "GET":
         return False
@@ -89,9 +91,14 @@ def follow(code: str) -> Response:
         url = _open_target(session, link, settings, language)
         if isinstance(url, Response):
             return url
-        if is_counted(request.method, request.user_agent.string, dict(request.headers)):
-            links.count(link.id, settings.clock.now().date())
-            session.commit()
+        if is_counted(request.method, request.user_agent.string, request.headers):
+            try:
+                links.count(link.id, settings.clock.now().date())
+                session.commit()
+            except SQLAlchemyError:
+                # A click the database could not take is lost; the student still gets the page.
+                session.rollback()
+                log.exception("could not count a click on %s", code)
     finally:
         session.close()
     response = redirect(url, 302)

@@ -10,7 +10,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gateway.admin.clicks import suppressed
 from store.links import (
@@ -153,8 +153,8 @@ def test_a_res_text_through_the_webhook_gets_a_short_link_that_redirects_and_cou
     seed_library(db)
     db.commit()
     phone = WebhookPhone(client, NIGERIA, whatsapp=True)
-    for text in ("JOIN", "Ada", "1", "OK"):
-        phone.text(text)
+    for body in ("JOIN", "Ada", "1", "OK"):
+        phone.text(body)
     (page,) = phone.text("RES cardio")
     code = codes_in(page)[0]
     response = click(client, code)
@@ -235,6 +235,18 @@ def test_prefetches_and_head_are_redirected_but_not_counted(client, db, clock, l
     assert counts(db) == []
     click(client, library["sms-ng"])
     assert counts(db) == [("sms", "NG", clock.now().date(), 1)]
+
+
+def test_a_click_the_database_cannot_count_still_redirects(client, db, library):
+    db.execute(text("ALTER TABLE link_clicks RENAME TO link_clicks_away"))
+    db.commit()
+    try:
+        response = click(client, library["sms-ng"])
+    finally:
+        db.execute(text("ALTER TABLE link_clicks_away RENAME TO link_clicks"))
+        db.commit()
+    assert response.status_code == 302 and response.headers["Location"] == "https://example.org/heart-a"
+    assert counts(db) == []
 
 
 @pytest.mark.parametrize("code", ["zzzzzz", "abc", "has-dash", "x" * 40])
