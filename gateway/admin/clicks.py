@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response, jsonify, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.admin.api import ApiError, api
 from gateway.admin.api import db as api_db
@@ -70,7 +71,7 @@ def clicks_by_target(
     return {target: summary.public() for target, summary in summaries.items()}
 
 
-def opportunity_clicks(session: Any, ids: list[int]) -> dict[str, dict[str, Any]]:
+def opportunity_clicks(session: Session, ids: list[int]) -> dict[str, dict[str, Any]]:
     targets = [str(i) for i in ids]
     return clicks_by_target(ShortLinks(session).clicks(OPPORTUNITY, targets), OPPORTUNITY, targets)
 
@@ -87,13 +88,13 @@ def _days() -> tuple[date | None, date | None]:
     return days[0], days[1]
 
 
-def _titles(session: Any, kind: str) -> dict[str, str]:
+def _titles(session: Session, kind: str) -> dict[str, str]:
     if kind == RESOURCE:
         return {r.id: r.title for r in session.scalars(select(Resource).order_by(Resource.id))}
     return {str(o.id): o.title for o in session.scalars(select(Opportunity).order_by(Opportunity.id))}
 
 
-def _table(session: Any, kind: str, first: date | None, last: date | None) -> list[dict[str, Any]]:
+def _table(session: Session, kind: str, first: date | None, last: date | None) -> list[dict[str, Any]]:
     """Every resource or opportunity with its clicks in [first, last], most clicked first."""
     titles = _titles(session, kind)
     rows = ShortLinks(session).clicks(kind, None, first, last)
