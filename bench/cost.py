@@ -7,6 +7,7 @@ Counts every outbound text's SMS segments and encoding with content.segments.
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from flows.quiz import open_attempt, plan_daily_question
 from flows.schedule import push_instant
 from store.db import session_factory
 from store.learning import Learning
+from store.links import CODE_LENGTH
 from store.models import Person, Question
 from store.settings import Settings
 
@@ -126,6 +128,111 @@ class Cohort:
         session.close()
 
 
+# PUBLIC_URL values the short links are sized with: a subdomain as a deployment might have it,
+# and a short domain of the kind link shorteners use.
+SHORT_BASES = ("https://rounds.example.org", "https://rnd.to")
+
+
+@dataclass
+class ResPages:
+    """Every topic's first RES page for one SMS student: segments, links shown, link lengths."""
+
+    segments: list[int] = field(default_factory=list)
+    links: list[int] = field(default_factory=list)
+    characters: list[int] = field(default_factory=list)
+
+    @property
+    def per_page(self) -> float:
+        return sum(self.segments) / len(self.segments)
+
+    @property
+    def links_per_segment(self) -> float:
+        return sum(self.links) / sum(self.segments)
+
+
+def res_pages(settings: Settings, language: str, seed: int) -> ResPages:
+    """One onboarded SMS student asks `RES <topic>` for every topic that has resources."""
+    cohort = Cohort(settings, language, 1, seed)
+    cohort.onboard(FIRST_DAY)
+    session = cohort.sessions()
+    at = datetime.combine(FIRST_DAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
+    topics = sorted({t for r in Learning(session).resources() for t in r.topics or []} - {"general"})
+    pages = ResPages()
+    for topic in topics:
+        for reply in cohort.text(session, cohort.phones[0], f"RES {topic}", at, "res", "RES"):
+            pages.segments.append(segments.count(reply).segments)
+            pages.links.append(reply.count("://"))
+            pages.characters.append(len(reply))
+    session.commit()
+    session.close()
+    return pages
+
+
+def short_link_figures(results: Results, settings: Settings) -> None:
+    """RES replies with the real URLs and with short links, side by side, in each language."""
+    session = session_factory(settings.database_url)()
+    lengths = [len(r.url) for r in Learning(session).resources()]
+    session.close()
+    for language, seed in (("en", 11), ("fr", 12), ("es", 13)):
+        real = res_pages(settings, language, seed)
+        results.add(
+            Figure(
+                "cost",
+                f"{language}: RES page per topic, real URLs ({len(real.segments)} topics)",
+                "segments/reply",
+                [real.per_page],
+            )
+        )
+        real_characters = statistics.mean(real.characters)
+        results.add(
+            Figure(
+                "cost", f"{language}: RES page per topic, real URLs", "characters/reply", [real_characters]
+            )
+        )
+        for n, base in enumerate(SHORT_BASES):
+            short = res_pages(settings.with_(public_url=base), language, seed + 10 * (n + 1))
+            link = len(f"{base}/r/") + CODE_LENGTH
+            results.add(
+                Figure(
+                    "cost",
+                    f"{language}: the same with {link}-character short links ({base})",
+                    "segments/reply",
+                    [short.per_page],
+                    ratio=short.per_page / real.per_page,
+                    baseline="real URLs",
+                    target="< real URLs",
+                    met=short.per_page < real.per_page,
+                )
+            )
+            characters = statistics.mean(short.characters)
+            results.add(
+                Figure(
+                    "cost",
+                    f"{language}: the same with {link}-character short links ({base})",
+                    "characters/reply",
+                    [characters],
+                    baseline="real URLs",
+                    ratio=characters / real_characters,
+                )
+            )
+            fewer = sum(a < b for a, b in zip(short.segments, real.segments, strict=True))
+            results.note(
+                "cost",
+                f"{language}, short links of {link} characters ({base}): {fewer} of "
+                f"{len(real.segments)} RES pages take fewer segments than with the real URLs "
+                f"(pages hold at most 3 links and {max(real.segments)} segments here either way)",
+            )
+    for base in SHORT_BASES:
+        link = len(f"{base}/r/") + CODE_LENGTH
+        shorter = sum(n <= link for n in lengths)
+        results.note(
+            "cost",
+            f"of the {len(lengths)} bundled resource URLs (median {sorted(lengths)[len(lengths) // 2]} "
+            f"characters), {shorter} are no longer than a {link}-character short link ({base}): "
+            "for those, mostly bare homepages, the short link costs characters instead of saving them",
+        )
+
+
 def simulate(settings: Settings, language: str, size: int, seed: int) -> Tally:
     cohort = Cohort(settings, language, size, seed)
     cohort.onboard(FIRST_DAY - timedelta(days=1))
@@ -190,6 +297,7 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
             f"{SCORE_SHARE} and RES with {RES_SHARE}; English segments per student per day by kind: "
             + ", ".join(f"{kind} {n:.2f}" for kind, n in sorted(per_kind.items(), key=lambda x: -x[1])),
         )
+        short_link_figures(results, settings)
         for language, seed in (("fr", 2), ("es", 3)):
             tally = simulate(settings, language, others, seed=seed)
             results.add(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from content.catalog import Catalog
 from flows.schedule import reschedule
 from store.learning import Learning
+from store.links import ShortLinks
 from store.mentoring import Mentoring
 from store.models import ACTIVE, Person
 from store.opportunities import Opportunities
@@ -88,6 +89,11 @@ class Context:
     def opportunities(self) -> Opportunities:
         """Opportunities, saved reminders and digest subscriptions, queried on this context's session."""
         return Opportunities(self.session)
+
+    @cached_property
+    def links(self) -> ShortLinks:
+        """Short-link codes, made on first use and remembered for this context."""
+        return ShortLinks(self.session)
 
 
 # A keyword's or an open flow's handler always answers; a route may pass (None) to the next one.

@@ -18,6 +18,7 @@ import phonenumbers
 
 from content.segments import for_channel, segment_count, truncate_to
 from flows.engine import Command, Context, Outcome, reply
+from flows.links import opportunity_url
 from flows.onboarding import TRACKS
 from flows.schedule import in_quiet_hours, local_date, push_instant
 from store.models import ACTIVE, PAUSED, Person
@@ -72,7 +73,7 @@ def _line(ctx: Context, person: Person, number: int, opportunity: Opportunity) -
         title=opportunity.title,
         org=opportunity.org,
         date=short_date(ctx, person, opportunity.deadline),
-        link=opportunity.link,
+        link=opportunity_url(ctx, person, opportunity),
     )
 
 
@@ -210,7 +211,7 @@ def _detail(ctx: Context, person: Person, number: int) -> Outcome:
         org=chosen.org,
         date=short_date(ctx, person, chosen.deadline),
         who=_who(ctx, person, chosen),
-        link=chosen.link,
+        link=opportunity_url(ctx, person, chosen),
     )
     return reply(_sent(person, text))
 
@@ -223,7 +224,8 @@ def _save(ctx: Context, person: Person, number: int | None) -> Outcome:
     remind_on = chosen.deadline - REMIND_BEFORE
     remind_at = push_instant(person, remind_on)
     if remind_at <= ctx.now and ctx.opportunities.saved(person.id, chosen.id) is None:
-        return reply(ctx.say(person, "opp_save_soon", title=chosen.title, date=deadline, link=chosen.link))
+        link = opportunity_url(ctx, person, chosen)
+        return reply(ctx.say(person, "opp_save_soon", title=chosen.title, date=deadline, link=link))
     saved = ctx.opportunities.save(person.id, chosen.id, remind_at)
     remind_date = local_date(person, saved.remind_at)
     return reply(ctx.say(person, "opp_saved", date=short_date(ctx, person, remind_date), deadline=deadline))
@@ -299,7 +301,7 @@ def reminder_text(ctx: Context, person: Person, opportunity: Opportunity) -> str
         title=opportunity.title,
         org=opportunity.org,
         date=short_date(ctx, person, opportunity.deadline),
-        link=opportunity.link,
+        link=opportunity_url(ctx, person, opportunity),
     )
     return truncate_to(for_channel(text, person.channel), 2)
 

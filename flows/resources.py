@@ -21,6 +21,7 @@ from content import content_root
 from content.search import Entry, Extras, ResourceIndex, load_vocabulary
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows.engine import Command, Context, Outcome, reply
+from flows.links import resource_url
 from store.models import Person
 
 PAGE_SIZE = 3
@@ -196,7 +197,7 @@ def _page(
     chosen = ctx.learning.resources_by_id(library[offset : offset + PAGE_SIZE])
     while True:
         more = offset + len(chosen) < len(library)
-        items = "\n".join(f"{r.title} {r.url}" for r in chosen)
+        items = "\n".join(f"{r.title} {resource_url(ctx, person, r)}" for r in chosen)
         text = ctx.say(person, "res_page_more" if more else "res_page", topic=topic.name, items=items)
         if segment_count(text) <= PAGE_SEGMENTS or len(chosen) == 1:
             break

@@ -13,7 +13,10 @@ NIGERIA = "+2348031234567"
 
 @pytest.fixture
 def chat_settings(settings, tmp_path_factory):
-    return settings.with_(content_path=str(content_folder(tmp_path_factory.getbasetemp())))
+    # Without PUBLIC_URL links go out as they are: these transcripts read the real ones
+    # (tests/test_short_links.py reads the short ones).
+    folder = str(content_folder(tmp_path_factory.getbasetemp()))
+    return settings.with_(content_path=folder, public_url="")
 
 
 @pytest.fixture

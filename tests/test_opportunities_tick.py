@@ -3,6 +3,7 @@ sent by a real RQ worker to the Twilio stand-in; and expiry."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -30,7 +31,8 @@ def at(text: str) -> datetime:
 def tick_settings(send_settings):
     with session_scope(send_settings.database_url) as session:
         load_content(session, None, send_settings.clock.now().date())
-    return send_settings
+    # The real links, as without PUBLIC_URL; tests/test_short_links.py sends the short ones.
+    return send_settings.with_(public_url="")
 
 
 SET_UP = at("2026-11-26T12:00:00Z")
@@ -222,6 +224,9 @@ def test_rounds_tick_sends_the_digest(tick_settings, twilio, runner):
     again = runner.invoke(args=["tick", "--at", "2026-11-27T06:30:00Z"])
     assert again.exit_code == 0, again.output
     work(tick_settings)
-    assert [m["Body"].splitlines()[1] for m in twilio.sent if "New opportunities" in m["Body"]] == [
-        "1) Open Grant, WHO, by 12 Jan, https://ex.org/open-grant"
-    ]
+    # The CLI's settings have PUBLIC_URL, so the link goes out short.
+    lines = [m["Body"].splitlines()[1] for m in twilio.sent if "New opportunities" in m["Body"]]
+    assert len(lines) == 1
+    assert re.fullmatch(
+        r"1\) Open Grant, WHO, by 12 Jan, https://rounds\.example\.org/r/[2-9a-z]{6}", lines[0]
+    )

@@ -8,6 +8,7 @@ from flask.blueprints import BlueprintSetupState
 from gateway.admin import (  # noqa: F401
     broadcast_pages,
     cleaning,
+    clicks,
     content_pages,
     errors,
     opportunity_api,

@@ -98,6 +98,21 @@ OPPORTUNITY_INPUT = {
 }
 
 
+# A figure of 1 to 9 clicks is null (the privacy rule; gateway/admin/clicks.py).
+_CELLS = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
+CLICKS = {
+    "type": "object",
+    "description": "people opening the short link (previews, bots and prefetches are not counted); "
+    "a total, channel or country of 1 to 9 clicks is null, and so is the next smallest cell "
+    "when only one is",
+    "properties": {
+        "total": {"type": ["integer", "null"]},
+        "by_channel": _CELLS | {"description": "sms, whatsapp"},
+        "by_country": _CELLS | {"description": "ISO 3166 alpha-2, or unknown"},
+    },
+}
+
+
 def spec(server: str) -> dict[str, Any]:
     """The document served at /api/v1/openapi.json, with `server` as its base URL."""
     ok = lambda schema, text="OK": {"200": _json(schema, text)}  # noqa: E731
@@ -293,11 +308,23 @@ def spec(server: str) -> dict[str, Any]:
             },
             "/opportunities": {
                 "get": {
-                    "summary": "Opportunities, nearest deadline first, with their status today",
+                    "summary": "Opportunities, nearest deadline first, with their status today "
+                    "and their short-link clicks",
                     "parameters": [
                         _query("status", {"type": "string", "enum": ["draft", "approved", "expired"]})
                     ],
-                    "responses": ok(obj) | ERRORS,
+                    "responses": ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "opportunities": {
+                                    "type": "array",
+                                    "items": {"type": "object", "properties": {"clicks": _ref("Clicks")}},
+                                }
+                            },
+                        }
+                    )
+                    | ERRORS,
                 },
                 "post": {
                     "summary": "Add an opportunity as a draft (editor); an admin approves it",
@@ -312,6 +339,41 @@ def spec(server: str) -> dict[str, Any]:
                     "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
                 }
             },
+            "/links/clicks": {
+                "get": {
+                    "summary": "Short-link clicks per resource or opportunity, summed over UTC days",
+                    "parameters": [
+                        _query(
+                            "kind",
+                            {"type": "string", "enum": ["resource", "opportunity"]},
+                            "default resource",
+                        ),
+                        _query("from", {"type": "string", "format": "date"}, "first UTC day"),
+                        _query("to", {"type": "string", "format": "date"}, "last UTC day"),
+                    ],
+                    "responses": ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "kind": {"type": "string"},
+                                "min_cell": {"type": "integer"},
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "id": {"type": "string"},
+                                            "title": {"type": "string"},
+                                            "clicks": _ref("Clicks"),
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    )
+                    | ERRORS,
+                }
+            },
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": ok(obj)}},
         },
         "components": {
@@ -324,6 +386,7 @@ def spec(server: str) -> dict[str, Any]:
                 },
                 "BroadcastInput": BROADCAST_INPUT,
                 "OpportunityInput": OPPORTUNITY_INPUT,
+                "Clicks": CLICKS,
             },
             "responses": {
                 name: _json(_ref("Error"), text)

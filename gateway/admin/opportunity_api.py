@@ -9,6 +9,7 @@ from flask import Response, jsonify, request
 
 from flows.opportunities import OpportunityError, checked_values
 from gateway.admin.api import ADMIN, EDITOR, ApiError, _iso, _settings, api, body, db, needs, user
+from gateway.admin.clicks import opportunity_clicks
 from store.opportunities import DRAFT, STATUSES, Opportunities, Opportunity
 
 
@@ -41,7 +42,8 @@ def list_opportunities() -> Response:
         raise ApiError(400, f"status must be one of {', '.join(STATUSES)}")
     today = _today()
     rows = [r for r in Opportunities(db()).listing() if not status or r.status_on(today) == status]
-    return jsonify(opportunities=[opportunity_json(r, today) for r in rows])
+    clicks = opportunity_clicks(db(), [r.id for r in rows])
+    return jsonify(opportunities=[opportunity_json(r, today) | {"clicks": clicks[str(r.id)]} for r in rows])
 
 
 def _list_of(data: dict[str, Any], name: str) -> list[str]:

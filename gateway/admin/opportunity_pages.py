@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, render_template, request
 
 from flows.opportunities import OpportunityError, checked_values
+from gateway.admin.clicks import MIN_CELL, opportunity_clicks
 from gateway.admin.web import ADMIN, EDITOR, back, console, current_user, db, not_found, requires, settings
 from store.opportunities import DRAFT, KINDS, Opportunities
 
@@ -16,6 +17,8 @@ def _page(errors: list[str] | None = None, status: int = 200) -> tuple[str, int]
     html = render_template(
         "admin/opportunities.html",
         rows=[(row, row.status_on(today)) for row in rows],
+        clicks=opportunity_clicks(db(), [row.id for row in rows]),
+        min_cell=MIN_CELL,
         kinds=KINDS,
         errors=errors or [],
         form=request.form if errors else {},
