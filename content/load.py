@@ -165,7 +165,9 @@ def sync_programs(session: Session, programs: list[ProgramItem]) -> Counts:
             for name, value in changes.items():
                 setattr(program, name, value)
             changed = bool(changes)
-        days = {d.day: d for d in session.scalars(select(ProgramDay).where(ProgramDay.program_id == program.id))}
+        days = {
+            d.day: d for d in session.scalars(select(ProgramDay).where(ProgramDay.program_id == program.id))
+        }
         for number, day in enumerate(item.days, start=1):
             lesson, questions = dict(day.lesson), list(day.questions)
             row = days.pop(number, None)

@@ -78,9 +78,7 @@ def read_program(path: Path, problems: list[Problem]) -> ProgramItem | None:
     summary = _languages(f, "summary", data.get("summary"))
     tracks = f.words("tracks", required=False)
     review_value = data.get("review")
-    review = (
-        {str(k): str(v) for k, v in review_value.items()} if isinstance(review_value, LineDict) else {}
-    )
+    review = {str(k): str(v) for k, v in review_value.items()} if isinstance(review_value, LineDict) else {}
     days = []
     raw_days = data.get("days")
     if not isinstance(raw_days, list) or not raw_days:
@@ -137,22 +135,37 @@ def check_programs(
         seen.setdefault(code, file)
         if file.stem != code.lower():
             out.error(file, line, f"program {code} belongs in programs/{code.lower()}.yaml")
-        for name, texts, limit in (("title", program.title, TITLE_MAX), ("summary", program.summary, SUMMARY_MAX)):
+        for name, texts, limit in (
+            ("title", program.title, TITLE_MAX),
+            ("summary", program.summary, SUMMARY_MAX),
+        ):
             for language, text in texts.items():
                 if len(normalise(text)) > limit:
                     where = program.lines.get(name, program.line)
-                    out.error(file, where, f"program {code} {name} ({language}) is {len(text)} chars; at most {limit}")
+                    out.error(
+                        file,
+                        where,
+                        f"program {code} {name} ({language}) is {len(text)} chars; at most {limit}",
+                    )
         for track in program.tracks:
             if track not in track_keys:
-                out.error(file, program.lines.get("tracks", program.line), f"program {code}: unknown track {track!r}")
+                out.error(
+                    file,
+                    program.lines.get("tracks", program.line),
+                    f"program {code}: unknown track {track!r}",
+                )
         total = len(program.days)
         for number, day in enumerate(program.days, start=1):
             low, high = QUESTIONS_PER_DAY
             if not low <= len(day.questions) <= high:
-                out.error(file, day.line, f"program {code} day {number}: {len(day.questions)} questions; 1 to 3")
+                out.error(
+                    file, day.line, f"program {code} day {number}: {len(day.questions)} questions; 1 to 3"
+                )
             for question_id in day.questions:
                 if question_id not in question_ids:
-                    out.error(file, day.line, f"program {code} day {number}: no question {question_id} in the bank")
+                    out.error(
+                        file, day.line, f"program {code} day {number}: no question {question_id} in the bank"
+                    )
             for language, lesson in day.lesson.items():
                 segments = sms_length(day_label(code, number, total) + lesson)
                 if segments > LESSON_SEGMENTS:

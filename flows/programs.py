@@ -16,7 +16,7 @@ from datetime import date, datetime
 from flows import onboarding, quiz
 from flows.engine import Command, Context, Outcome, reply
 from flows.schedule import in_quiet_hours, local_date
-from store.models import OPTED_OUT, Person, Question
+from store.models import Person
 from store.programs import (
     COMPLETED,
     LEFT,
@@ -87,7 +87,7 @@ def _ask(
 
 
 def _open_day(ctx: Context, person: Person, enrolment: Enrolment, program: Program) -> tuple[int, int] | None:
-    """(day, question) to send now: the first open question of an unfinished day, else the next day's first."""
+    """(day, question) to send now: an unfinished day's first open question, else the next day's first."""
     day = enrolment.day
     if day >= 1:
         program_day = _day(ctx, program.id, day)
@@ -163,7 +163,9 @@ def _after(ctx: Context, person: Person, source: str, verdict: str) -> str | Non
                 return f"{verdict}\n{following}"
     if not _resolved(progress, day, count):
         return verdict
-    lesson = ctx.say(person, "program_lesson", verdict=verdict, lesson=program_day.lesson_in(person.language or "en"))
+    lesson = ctx.say(
+        person, "program_lesson", verdict=verdict, lesson=program_day.lesson_in(person.language or "en")
+    )
     if day < program.days:
         return lesson
     return f"{lesson}\n{_complete(ctx, person, enrolment, program, progress)}"
@@ -177,8 +179,12 @@ def _complete(
     enrolment.status, enrolment.completed_at = COMPLETED, ctx.now
     title = program.title_in(person.language or "en")
     if share < CERTIFICATE_SHARE:
-        return ctx.say(person, "program_done_no_certificate", title=title, share=share, need=CERTIFICATE_SHARE)
-    certificate = programs_of(ctx).issue(enrolment, first_name(person), share, local_date(person, ctx.now), ctx.now)
+        return ctx.say(
+            person, "program_done_no_certificate", title=title, share=share, need=CERTIFICATE_SHARE
+        )
+    certificate = programs_of(ctx).issue(
+        enrolment, first_name(person), share, local_date(person, ctx.now), ctx.now
+    )
     return ctx.say(person, "program_done", title=title, code=certificate.code)
 
 
@@ -255,7 +261,11 @@ def join(ctx: Context, person: Person, command: Command) -> Outcome:
     if current is not None:
         held = _program(ctx, current.program_id)
         if held.id == program.id:
-            return reply(ctx.say(person, "program_already", title=held.title_in(language), day=current.day, days=held.days))
+            return reply(
+                ctx.say(
+                    person, "program_already", title=held.title_in(language), day=current.day, days=held.days
+                )
+            )
         return reply(ctx.say(person, "program_busy", title=held.title_in(language), code=program.code))
     previous = programs.enrolment(person.id, program.id)
     if previous is not None and previous.status == COMPLETED:
@@ -268,8 +278,25 @@ def join(ctx: Context, person: Person, command: Command) -> Outcome:
     enrolment = programs.enrol(person.id, program, cohort, ctx.now)
     title = program.title_in(language)
     if cohort is not None:
-        return reply(ctx.say(person, "program_joined_cohort", title=title, starts=_short_date(ctx, person, starts), time=_when(person)))  # type: ignore[arg-type]
-    return reply(ctx.say(person, "program_joined", title=title, days=program.days, day=enrolment.day + 1, time=_when(person)))
+        return reply(
+            ctx.say(
+                person,
+                "program_joined_cohort",
+                title=title,
+                starts=_short_date(ctx, person, starts),
+                time=_when(person),
+            )
+        )  # type: ignore[arg-type]
+    return reply(
+        ctx.say(
+            person,
+            "program_joined",
+            title=title,
+            days=program.days,
+            day=enrolment.day + 1,
+            time=_when(person),
+        )
+    )
 
 
 def leave(ctx: Context, person: Person, command: Command) -> Outcome:
@@ -279,7 +306,16 @@ def leave(ctx: Context, person: Person, command: Command) -> Outcome:
     program = _program(ctx, enrolment.program_id)
     enrolment.status = LEFT
     enrolment.updated_at = ctx.now
-    return reply(ctx.say(person, "program_left", title=program.title_in(person.language or "en"), code=program.code, day=enrolment.day, days=program.days))
+    return reply(
+        ctx.say(
+            person,
+            "program_left",
+            title=program.title_in(person.language or "en"),
+            code=program.code,
+            day=enrolment.day,
+            days=program.days,
+        )
+    )
 
 
 def where(ctx: Context, person: Person, command: Command) -> Outcome:
@@ -293,12 +329,27 @@ def where(ctx: Context, person: Person, command: Command) -> Outcome:
     if enrolment.day == 0:
         today = local_date(person, ctx.now)
         if enrolment.starts_on is not None and enrolment.starts_on > today:
-            return reply(ctx.say(person, "program_waiting_cohort", title=title, starts=_short_date(ctx, person, enrolment.starts_on)))
+            return reply(
+                ctx.say(
+                    person,
+                    "program_waiting_cohort",
+                    title=title,
+                    starts=_short_date(ctx, person, enrolment.starts_on),
+                )
+            )
         return reply(ctx.say(person, "program_waiting", title=title, time=_when(person)))
     progress = programs.progress(person.id, enrolment.id)
     answered = sum(1 for state in progress.values() if state == "answered")
     return reply(
-        ctx.say(person, "program_where", title=title, day=enrolment.day, days=program.days, answered=answered, asked=len(progress))
+        ctx.say(
+            person,
+            "program_where",
+            title=title,
+            day=enrolment.day,
+            days=program.days,
+            answered=answered,
+            asked=len(progress),
+        )
     )
 
 
@@ -312,7 +363,14 @@ def next_day(ctx: Context, person: Person, command: Command) -> Outcome:
     today = local_date(person, ctx.now)
     if enrolment.starts_on is not None and enrolment.starts_on > today:
         title = program.title_in(person.language or "en")
-        return reply(ctx.say(person, "program_waiting_cohort", title=title, starts=_short_date(ctx, person, enrolment.starts_on)))
+        return reply(
+            ctx.say(
+                person,
+                "program_waiting_cohort",
+                title=title,
+                starts=_short_date(ctx, person, enrolment.starts_on),
+            )
+        )
     if enrolment.next_used_on == today:
         return reply(ctx.say(person, "program_next_used", time=_when(person)))
     found = _open_day(ctx, person, enrolment, program)
@@ -355,20 +413,3 @@ def verify(ctx: Context, person: Person, command: Command) -> Outcome:
 def is_verify(text: str) -> bool:
     """A text that is VERIFY <code>: answered even for a number Rounds does not know."""
     return Command.parse(text).word == "VERIFY"
-
-
-__all__ = [
-    "OPTED_OUT",
-    "Question",
-    "answer_or_hint",
-    "is_verify",
-    "join",
-    "leave",
-    "list_programs",
-    "next_day",
-    "plan_program_days",
-    "skip",
-    "verify",
-    "verify_text",
-    "where",
-]

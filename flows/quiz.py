@@ -27,8 +27,8 @@ from flows.engine import Answered, Command, Context, Outcome, reply
 from flows.resources import topic_name
 from flows.schedule import end_of_local_day, in_quiet_hours, local_date
 from store.learning import DAILY, STREAK_FIRST_READ, Bank, History, Learning
-from store.programs import is_program_source
 from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Person, Question
+from store.programs import is_program_source
 from store.text import MAX_INT
 
 __all__ = [
@@ -95,7 +95,7 @@ def _fit(render: Callable[[str], str], value: str, segments: int) -> str:
 
 
 def render_question(ctx: Context, person: Person, question: Question, prefix: str = "") -> str:
-    """`Q{id} {stem}` then `A) ...` lines (after `prefix`, a program day's label), within two GSM-7 segments."""
+    """`Q{id} {stem}` then `A) ...` lines (after `prefix`: a program day's label), in two GSM-7 segments."""
     options = "\n".join(
         f"{letter}) {str(text).strip()}" for letter, text in sorted((question.options or {}).items())
     )

@@ -179,7 +179,9 @@ class Programs:
     # --- programs and days ------------------------------------------------------------------
 
     def open_programs(self) -> list[Program]:
-        return list(self.session.scalars(select(Program).where(Program.active.is_(True)).order_by(Program.code)))
+        return list(
+            self.session.scalars(select(Program).where(Program.active.is_(True)).order_by(Program.code))
+        )
 
     def by_code(self, code: str) -> Program | None:
         return self.session.scalar(select(Program).where(Program.code == code.upper()[:8]))
@@ -268,7 +270,9 @@ class Programs:
 
     # --- certificates -----------------------------------------------------------------------
 
-    def issue(self, enrolment: Enrolment, first_name: str, share: int, today: date, now: datetime) -> Certificate:
+    def issue(
+        self, enrolment: Enrolment, first_name: str, share: int, today: date, now: datetime
+    ) -> Certificate:
         """The enrolment's certificate (one each), under a fresh unique code."""
         held = self.session.scalar(select(Certificate).where(Certificate.enrolment_id == enrolment.id))
         if held is not None:
@@ -343,7 +347,9 @@ class Programs:
             counts[program_id, status] = n
         days: dict[tuple[int, int], int] = {}
         for program_id, day, n in self.session.execute(
-            select(Enrolment.program_id, Enrolment.day, func.count()).group_by(Enrolment.program_id, Enrolment.day)
+            select(Enrolment.program_id, Enrolment.day, func.count()).group_by(
+                Enrolment.program_id, Enrolment.day
+            )
         ):
             days[program_id, day] = n
         issued: dict[int, int] = dict(
