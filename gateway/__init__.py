@@ -34,12 +34,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
         app.wsgi_app = proxied  # type: ignore[method-assign]  # how Flask's docs add WSGI middleware
 
-    from gateway import cli, health, webhooks
+    from gateway import cli, health, verify, webhooks
 
     cli.register(app)
 
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(verify.blueprint)
     from gateway import admin
 
     app.url_map.converters["int"] = admin.cleaning.RowId  # before the routes that use it

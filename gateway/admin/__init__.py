@@ -12,6 +12,8 @@ from gateway.admin import (  # noqa: F401
     errors,
     opportunity_api,
     opportunity_pages,
+    program_api,
+    program_pages,
     pages,
     simulator_page,
     student_pages,
