@@ -27,14 +27,22 @@ def loaded(app_settings):
     return app_settings
 
 
-def enrol_many(settings, count: int, day: int, status: str = "active", prefix: str = "+23480200") -> list[str]:
+def enrol_many(
+    settings, count: int, day: int, status: str = "active", prefix: str = "+23480200"
+) -> list[str]:
     """`count` students enrolled in TST at `day`; completed ones get a certificate. Their codes."""
     codes = []
     with session_scope(settings.database_url) as session:
         store = Programs(session)
         program = store.by_code("TST")
         for n in range(count):
-            person = Person(phone=f"{prefix}{day}{n:03d}", name=f"Bola{n} Surname", track="step1", daily_time="08:00", flow_state={})
+            person = Person(
+                phone=f"{prefix}{day}{n:03d}",
+                name=f"Bola{n} Surname",
+                track="step1",
+                daily_time="08:00",
+                flow_state={},
+            )
             session.add(person)
             session.flush()
             enrolment = store.enrol(person.id, program, None, NOW)
@@ -146,7 +154,9 @@ def test_console_page_charts_drop_off_and_revokes(loaded, client, runner):
         row = session.scalar(select(Certificate).where(Certificate.code == codes[0]))
         assert row.revoked_at is not None and row.revoked_by == "ada@example.org"
     stranger = Phone(client, "+447700900123")
-    assert stranger.text(f"VERIFY {codes[0]}") == [f"Certificate {codes[0]} was withdrawn and is no longer valid."]
+    assert stranger.text(f"VERIFY {codes[0]}") == [
+        f"Certificate {codes[0]} was withdrawn and is no longer valid."
+    ]
     result = runner.invoke(args=["program", "revoke", codes[1]])
     assert result.exit_code == 0 and f"certificate {codes[1]} revoked" in result.output
     gone = client.get(f"/verify/{codes[1]}")

@@ -44,7 +44,9 @@ def test_a_program_from_join_to_certificate(program_settings, client, runner, tw
         "LEAVE to stop, NEXT to go early."
     ]
     (again,) = phone.text("join tst")
-    assert again.startswith("You're already in Study design basics (day 0 of 4)") and segment_count(again) == 1
+    assert (
+        again.startswith("You're already in Study design basics (day 0 of 4)") and segment_count(again) == 1
+    )
 
     # Day 1 at 19:00 in Lagos (18:00 UTC); twice at the same instant sends once.
     tick(runner, "2026-11-26T17:59:00Z")
@@ -95,7 +97,9 @@ def test_a_program_from_join_to_certificate(program_settings, client, runner, tw
     with session_scope(program_settings.database_url) as session:
         enrolment = session.scalar(select(Enrolment))
         certificate = session.scalar(select(Certificate))
-        assert enrolment.status == COMPLETED and certificate.code == code and certificate.answered_share == 100
+        assert (
+            enrolment.status == COMPLETED and certificate.code == code and certificate.answered_share == 100
+        )
         assert certificate.first_name == "Ada"
 
     # Once finished, the daily question comes back at the daily time.
@@ -113,7 +117,10 @@ def test_a_program_from_join_to_certificate(program_settings, client, runner, tw
     (nope,) = stranger.text("VERIFY garbage")
     assert nope.startswith("No such certificate: garbage.") and segment_count(nope) == 1
     with session_scope(program_settings.database_url) as session:
-        assert session.scalar(select(func.count()).select_from(Person).where(Person.phone == stranger.number)) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(Person).where(Person.phone == stranger.number))
+            == 0
+        )
         kept = session.scalars(select(Message.body).where(Message.phone == stranger.number)).all()
         assert f"VERIFY {code.lower()}" in kept
 
