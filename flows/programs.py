@@ -70,9 +70,19 @@ class Sent:
 
 
 def _ask(
-    ctx: Context, person: Person, enrolment: Enrolment, program: Program, day: int, index: int, today: date
+    ctx: Context,
+    person: Person,
+    enrolment: Enrolment,
+    program: Program,
+    day: int,
+    index: int,
+    today: date,
+    prefix: str | None = None,
 ) -> str | None:
-    """Ask question `index` of `day` (an attempt on today's date); its text, or None if asked already."""
+    """Ask question `index` of `day` (an attempt on today's date); its text, or None if asked already.
+
+    The text starts with `prefix` (default: the day's label), the whole fitted to two SMS segments.
+    """
     program_day = _day(ctx, program.id, day)
     if program_day is None or index > len(program_day.questions):
         return None
@@ -80,10 +90,10 @@ def _ask(
     if question is None:
         return None
     source = source_for(enrolment.id, day, index)
+    programs_of(ctx).supersede(person.id, source, today)
     if ctx.learning.insert_attempt(person.id, question.id, today, source, ctx.now) is None:
         return None
-    prefix = label(program, day) if index == 1 else ""
-    return quiz.render_question(ctx, person, question, prefix)
+    return quiz.render_question(ctx, person, question, label(program, day) if prefix is None else prefix)
 
 
 def _open_day(ctx: Context, person: Person, enrolment: Enrolment, program: Program) -> tuple[int, int] | None:
@@ -125,9 +135,7 @@ def plan_program_days(ctx: Context, people: list[Person], at: datetime) -> tuple
         if found is None:
             continue
         day, index = found
-        text = _ask(ctx, person, enrolment, program, day, index, today)
-        if index > 1 and text is not None:
-            text = label(program, day) + text  # a missed day picks up where it stopped
+        text = _ask(ctx, person, enrolment, program, day, index, today)  # a missed day: where it stopped
         if text is None:
             continue
         enrolment.day, enrolment.day_sent_on = day, today
@@ -158,9 +166,9 @@ def _after(ctx: Context, person: Person, source: str, verdict: str) -> str | Non
     count = len(program_day.questions)
     for n in range(index + 1, count + 1):
         if progress.get((day, n), "open") == "open":
-            following = _ask(ctx, person, enrolment, program, day, n, today)
+            following = _ask(ctx, person, enrolment, program, day, n, today, f"{verdict}\n")
             if following is not None:
-                return f"{verdict}\n{following}"
+                return following
     if not _resolved(progress, day, count):
         return verdict
     lesson = ctx.say(

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -249,24 +250,41 @@ class Programs:
         return enrolment
 
     def progress(self, person_id: int, enrolment_id: int) -> dict[tuple[int, int], str]:
-        """(day, n) -> `answered`, `skipped` or `open` for every program question asked so far."""
+        """(day, n) -> `answered`, `skipped` or `open` for every program question asked so far.
+
+        Answered once is answered; otherwise the latest asking of it says (a missed day is asked again).
+        """
         prefix = f"p{enrolment_id}."
         rows = self.session.execute(
-            select(Attempt.source, Attempt.answered_at, Attempt.skipped).where(
-                Attempt.person_id == person_id, Attempt.source.startswith(prefix, autoescape=True)
-            )
+            select(Attempt.source, Attempt.answered_at, Attempt.skipped)
+            .where(Attempt.person_id == person_id, Attempt.source.startswith(prefix, autoescape=True))
+            .order_by(Attempt.asked_at, Attempt.id)
         )
         found: dict[tuple[int, int], str] = {}
-        rank = {"open": 0, "skipped": 1, "answered": 2}
         for source, answered_at, skipped in rows:
             parsed = parse_source(source)
             if parsed is None or parsed[0] != enrolment_id:
                 continue
-            state = "answered" if answered_at is not None else "skipped" if skipped else "open"
             key = (parsed[1], parsed[2])
-            if rank[state] > rank[found.get(key, "open")] or key not in found:
-                found[key] = state
+            if found.get(key) != "answered":
+                found[key] = "answered" if answered_at is not None else "skipped" if skipped else "open"
         return found
+
+    def supersede(self, person_id: int, source: str, before: date) -> None:
+        """An unanswered earlier asking of a program question asked again: closed, so a stray letter
+        cannot answer it a second time."""
+        self.session.execute(
+            update(Attempt)
+            .where(
+                Attempt.person_id == person_id,
+                Attempt.source == source,
+                Attempt.local_date < before,
+                Attempt.answered_at.is_(None),
+                Attempt.skipped.is_(False),
+            )
+            .values(skipped=True)
+            .execution_options(synchronize_session="fetch")
+        )
 
     # --- certificates -----------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from gateway.admin import (  # noqa: F401
     errors,
     opportunity_api,
     opportunity_pages,
+    pages,
     program_api,
     program_pages,
-    pages,
     simulator_page,
     student_pages,
 )
