@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from content.report import Problem, Report
@@ -178,9 +177,3 @@ def check_programs(
                 if language == "en":
                     out.english(file, day.line, f"program {code} day {number} lesson", lesson)
 
-
-def review_date(program: ProgramItem) -> date | None:
-    try:
-        return date.fromisoformat(program.review.get("review_by", ""))
-    except ValueError:
-        return None

@@ -291,10 +291,10 @@ def join(ctx: Context, person: Person, command: Command) -> Outcome:
                 person,
                 "program_joined_cohort",
                 title=title,
-                starts=_short_date(ctx, person, starts),
+                starts=_short_date(ctx, person, cohort.starts_on),
                 time=_when(person),
             )
-        )  # type: ignore[arg-type]
+        )
     return reply(
         ctx.say(
             person,

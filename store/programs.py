@@ -370,13 +370,14 @@ class Programs:
             )
         ):
             days[program_id, day] = n
-        issued: dict[int, int] = dict(
-            self.session.execute(  # type: ignore[arg-type]
+        issued: dict[int, int] = {
+            program_id: n
+            for program_id, n in self.session.execute(
                 select(Certificate.program_id, func.count())
                 .where(Certificate.revoked_at.is_(None))
                 .group_by(Certificate.program_id)
-            ).all()
-        )
+            )
+        }
         out = []
         for program in programs:
             enrolled = sum(counts.get((program.id, s), 0) for s in (ENROLLED, LEFT, COMPLETED))
