@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from content.segments import segment_count
 from store.db import session_scope
-from store.models import Message, Person
+from store.models import Card, Message, Person
 from store.programs import COMPLETED, Certificate, Enrolment
 from tests.conftest import Phone, drain
 from tests.programs_support import load_with_fixture
@@ -103,6 +103,9 @@ def test_a_program_from_join_to_certificate(program_settings, client, runner, tw
             enrolment.status == COMPLETED and certificate.code == code and certificate.answered_share == 100
         )
         assert certificate.first_name == "Ada"
+        # Program answers feed the same FSRS cards as the daily question.
+        carded = set(session.scalars(select(Card.question_id).where(Card.person_id == enrolment.person_id)))
+        assert carded == {1112, 1105, 1104, 1103, 1101}
 
     # Once finished, the daily question comes back at the daily time.
     seen = len(twilio.sent)
