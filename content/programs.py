@@ -176,4 +176,3 @@ def check_programs(
                     )
                 if language == "en":
                     out.english(file, day.line, f"program {code} day {number} lesson", lesson)
-
