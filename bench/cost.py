@@ -11,6 +11,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -19,6 +20,9 @@ from bench import services
 from bench.report import Figure, Results
 from content import segments
 from content.catalog import get_catalog
+from content.load import sync_programs
+from content.programs import ProgramDay, ProgramItem, read_program
+from flows.programs import plan_program_days
 from flows.quiz import open_attempt, plan_daily_question
 from flows.schedule import push_instant
 from store.db import session_factory
@@ -241,11 +245,143 @@ def simulate(settings: Settings, language: str, size: int, seed: int) -> Tally:
     return cohort.tally
 
 
+# --- a program student ------------------------------------------------------------------------
+
+PROGRAM_DAYS = 14
+# The days that carry two questions; the shared format has most days carry one.
+TWO_QUESTION_DAYS = (7, 14)
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "programs" / "tst.yaml"
+
+
+def typical_program(session) -> ProgramItem:
+    """A 14-day program of bank questions drawn at random (their lengths are the bank's, 233
+    characters on average), one a day but two on days 7 and 14, with the fixture program's lessons
+    (130 to 150 characters, the one-segment target) in turn."""
+    problems: list = []
+    fixture = read_program(FIXTURE, problems)
+    assert fixture is not None, problems
+    ids = sorted(session.scalars(select(Question.id)))
+    rng = random.Random(14)
+    days = []
+    for number in range(1, PROGRAM_DAYS + 1):
+        count = 2 if number in TWO_QUESTION_DAYS else 1
+        lesson = fixture.days[(number - 1) % len(fixture.days)].lesson
+        days.append(ProgramDay(dict(lesson), tuple(rng.sample(ids, count)), number))
+    return ProgramItem("COST", {"en": "Cost check"}, {"en": "-"}, (), {}, tuple(days), FIXTURE)
+
+
+@dataclass
+class ProgramTally:
+    by_day: Counter[tuple[str, date]] = field(default_factory=Counter)  # (phone, local date) -> segments
+    days_on_program: int = 0
+    two_questions: set[tuple[str, date]] = field(default_factory=set)  # days that sent a two-question day
+
+    def add(self, phone: str, day: date, text: str) -> None:
+        self.by_day[phone, day] += segments.count(text).segments
+
+
+def simulate_program(settings: Settings, language: str, size: int, seed: int) -> ProgramTally:
+    """Students JOIN the typical program, then each day get the program day at their daily time and
+    answer each question 20 minutes later (with ANSWER_SHARE), for the program's length plus the days
+    missed answers add (a missed day waits)."""
+    cohort = Cohort(settings, language, size, seed)
+    start = FIRST_DAY - timedelta(days=1)
+    cohort.onboard(start)
+    tally = ProgramTally()
+    session = cohort.sessions()
+    sync_programs(session, [typical_program(session)])
+    session.commit()
+    joined = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
+    for phone in cohort.phones:
+        cohort.text(session, phone, "JOIN COST", joined, "onboarding", "onboarding")
+    session.commit()
+    answers = dict(session.execute(select(Question.id, Question.answer)).all())
+    enrolled = set(cohort.phones)
+    for offset in range(PROGRAM_DAYS * 2):
+        day = FIRST_DAY + timedelta(days=offset)
+        people = list(session.scalars(select(Person).where(Person.phone.in_(enrolled))))
+        for person in people:
+            at = push_instant(person, day)
+            ctx = flows.Context(session, cohort.catalog, settings, at)
+            sent, _ = plan_program_days(ctx, [person], at)
+            if not sent:
+                enrolled.discard(person.phone)  # finished
+                continue
+            tally.days_on_program += 1
+            tally.add(person.phone, day, sent[0].text)
+            number = int(sent[0].text.split(" ", 2)[1].split("/")[0])  # `COST 7/14: ...`
+            if number in TWO_QUESTION_DAYS:
+                tally.two_questions.add((person.phone, day))
+            later = at + timedelta(minutes=20)
+            while (attempt := open_attempt(Learning(session), person, later)) is not None:
+                if cohort.rng.random() >= ANSWER_SHARE:
+                    break  # no answer today: the day waits
+                right = answers.get(attempt.question_id, "A")
+                letter = (
+                    right
+                    if cohort.rng.random() < 0.6
+                    else cohort.rng.choice([x for x in "ABCD" if x != right])
+                )
+                for reply in cohort.text(session, person.phone, letter, later, "program", "program"):
+                    tally.add(person.phone, day, reply)
+                later += timedelta(minutes=2)
+            person.next_push_at = None
+        session.commit()
+        if not enrolled:
+            break
+    session.close()
+    return tally
+
+
+def program_figures(results: Results, settings: Settings, size: int) -> None:
+    for language, seed in (("en", 4), ("fr", 5)):
+        tally = simulate_program(settings, language, size, seed)
+        per_day = list(tally.by_day.values())
+        average = sum(per_day) / max(tally.days_on_program, 1)
+        one = [n for key, n in tally.by_day.items() if key not in tally.two_questions]
+        two = [n for key, n in tally.by_day.items() if key in tally.two_questions]
+        worst, worst_two = max(one, default=0), max(two, default=0)
+        over = sum(1 for n in one if n > 4) / max(len(one), 1) * 100
+        # Every student-day of the first week on the program, each day counted whether sent or not.
+        first_week = [
+            sum(tally.by_day.get((phone, FIRST_DAY + timedelta(days=d)), 0) for d in range(7)) / 7
+            for phone in {phone for phone, _ in tally.by_day}
+        ]
+        week = sum(first_week) / max(len(first_week), 1)
+        results.add(
+            Figure(
+                "cost",
+                f"{language}: program student, first week ({PROGRAM_DAYS} days, 1 question most days)",
+                "segments/day",
+                [week],
+                target="<= 3.2",
+                met=week <= 3.2,
+            )
+        )
+        results.add(
+            Figure("cost", f"{language}: program student, per program day sent", "segments/day", [average])
+        )
+        results.add(
+            Figure(
+                "cost",
+                f"{language}: program student, worst one-question day (days over 4: {over:.1f} %)",
+                "segments",
+                [worst],
+                target="<= 4",
+                met=worst <= 4,
+            )
+        )
+        results.add(
+            Figure("cost", f"{language}: program student, worst two-question day", "segments", [worst_two])
+        )
+
+
 def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict[str, int]) -> None:
     size = 200 if quick else 1000
     others = 30 if quick else 50
     with services.sqlite_database("cost") as url:
         settings = Settings(database_url=url, environment="test")
+        program_figures(results, settings, others)
         english = simulate(settings, "en", size, seed=1)
         per_kind = {kind: n / size / DAYS for kind, n in english.kinds.items()}
         core = per_kind.get("daily question", 0) + per_kind.get("answer feedback", 0)

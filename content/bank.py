@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from content import content_root
+from content.programs import ProgramItem, read_programs
 from content.report import Problem
 from content.segments import normalise
 from content.source import Fields, LineDict, LineList, items_of, read_yaml
@@ -164,6 +165,7 @@ class Bank:
     resources: list[ResourceItem] = field(default_factory=list)
     synonyms: list[SynonymGroup] = field(default_factory=list)
     catalogs: dict[str, CatalogFile] = field(default_factory=dict)
+    programs: list[ProgramItem] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -344,4 +346,5 @@ def load_bank(root: Path | str | None = None) -> Bank:
     for path in sorted((root / "catalog").glob("*.yaml")):
         if (catalog := _catalog(path, problems)) is not None:
             bank.catalogs[catalog.language] = catalog
+    bank.programs = read_programs(root, problems)
     return bank

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from content.bank import QuestionItem, ResourceItem, load_bank
 from content.check import check_bank
+from content.programs import ProgramItem
 from content.report import Problem
 from store.models import Question, Resource
+from store.programs import Program, ProgramDay
 
 _Content = TypeVar("_Content", Question, Resource)
 
@@ -52,14 +54,16 @@ class Counts:
 class LoadReport:
     questions: Counts = field(default_factory=Counts)
     resources: Counts = field(default_factory=Counts)
+    programs: Counts = field(default_factory=Counts)
     warnings: list[Problem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return any(c.inserted or c.updated or c.deactivated for c in (self.questions, self.resources))
+        counts = (self.questions, self.resources, self.programs)
+        return any(c.inserted or c.updated or c.deactivated for c in counts)
 
     def __str__(self) -> str:
-        return f"questions: {self.questions}\nresources: {self.resources}"
+        return f"questions: {self.questions}\nresources: {self.resources}\nprograms: {self.programs}"
 
 
 def _question_values(q: QuestionItem) -> dict[str, Any]:
@@ -130,5 +134,58 @@ def load_content(session: Session, root: Path | str | None, today: date) -> Load
     return LoadReport(
         questions=_sync(session, Question, {q.id: _question_values(q) for q in bank.questions}),
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
+        programs=sync_programs(session, bank.programs),
         warnings=problems,
     )
+
+
+def sync_programs(session: Session, programs: list[ProgramItem]) -> Counts:
+    """Programs and their days by code; a program no longer in the files is closed, never deleted
+    (its enrolments and certificates keep pointing at it)."""
+    counts = Counts()
+    existing = {p.code: p for p in session.scalars(select(Program))}
+    for item in programs:
+        values = {
+            "title": dict(item.title),
+            "summary": dict(item.summary),
+            "tracks": list(item.tracks),
+            "days": len(item.days),
+            "questions": sum(len(d.questions) for d in item.days),
+            "active": True,
+        }
+        program = existing.get(item.code)
+        if program is None:
+            program = Program(code=item.code, **values)
+            session.add(program)
+            session.flush()
+            counts.inserted += 1
+            changed = True
+        else:
+            changes = {k: v for k, v in values.items() if getattr(program, k) != v}
+            for name, value in changes.items():
+                setattr(program, name, value)
+            changed = bool(changes)
+        days = {
+            d.day: d for d in session.scalars(select(ProgramDay).where(ProgramDay.program_id == program.id))
+        }
+        for number, day in enumerate(item.days, start=1):
+            lesson, questions = dict(day.lesson), list(day.questions)
+            row = days.pop(number, None)
+            if row is None:
+                session.add(ProgramDay(program_id=program.id, day=number, lesson=lesson, questions=questions))
+                changed = True
+            elif row.lesson != lesson or row.questions != questions:
+                row.lesson, row.questions, changed = lesson, questions, True
+        for row in days.values():  # days beyond the new end
+            session.delete(row)
+            changed = True
+        if program.id in {p.id for p in existing.values()}:
+            counts.updated += changed
+            counts.unchanged += not changed
+    wanted = {item.code for item in programs}
+    for code, program in existing.items():
+        if code not in wanted and program.active:
+            program.active = False
+            counts.deactivated += 1
+    session.flush()
+    return counts

@@ -59,10 +59,20 @@ class Push:
     key: str | None = None
 
 
+@dataclass(frozen=True)
+class Answered:
+    """The asking an answer was recorded for (so a flow wrapping the quiz can follow it up)."""
+
+    source: str
+    answer: str
+    correct: bool
+
+
 @dataclass
 class Outcome:
     replies: list[str] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
+    answered: Answered | None = None
 
 
 @dataclass

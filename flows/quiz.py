@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from content.segments import is_gsm7, segment_count, truncate_to
 from flows import onboarding
-from flows.engine import Command, Context, Outcome, reply
+from flows.engine import Answered, Command, Context, Outcome, reply
 from flows.resources import topic_name
 from flows.schedule import end_of_local_day, in_quiet_hours, local_date
 from store.learning import DAILY, STREAK_FIRST_READ, Bank, History, Learning
 from store.models import ACTIVE, OPTED_OUT, PAUSED, Attempt, Person, Question
+from store.programs import is_program_source
 from store.text import MAX_INT
 
 __all__ = [
@@ -93,13 +94,13 @@ def _fit(render: Callable[[str], str], value: str, segments: int) -> str:
     return truncate_to(render(value[:low].rstrip() + "..."), budget)
 
 
-def render_question(ctx: Context, person: Person, question: Question) -> str:
-    """`Q{id} {stem}` then `A) ...` lines, within two GSM-7 segments."""
+def render_question(ctx: Context, person: Person, question: Question, prefix: str = "") -> str:
+    """`Q{id} {stem}` then `A) ...` lines (after `prefix`: a program day's label), in two GSM-7 segments."""
     options = "\n".join(
         f"{letter}) {str(text).strip()}" for letter, text in sorted((question.options or {}).items())
     )
     return _fit(
-        lambda stem: ctx.say(person, "question", id=question.id, stem=stem, options=options),
+        lambda stem: prefix + ctx.say(person, "question", id=question.id, stem=stem, options=options),
         question.stem.strip(),
         QUESTION_SEGMENTS,
     )
@@ -190,7 +191,7 @@ def choose_question(
 # --- the daily push -----------------------------------------------------------------------
 
 
-def _ready_for_push(person: Person, at: datetime) -> bool:
+def ready_for_push(person: Person, at: datetime) -> bool:
     if person.status == OPTED_OUT or onboarding.in_progress(person) or not person.daily_time:
         return False
     if person.status == PAUSED:
@@ -222,7 +223,7 @@ def plan_daily_questions(ctx: Context, people: list[Person], at: datetime) -> li
     next push on afterwards either way.
     """
     learning, skip_overdue = ctx.learning, ctx.settings.skip_overdue
-    ready = [p for p in people if _ready_for_push(p, at) and not in_quiet_hours(p, at, ctx.settings)]
+    ready = [p for p in people if ready_for_push(p, at) and not in_quiet_hours(p, at, ctx.settings)]
     if not ready:
         return []
     # Once a day is the rhythm, so a card due at any time of the person's today is due now.
@@ -354,13 +355,15 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
     learning.save_answer(person.id, asking, answered, review_card(asking, rating, now))
     streak = streak_days(learning, person, now, latest_days, asking.local_date)
     key = "feedback_correct" if correct else "feedback_wrong"
-    return reply(
+    outcome = reply(
         _fit(
             lambda why: ctx.say(person, key, answer=answer, explanation=why, streak=streak),
             asking.explanation.strip(),
             FEEDBACK_SEGMENTS,
         )
     )
+    outcome.answered = Answered(asking.source, answer, correct)
+    return outcome
 
 
 def _answer_by_id(ctx: Context, person: Person, question_id: int, choice: str) -> Outcome:
@@ -406,7 +409,8 @@ def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
         return reply(onboarding.prompt(ctx, person))
     learning, cap = ctx.learning, ctx.settings.daily_question_cap
     day = local_date(person, ctx.now)
-    sources = learning.sources_on(person.id, day)
+    # Program questions are the program's, not asked for: they do not count against the cap.
+    sources = [s for s in learning.sources_on(person.id, day) if not is_program_source(s)]
     if len(sources) >= cap:
         return reply(ctx.say(person, "daily_cap", cap=cap))
     question = choose_question(learning, person, ctx.now, ctx.settings.skip_overdue)

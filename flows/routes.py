@@ -6,7 +6,17 @@ this table's order, never an import order. `handle` is the engine's one entry po
 
 from __future__ import annotations
 
-from flows import checkins, mentors, onboarding, opportunities, quiz, resources, safeguarding, settings
+from flows import (
+    checkins,
+    mentors,
+    onboarding,
+    opportunities,
+    programs,
+    quiz,
+    resources,
+    safeguarding,
+    settings,
+)
 from flows.engine import (
     HELP_WORDS,
     OPT_IN_WORDS,
@@ -26,9 +36,9 @@ from store.models import MENTOR, OPTED_OUT, Person
 
 # Words that work whatever flow is open (the first word of the text, upper-cased).
 KEYWORDS: dict[str, Handler] = {
-    "JOIN": onboarding.join,
+    "JOIN": programs.join,  # JOIN <CODE> enrols; a bare JOIN is onboarding's
     **dict.fromkeys(["Q", "QUIZ", "MORE"], quiz.question_now),
-    "SKIP": quiz.skip,
+    "SKIP": programs.skip,  # quiz.skip, and a skipped program question moves its day on
     **dict.fromkeys(["SCORE", "STATS"], quiz.score),
     **dict.fromkeys(["RES", "RESOURCES", "RESOURCE"], resources.resources),
     **dict.fromkeys(["TIME", "HOUR", "HEURE", "HORA"], settings.set_time),
@@ -38,6 +48,11 @@ KEYWORDS: dict[str, Handler] = {
     **dict.fromkeys(["LANG", "LANGUAGE", "LANGUE", "IDIOMA"], settings.set_language),
     "MENTOR": mentors.student_mentor,
     **dict.fromkeys(["OPP", "OPPS", "OPPORTUNITIES"], opportunities.opp),
+    **dict.fromkeys(["PROGRAMS", "PROGRAMMES", "PROGRAMAS"], programs.list_programs),
+    **dict.fromkeys(["PROGRAM", "PROGRAMME", "PROGRAMA"], programs.where),
+    **dict.fromkeys(["LEAVE", "QUITTER", "SALIR"], programs.leave),
+    **dict.fromkeys(["NEXT", "SUIVANT", "SIGUIENTE"], programs.next_day),
+    **dict.fromkeys(["VERIFY", "VERIFIER", "VERIFICAR"], programs.verify),
 }
 # People whose role has a conversation of its own, after the opt-out words.
 ROLE_HANDLERS: dict[str, Handler] = {MENTOR: mentors.handle_mentor, ONCALL: safeguarding.handle_oncall}
@@ -113,7 +128,9 @@ ROUTES: tuple[tuple[str, Route], ...] = (
     ("keyword", keyword),  # KEYWORDS
     ("open flow", open_flow),  # OPEN_FLOWS: onboarding's steps
     ("check-in answer", checkins.answer_checkin),  # `4 good week`, before an exam answer
-    ("exam answer", quiz.answer_or_hint),  # a bare `B`, `Q17 B`, or a hint while a question is open
+    # a bare `B`, `Q17 B`, or a hint while a question is open; a program question's answer brings the
+    # day's next question or its lesson
+    ("exam answer", programs.answer_or_hint),
     ("not yet onboarded", onboarding.not_yet_onboarded),
     ("unknown", unknown),
 )

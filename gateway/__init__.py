@@ -34,13 +34,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
         app.wsgi_app = proxied  # type: ignore[method-assign]  # how Flask's docs add WSGI middleware
 
-    from gateway import cli, health, links, webhooks
+    from gateway import cli, health, links, verify, webhooks
 
     cli.register(app)
 
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(links.blueprint)
+    app.register_blueprint(verify.blueprint)
     from gateway import admin
 
     app.url_map.converters["int"] = admin.cleaning.RowId  # before the routes that use it

@@ -26,6 +26,7 @@ import flows
 from content import segments
 from content.catalog import get_catalog
 from flows.phones import Address, BadPhoneNumber, inbound_address, mask, parse_address
+from flows.programs import is_verify, verify_text
 from gateway import metrics
 from store.db import insert_or_ignore, session_factory
 from store.models import (
@@ -142,6 +143,10 @@ def _handle_inbound(settings: Settings, form: Mapping[str, str], sid: str, raw_f
         return _unroutable(settings, sid, raw_from, body, form, now)
     channel = address.channel
     metrics.INBOUND.labels(channel=channel).inc()
+    if is_verify(body.text):
+        checked = _verify_for_stranger(settings, sid, address, body, form, now)
+        if checked is not None:
+            return checked
 
     sessions = session_factory(settings.database_url)
     session = sessions()
@@ -173,6 +178,32 @@ def _handle_inbound(settings: Settings, form: Mapping[str, str], sid: str, raw_f
     finally:
         session.close()
     log.info("inbound %s from %s: %d reply(ies)", sid, mask(address.phone), len(replies))
+    return twiml(replies)
+
+
+def _verify_for_stranger(
+    settings: Settings, sid: str, address: Address, body: Cleaned, form: Mapping[str, str], now: datetime
+) -> Response | None:
+    """VERIFY <code> from a number Rounds does not know: answered, and kept, without making it a person.
+
+    None when the number is someone's: the flows answer them, in their own language.
+    """
+    session = session_factory(settings.database_url)()
+    try:
+        if session.scalar(select(Person.id).where(Person.phone == address.phone)) is not None:
+            return None
+        row = _inbound_row(None, address.channel, address.phone, body, "inbound", sid, form, now)
+        inbound_id = insert_or_ignore(session, Message, row, ["twilio_sid"])
+        if inbound_id is None:
+            return _replay(session, sid)
+        ctx = flows.Context(session, get_catalog(settings.content_path), settings, now)
+        text = verify_text(ctx, "en", body.text.strip().partition(" ")[2])
+        replies = [segments.for_channel(text, address.channel)]
+        _add_replies(session, None, address.channel, address.phone, inbound_id, replies, now)
+        session.commit()
+    finally:
+        session.close()
+    log.info("inbound %s from %s: a certificate check", sid, mask(address.phone))
     return twiml(replies)
 
 
@@ -361,7 +392,7 @@ def _person_for(session: Session, address: Address, now: datetime) -> tuple[Pers
 
 def _add_replies(
     session: Session,
-    person_id: int,
+    person_id: int | None,
     channel: str,
     phone: str,
     inbound_id: int,

@@ -4,6 +4,7 @@ import store.admin  # noqa: F401 - registers admin tables
 import store.links  # noqa: F401 - registers short-link tables
 import store.mentoring  # noqa: F401 - registers mentoring tables
 import store.opportunities  # noqa: F401 - registers opportunity tables
+import store.programs  # noqa: F401 - registers program tables
 from store.models import Base
 
 metadata = Base.metadata

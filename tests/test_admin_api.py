@@ -92,7 +92,7 @@ def test_openapi_describes_every_endpoint(client, app):
             path = rule.rule[len("/api/v1") :]
             for name in ("person_id", "broadcast_id", "flag_id", "opportunity_id"):
                 path = path.replace(f"<int:{name}>", "{id}")
-            path = path.replace("<int:student_id>", "{student_id}")
+            path = path.replace("<int:student_id>", "{student_id}").replace("<code>", "{code}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (path, method.lower()) in described, (path, method)
 

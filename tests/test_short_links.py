@@ -89,7 +89,7 @@ def test_res_reply_carries_one_short_link_per_resource_channel_and_country(db, c
     ]
     assert {(link_of(db, c).channel, link_of(db, c).country) for c in codes} == {("sms", "NG")}
     # Reused: the same student (or anyone on SMS in Nigeria) gets the same codes again.
-    assert codes_in(ada.say("RES heart")) == codes
+    assert codes_in(ada.say("RES cardio")) == codes
     ben = student(db, chat_settings, "+2348031234999", now, "NG")
     assert codes_in(ben.say("RES cardio")) == codes
     # Another channel or another country: other codes, so clicks are told apart.

@@ -15,10 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 import flows
 from content.catalog import get_catalog
+from flows.programs import plan_program_days
 from flows.quiz import hold_questions, plan_daily_questions
 from flows.schedule import reschedule
 from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
+from store.programs import PROGRAM_DAY
 from store.settings import Settings
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
@@ -134,14 +136,18 @@ def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> 
     # message_row renders and counts each distinct text once per channel
     counted: dict[tuple[str, str], dict] = {}
     rows = []
-    for planned in plan_daily_questions(ctx, people, at):
-        person = planned.person
+    # An enrolled student's program day takes the daily question's place (and its key, so a local
+    # date never has both); everyone else gets the daily question.
+    program_days, others = plan_program_days(ctx, people, at)
+    planned_texts = [(p.person, p.text, p.day, PROGRAM_DAY) for p in program_days]
+    planned_texts += [(p.person, p.text, p.day, "question") for p in plan_daily_questions(ctx, others, at)]
+    for person, text, day, kind in planned_texts:
         if person.status == OPTED_OUT:
             continue
-        rendered = (planned.text, person.channel)
+        rendered = (text, person.channel)
         if rendered not in counted:
-            counted[rendered] = message_row(person, planned.text, "question", now=now)
-        key = f"daily:{person.id}:{planned.day.isoformat()}"
+            counted[rendered] = message_row(person, text, kind, now=now)
+        key = f"daily:{person.id}:{day.isoformat()}"
         rows.append(
             counted[rendered]
             | {

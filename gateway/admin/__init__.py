@@ -14,6 +14,8 @@ from gateway.admin import (  # noqa: F401
     opportunity_api,
     opportunity_pages,
     pages,
+    program_api,
+    program_pages,
     simulator_page,
     student_pages,
 )

@@ -24,6 +24,10 @@ WRITE_ERRORS = ERRORS | {"403": {"$ref": "#/components/responses/Forbidden"}}
 NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
 
 
+def _text_path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _id(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -336,6 +340,41 @@ def spec(server: str) -> dict[str, Any]:
                 "post": {
                     "summary": "Approve a draft opportunity (admin): students can text OPP for it",
                     "parameters": [_id("id")],
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/programs": {
+                "get": {
+                    "summary": "Programs: enrolments per program and per day (drop-off), completions, "
+                    "certificates, next cohort; counts under 10 are null",
+                    "responses": ok(obj) | ERRORS,
+                }
+            },
+            "/programs/{code}/cohorts": {
+                "post": {
+                    "summary": "Open a cohort of a program (admin): JOIN before it starts, begin together",
+                    "parameters": [_text_path("code")],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["starts_on"],
+                                    "properties": {"starts_on": {"type": "string", "format": "date"}},
+                                }
+                            }
+                        }
+                    },
+                    "responses": {"201": _json(obj, "Created")} | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/certificates": {
+                "get": {"summary": "Program certificates, latest first", "responses": ok(obj) | ERRORS}
+            },
+            "/certificates/{code}/revoke": {
+                "post": {
+                    "summary": "Revoke a certificate (admin): VERIFY and /verify then say it was withdrawn",
+                    "parameters": [_text_path("code")],
                     "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
                 }
             },
