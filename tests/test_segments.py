@@ -157,3 +157,12 @@ def test_segments_never_fewer_than_units_allow(text: str) -> None:
         assert result.segments == 1
     else:
         assert result.segments >= -(-result.units // part)
+
+
+@given(st.text(alphabet=st.sampled_from("ab Z_@\n\r`{[~\t\x0c\x01é"), max_size=400))
+def test_the_plain_ascii_shortcut_counts_and_renders_as_the_full_walk(text: str) -> None:
+    from content.segments import _walk, fold_for_sms
+
+    assert count(text) == _walk(text)
+    assert for_channel(text, "sms") == fold_for_sms(normalise(text))
+    assert for_channel(text, "whatsapp") == normalise(text)
