@@ -6,7 +6,7 @@ this table's order, never an import order. `handle` is the engine's one entry po
 
 from __future__ import annotations
 
-from flows import checkins, mentors, onboarding, opportunities, quiz, resources, safeguarding, settings
+from flows import checkins, mentors, onboarding, opportunities, quiz, resources, safeguarding, settings, weekly
 from flows.engine import (
     HELP_WORDS,
     OPT_IN_WORDS,
@@ -38,6 +38,7 @@ KEYWORDS: dict[str, Handler] = {
     **dict.fromkeys(["LANG", "LANGUAGE", "LANGUE", "IDIOMA"], settings.set_language),
     "MENTOR": mentors.student_mentor,
     **dict.fromkeys(["OPP", "OPPS", "OPPORTUNITIES"], opportunities.opp),
+    "WEEKLY": weekly.weekly,
 }
 # People whose role has a conversation of its own, after the opt-out words.
 ROLE_HANDLERS: dict[str, Handler] = {MENTOR: mentors.handle_mentor, ONCALL: safeguarding.handle_oncall}

@@ -3,6 +3,7 @@
 import store.admin  # noqa: F401 - registers admin tables
 import store.mentoring  # noqa: F401 - registers mentoring tables
 import store.opportunities  # noqa: F401 - registers opportunity tables
+import store.weekly  # noqa: F401 - registers the weekly progress switch and the attempts' date index
 from store.models import Base
 
 metadata = Base.metadata

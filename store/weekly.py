@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.db import insert_or_ignore
+from store.db import insert_many_or_ignore
 from store.models import STUDENT, Attempt, Base, BigId, Person, Question, utcnow
 
 # The whole-week scan for the tracks' spread reads attempts by local date, not by person.
@@ -102,11 +102,13 @@ class Weekly:
     def switch(self, person_id: int, enabled: bool, now: datetime) -> None:
         row = self.session.get(WeeklyProgressSwitch, person_id)
         if row is None:
-            insert_or_ignore(
+            # One statement that yields to a concurrent first switch, rather than failing on it.
+            insert_many_or_ignore(
                 self.session,
                 WeeklyProgressSwitch,
-                {"person_id": person_id, "enabled": enabled, "updated_at": now},
+                [{"person_id": person_id, "enabled": enabled, "updated_at": now}],
                 ["person_id"],
+                returning=("person_id",),
             )
             row = self.session.get(WeeklyProgressSwitch, person_id)
         if row is not None:

@@ -1,7 +1,9 @@
 """The scheduling pass: every push that is due at an instant, enqueued exactly once.
 
 Due students are found by one index range scan on `people.next_push_at`; each push has an
-idempotency key (person + local date), so running the pass twice sends nothing twice.
+idempotency key (person + local date), so running the pass twice sends nothing twice. On
+ROUNDS_PROGRESS_WEEKDAY the same batches also carry the weekly progress message (key: person +
+ISO week), queued in the same statement and transaction as the daily question.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import flows
 from content.catalog import get_catalog
 from flows.quiz import hold_questions, plan_daily_questions
 from flows.schedule import reschedule
+from flows.weekly import KIND as WEEKLY_KIND
+from flows.weekly import plan_weekly_progress
 from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.settings import Settings
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
-from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
+from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages_of_kinds
 
 log = logging.getLogger("rounds.tick")
 
@@ -38,6 +42,7 @@ class TickReport:
     questions: int = 0
     checkins: int = 0
     nudges: int = 0
+    weekly: int = 0
     conflicts: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -46,7 +51,7 @@ class TickReport:
     def __str__(self) -> str:
         return (
             f"tick at {self.at}: {self.due} due, {self.questions} question(s), {self.checkins} check-in(s), "
-            f"{self.nudges} nudge(s) queued"
+            f"{self.nudges} nudge(s), {self.weekly} weekly progress message(s) queued"
         )
 
 
@@ -96,16 +101,18 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             for person in planned:
                 reschedule(person, at)
             session.commit()
-            enqueue_send(settings, queued)
-            report.questions += len(queued)
+            enqueue_send(settings, [message_id for message_id, _ in queued])
+            report.questions += sum(1 for _, kind in queued if kind != WEEKLY_KIND)
+            report.weekly += sum(1 for _, kind in queued if kind == WEEKLY_KIND)
     finally:
         session.close()
 
 
 def _queue_batch(
     ctx: flows.Context, people: list[Person], at: datetime, report: TickReport
-) -> tuple[list[int], list[Person]]:
-    """Plan and queue a batch's questions set-wise: (message ids, people whose schedule moves on).
+) -> tuple[list[tuple[int, str]], list[Person]]:
+    """Plan and queue a batch's questions (and weekly messages) set-wise: ((message id, kind) for
+    each queued, people whose schedule moves on).
 
     Should the batch's statements fail (a student erased mid-pass, say), each person is tried
     alone, so one bad row cannot hold back everyone else's question.
@@ -115,7 +122,7 @@ def _queue_batch(
             return _queue_questions(ctx, people, at), people
     except IntegrityError:
         log.warning("the pass's batch of %d failed; planning them one by one", len(people))
-    queued: list[int] = []
+    queued: list[tuple[int, str]] = []
     planned: list[Person] = []
     for person in people:
         try:
@@ -129,11 +136,14 @@ def _queue_batch(
     return queued, planned
 
 
-def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[int]:
+def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[tuple[int, str]]:
     now = ctx.now
+    rows = []
+    # The week's summary goes first, so the question is the latest text when they answer.
+    for weekly in plan_weekly_progress(ctx, people, at):
+        rows.append(message_row(weekly.person, weekly.text, WEEKLY_KIND, weekly.key, now=now))
     # message_row renders and counts each distinct text once per channel
     counted: dict[tuple[str, str], dict] = {}
-    rows = []
     for planned in plan_daily_questions(ctx, people, at):
         person = planned.person
         if person.status == OPTED_OUT:
@@ -151,7 +161,7 @@ def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> 
                 "idempotency_key": key,
             }
         )
-    return queue_messages(ctx.session, rows)
+    return queue_messages_of_kinds(ctx.session, rows)
 
 
 def nudge_query(at: datetime) -> Select:

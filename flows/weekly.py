@@ -1,0 +1,251 @@
+"""`WEEKLY ON`/`WEEKLY OFF`, and the weekly progress message: once a week, on
+ROUNDS_PROGRESS_WEEKDAY at the student's daily time, a student who answered anything that ISO week
+gets answers and accuracy against last week, the streak, strongest and weakest topic, the program
+day when enrolled, and their place in their track as a rounded top percentage.
+
+The scheduling pass plans it for each batch of students due at their daily time, with the daily
+question's rules (opt-out, pause, quiet hours); the figures come set-wise from `store.weekly`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from content.catalog import Catalog
+from content.segments import for_channel, segment_count, truncate_to
+from flows.engine import Command, Context, Outcome, reply
+from flows.onboarding import TRACK_NAMES, in_progress
+from flows.opportunities import may_push
+from flows.resources import topic_name
+from flows.schedule import local_date
+from store.models import STUDENT, Person
+from store.weekly import WeekFigures, Weekly, program_day_labels
+
+# Message.kind of the weekly message.
+KIND = "weekly"
+MAX_SEGMENTS = 2
+# A track's place is shown only among this many students who answered that week, or more.
+MIN_GROUP = 10
+# A place is rounded up to one of these; below the top half nothing is said.
+TOP_STEPS = (1, 5, 10, 20, 30, 40, 50)
+
+
+# --- the texts ----------------------------------------------------------------------------------
+
+
+def weekday_name(ctx: Context, person: Person) -> str:
+    names = ctx.say(person, "weekly_weekdays").split()
+    day = ctx.settings.progress_weekday
+    return names[day] if len(names) == 7 else str(day)
+
+
+def weekly(ctx: Context, person: Person, command: Command) -> Outcome:
+    """`WEEKLY ON`, `WEEKLY OFF`; anything else says what to text."""
+    word = command.rest.strip().upper()
+    if word == "OFF":
+        Weekly(ctx.session).switch(person.id, False, ctx.now)
+        return reply(ctx.say(person, "weekly_off"))
+    if word == "ON":
+        Weekly(ctx.session).switch(person.id, True, ctx.now)
+        time = person.daily_time or "08:00"
+        return reply(ctx.say(person, "weekly_on", weekday=weekday_name(ctx, person), time=time))
+    return reply(ctx.say(person, "weekly_help", weekday=weekday_name(ctx, person)))
+
+
+# --- places -------------------------------------------------------------------------------------
+
+
+def top_percent(better: int, group: int) -> int | None:
+    """`better` of `group` students did better: the top share as a rounded step, or None.
+
+    None for a group under MIN_GROUP (it would single people out) and below the top half.
+    """
+    if group < MIN_GROUP:
+        return None
+    share = 100 * (better + 1) / group
+    for step in TOP_STEPS:
+        if share <= step:
+            return step
+    return None
+
+
+@dataclass
+class Places:
+    """One track's spread of weekly scores, read once per pass: how many did better than a score."""
+
+    group: int
+    scores: list[int]  # every student's score, ascending
+
+    @classmethod
+    def of(cls, spread: Counter[int]) -> Places:
+        scores = sorted(spread.elements())
+        return cls(len(scores), scores)
+
+    def top(self, score: int) -> int | None:
+        better = self.group - bisect.bisect_right(self.scores, score)
+        return top_percent(better, self.group)
+
+
+# --- the pass's part ----------------------------------------------------------------------------
+
+
+@dataclass
+class Texts:
+    """The weekly templates rendered for each language and channel once, not once per student."""
+
+    catalog: Catalog
+    cache: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def template(self, key: str, language: str, channel: str) -> str:
+        found = self.cache.get((key, language, channel))
+        if found is None:
+            # Rendering is letter by letter, so a rendered template filled with rendered values
+            # reads as the filled template rendered.
+            found = for_channel(self.catalog.template(key, language).strip(), channel)
+            self.cache[key, language, channel] = found
+        return found
+
+    def value(self, text: str, channel: str) -> str:
+        found = self.cache.get(("", text, channel))
+        if found is None:
+            found = self.cache["", text, channel] = for_channel(text, channel)
+        return found
+
+
+@dataclass(frozen=True)
+class Planned:
+    person: Person
+    text: str
+    key: str
+
+
+def week_key(person_id: int, day: date) -> str:
+    """The idempotency key: one weekly message per person per ISO week (of their local date)."""
+    year, week, _ = day.isocalendar()
+    return f"weekly:{person_id}:{year}-W{week:02d}"
+
+
+def compose(
+    texts: Texts,
+    person: Person,
+    figures: WeekFigures,
+    place: int | None,
+    program: str | None,
+    topic: Callable[[str], str],
+) -> str:
+    """The message for one student, at most MAX_SEGMENTS on their channel: the optional parts go,
+    topics first, then the program day and the place, until it fits."""
+    language, channel = person.language or "en", person.channel
+
+    def say(key: str, **values: object) -> str:
+        return texts.template(key, language, channel).format(**values)
+
+    accuracy = round(100 * figures.correct / figures.answered)
+    if figures.last_answered:
+        last = round(100 * figures.last_correct / figures.last_answered)
+        head = say(
+            "weekly_progress",
+            answered=figures.answered,
+            accuracy=accuracy,
+            last_answered=figures.last_answered,
+            last_accuracy=last,
+            streak=figures.streak,
+        )
+    else:
+        head = say("weekly_progress_new", answered=figures.answered, accuracy=accuracy, streak=figures.streak)
+    topics = program_part = place_part = ""
+    if figures.strongest and figures.weakest:
+        topics = say(
+            "weekly_topics",
+            strongest=texts.value(topic(figures.strongest), channel),
+            weakest=texts.value(topic(figures.weakest), channel),
+            topic_key=figures.weakest,
+        )
+    if program:
+        program_part = say("weekly_program", program=texts.value(program, channel))
+    if place is not None and person.track:
+        track = texts.value(TRACK_NAMES.get(person.track, person.track), channel)
+        place_part = say("weekly_place", top=place, track=track)
+    footer = say("weekly_footer")
+    for parts in (
+        (head, topics, program_part, place_part, footer),
+        (head, program_part, place_part, footer),
+        (head, place_part, footer),
+        (head, footer),
+    ):
+        text = " ".join(part for part in parts if part)
+        if segment_count(text) <= MAX_SEGMENTS:
+            return text
+    return truncate_to(head, MAX_SEGMENTS)
+
+
+_PASS = "rounds.weekly_pass"
+
+
+@dataclass
+class WeekReading:
+    """What a pass reads once for a week and keeps for all its batches."""
+
+    places: dict[str, Places]
+    texts: Texts
+    topics: dict[str, str] = field(default_factory=dict)
+
+
+def _reading(ctx: Context, weekly: Weekly, today: date) -> WeekReading:
+    held: dict[date, WeekReading] = ctx.session.info.setdefault(_PASS, {})
+    reading = held.get(today)
+    if reading is None:
+        spread = weekly.track_scores(today)
+        places = {track: Places.of(scores) for track, scores in spread.items()}
+        reading = held[today] = WeekReading(places, Texts(ctx.catalog))
+    return reading
+
+
+def due_for_progress(ctx: Context, person: Person, at: datetime) -> bool:
+    """Whether `person` is to be considered for the weekly message at `at` (their daily time)."""
+    return (
+        person.role == STUDENT
+        and bool(person.daily_time)
+        and not in_progress(person)
+        and local_date(person, at).weekday() == ctx.settings.progress_weekday
+        and may_push(ctx, person, at)
+    )
+
+
+def plan_weekly_progress(ctx: Context, people: list[Person], at: datetime) -> list[Planned]:
+    """The weekly messages for those of `people` (due at their daily time) whose weekday it is, who
+    did not text WEEKLY OFF and answered something this week: a few queries for the whole batch."""
+    due = [p for p in people if due_for_progress(ctx, p, at)]
+    if not due:
+        return []
+    weekly = Weekly(ctx.session)
+    off = weekly.switched_off([p.id for p in due])
+    by_day: dict[date, list[Person]] = {}
+    for person in due:
+        if person.id not in off:
+            by_day.setdefault(local_date(person, at), []).append(person)
+    planned = []
+    for today, group in by_day.items():
+        reading = _reading(ctx, weekly, today)
+        figures = weekly.figures([p.id for p in group], today)
+        programs = program_day_labels(ctx.session, list(figures))
+        topics = reading.topics
+
+        def topic(key: str) -> str:
+            if key not in topics:
+                topics[key] = topic_name(ctx, key)
+            return topics[key]
+
+        for person in group:
+            found = figures.get(person.id)
+            if found is None:
+                continue  # nothing answered this week: no message
+            track = reading.places.get(person.track or "")
+            place = track.top(found.correct) if track is not None else None
+            text = compose(reading.texts, person, found, place, programs.get(person.id), topic)
+            planned.append(Planned(person, text, week_key(person.id, today)))
+    return planned
