@@ -177,7 +177,9 @@ def _check_budget(catalog: CatalogFile, key: str, template: str, line: int, out:
         )
     budget = SEGMENT_BUDGETS.get(key)
     if budget is not None and segments > budget:
-        out.error(catalog.file, line, f"{label} is {segments} SMS segments with sample values; at most {budget}")
+        out.error(
+            catalog.file, line, f"{label} is {segments} SMS segments with sample values; at most {budget}"
+        )
     if key == "help" and segments != 1:
         out.error(catalog.file, line, f"{label} is {segments} SMS segments; HELP must fit one")
 

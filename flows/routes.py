@@ -6,7 +6,17 @@ this table's order, never an import order. `handle` is the engine's one entry po
 
 from __future__ import annotations
 
-from flows import checkins, mentors, onboarding, opportunities, quiz, resources, safeguarding, settings, weekly
+from flows import (
+    checkins,
+    mentors,
+    onboarding,
+    opportunities,
+    quiz,
+    resources,
+    safeguarding,
+    settings,
+    weekly,
+)
 from flows.engine import (
     HELP_WORDS,
     OPT_IN_WORDS,

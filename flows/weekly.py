@@ -3,7 +3,7 @@ ROUNDS_PROGRESS_WEEKDAY at the student's daily time, a student who answered anyt
 gets answers and accuracy against last week, the streak, strongest and weakest topic, the program
 day when enrolled, and their place in their track as a rounded top percentage.
 
-The scheduling pass plans it for each batch of students due at their daily time, with the daily
+The scheduling pass plans it for everyone due at their daily time at once, with the daily
 question's rules (opt-out, pause, quiet hours); the figures come set-wise from `store.weekly`.
 """
 
@@ -13,7 +13,9 @@ import bisect
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import cast
 
 from content.catalog import Catalog
 from content.segments import for_channel, segment_count, truncate_to
@@ -22,7 +24,7 @@ from flows.onboarding import TRACK_NAMES, in_progress
 from flows.opportunities import may_push
 from flows.resources import topic_name
 from flows.schedule import local_date
-from store.models import STUDENT, Person
+from store.models import PAUSED, STUDENT, Person
 from store.weekly import WeekFigures, Weekly, program_day_labels
 
 # Message.kind of the weekly message.
@@ -194,6 +196,11 @@ class WeekReading:
     texts: Texts
     topics: dict[str, str] = field(default_factory=dict)
 
+    def topic(self, ctx: Context, key: str) -> str:
+        if key not in self.topics:
+            self.topics[key] = topic_name(ctx, key)
+        return self.topics[key]
+
 
 def _reading(ctx: Context, weekly: Weekly, today: date) -> WeekReading:
     held: dict[date, WeekReading] = ctx.session.info.setdefault(_PASS, {})
@@ -205,47 +212,64 @@ def _reading(ctx: Context, weekly: Weekly, today: date) -> WeekReading:
     return reading
 
 
-def due_for_progress(ctx: Context, person: Person, at: datetime) -> bool:
-    """Whether `person` is to be considered for the weekly message at `at` (their daily time)."""
-    return (
-        person.role == STUDENT
-        and bool(person.daily_time)
-        and not in_progress(person)
-        and local_date(person, at).weekday() == ctx.settings.progress_weekday
-        and may_push(ctx, person, at)
-    )
+# Up to this many due students are named in the figures' statements; a bigger pass selects them there.
+LISTED_MOST = 2000
+# Local dates run from UTC-12 to UTC+14: the weekday can only be somewhere within that of `at`.
+_EARLIEST, _LATEST = timedelta(hours=-12), timedelta(hours=14)
 
 
-def plan_weekly_progress(ctx: Context, people: list[Person], at: datetime) -> list[Planned]:
-    """The weekly messages for those of `people` (due at their daily time) whose weekday it is, who
-    did not text WEEKLY OFF and answered something this week: a few queries for the whole batch."""
-    due = [p for p in people if due_for_progress(ctx, p, at)]
-    if not due:
+def _weekday_somewhere(weekday: int, at: datetime) -> bool:
+    return weekday in {(at + _EARLIEST).weekday(), (at + _LATEST).weekday()}
+
+
+def _sendable(ctx: Context, student: Person, at: datetime, verdicts: dict[tuple, bool]) -> bool:
+    """A student (not onboarding) whom the daily question's rules (`may_push`) let us text at `at`,
+    worked out once per zone, daily time and status: a big pass has few of each."""
+    if student.role != STUDENT or not student.daily_time or in_progress(student):
+        return False
+    paused = student.paused_until if student.status == PAUSED else None
+    key = (student.timezone, student.daily_time, student.status, paused)
+    if key not in verdicts:
+        verdicts[key] = may_push(ctx, student, at)
+    return verdicts[key]
+
+
+def plan_weekly_progress(ctx: Context, at: datetime) -> list[Planned]:
+    """The weekly messages due at `at`: for each student due at their daily time whose local weekday
+    is ROUNDS_PROGRESS_WEEKDAY, who did not text WEEKLY OFF and answered something this week.
+
+    A few statements for the whole pass, however many are due; run before the daily questions
+    move the due students on, so a pass that stops half way finds them due again.
+    """
+    weekday = ctx.settings.progress_weekday
+    if not _weekday_somewhere(weekday, at):
         return []
     weekly = Weekly(ctx.session)
-    off = weekly.switched_off([p.id for p in due])
+    # Plain rows with a Person's columns, not mapped objects: a Sunday pass may read 100,000.
+    candidates = cast(list[Person], weekly.due_students(at))
+    verdicts: dict[tuple, bool] = {}
+    zones: dict[str | None, date] = {}
     by_day: dict[date, list[Person]] = {}
-    for person in due:
-        if person.id not in off:
-            by_day.setdefault(local_date(person, at), []).append(person)
+    for student in candidates:
+        if student.timezone not in zones:
+            zones[student.timezone] = local_date(student, at)
+        today = zones[student.timezone]
+        if today.weekday() == weekday and _sendable(ctx, student, at, verdicts):
+            by_day.setdefault(today, []).append(student)
     planned = []
     for today, group in by_day.items():
         reading = _reading(ctx, weekly, today)
-        figures = weekly.figures([p.id for p in group], today)
+        scope = [s.id for s in group] if len(group) <= LISTED_MOST else weekly.due_ids(at)
+        figures = weekly.figures(scope, today)
         programs = program_day_labels(ctx.session, list(figures))
-        topics = reading.topics
-
-        def topic(key: str) -> str:
-            if key not in topics:
-                topics[key] = topic_name(ctx, key)
-            return topics[key]
-
-        for person in group:
-            found = figures.get(person.id)
+        topic = partial(reading.topic, ctx)
+        texts = reading.texts
+        for student in group:
+            found = figures.get(student.id)
             if found is None:
                 continue  # nothing answered this week: no message
-            track = reading.places.get(person.track or "")
+            track = reading.places.get(student.track or "")
             place = track.top(found.correct) if track is not None else None
-            text = compose(reading.texts, person, found, place, programs.get(person.id), topic)
-            planned.append(Planned(person, text, week_key(person.id, today)))
+            text = compose(texts, student, found, place, programs.get(student.id), topic)
+            planned.append(Planned(student, text, week_key(student.id, today)))
     return planned

@@ -19,6 +19,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
+    Select,
     and_,
     case,
     cast,
@@ -115,17 +117,34 @@ class Weekly:
             row.enabled, row.updated_at = enabled, now
         self.session.flush()
 
-    def switched_off(self, person_ids: list[int]) -> set[int]:
-        """Those of `person_ids` who texted WEEKLY OFF (and not ON since)."""
-        if not person_ids:
-            return set()
-        return set(
-            self.session.scalars(
-                select(WeeklyProgressSwitch.person_id).where(
-                    WeeklyProgressSwitch.person_id.in_(person_ids), WeeklyProgressSwitch.enabled.is_(False)
+    def due_students(self, at: datetime) -> list[Row]:
+        """Everyone the scheduling pass finds due at `at` (their daily time) who did not text
+        WEEKLY OFF: the columns deciding and writing their message, as plain rows, in one query."""
+        return list(
+            self.session.execute(
+                select(
+                    Person.id,
+                    Person.phone,
+                    Person.channel,
+                    Person.language,
+                    Person.timezone,
+                    Person.daily_time,
+                    Person.track,
+                    Person.role,
+                    Person.status,
+                    Person.paused_until,
+                    Person.flow,
                 )
+                .outerjoin(WeeklyProgressSwitch, WeeklyProgressSwitch.person_id == Person.id)
+                .where(Person.next_push_at <= at, WeeklyProgressSwitch.enabled.is_not(False))
+                .order_by(Person.id)
             )
         )
+
+    @staticmethod
+    def due_ids(at: datetime) -> Select:
+        """The ids of everyone due at `at`, for a pass too big to list them in a statement."""
+        return select(Person.id).where(Person.next_push_at <= at)
 
     def forget(self, person_id: int) -> None:
         """Erasure: the person's switch goes."""
@@ -133,9 +152,10 @@ class Weekly:
 
     # --- the figures ------------------------------------------------------------------------
 
-    def figures(self, person_ids: list[int], today: date) -> dict[int, WeekFigures]:
-        """The week of `today` for each of `person_ids` who answered anything in it: two statements."""
-        if not person_ids:
+    def figures(self, person_ids: list[int] | Select, today: date) -> dict[int, WeekFigures]:
+        """The week of `today` for each of `person_ids` (a list, or a statement selecting them) who
+        answered anything in it: two statements however many they are."""
+        if isinstance(person_ids, list) and not person_ids:
             return {}
         monday, sunday = week_of(today)
         last_monday = monday - timedelta(days=7)
@@ -189,7 +209,7 @@ class Weekly:
             .group_by(ranked.c.person_id)
             .having(func.sum(ranked.c.n) > 0)
         ).all()
-        streaks = self.streaks([row[0] for row in rows], today)
+        streaks = self.streaks(person_ids, today)
         found = {}
         for person_id, n, c, last_n, last_c, best, worst, spread in rows:
             singled_out = spread is not None and spread > 1e-9  # one topic, or all alike: none named
@@ -204,14 +224,16 @@ class Weekly:
             )
         return found
 
-    def streaks(self, person_ids: list[int], today: date, window: int = STREAK_WINDOW) -> dict[int, int]:
+    def streaks(
+        self, person_ids: list[int] | Select, today: date, window: int = STREAK_WINDOW
+    ) -> dict[int, int]:
         """Consecutive local days with an answer, up to `today` (or yesterday), as SCORE counts them.
 
         Gaps and islands over the last `window` days: a day's distance from `today` less its rank
         (newest first) is the same along a run, -1 for a run that reaches today, 0 for one that
         ends yesterday. Runs that reach back to the window's start are read again in full.
         """
-        if not person_ids:
+        if isinstance(person_ids, list) and not person_ids:
             return {}
         attempts = Attempt.__table__
         start = today - timedelta(days=window - 1)
@@ -238,7 +260,10 @@ class Weekly:
                 func.sum(case((runs.c.offset == 0, 1), else_=0)),
             ).group_by(runs.c.person_id)
         ).all()
-        found = {person_id: int(today_run or 0) or int(yesterday_run or 0) for person_id, today_run, yesterday_run in rows}
+        found = {
+            person_id: int(today_run or 0) or int(yesterday_run or 0)
+            for person_id, today_run, yesterday_run in rows
+        }
         # A run as long as the window may reach further back.
         longer = [p for p, streak in found.items() if streak >= window - 1]
         if longer and window < STREAK_MOST_DAYS:

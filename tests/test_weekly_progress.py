@@ -67,7 +67,9 @@ def question_of(settings: Settings, topic: str, n: int = 0) -> int:
         return ids[n]
 
 
-def answered(settings: Settings, person_id: int, day: date, question_id: int, correct: bool, n: int = 0) -> None:
+def answered(
+    settings: Settings, person_id: int, day: date, question_id: int, correct: bool, n: int = 0
+) -> None:
     """One answered question on local date `day` (asked at noon UTC, answered ten minutes later)."""
     asked = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
     with session_scope(settings.database_url) as session:
@@ -182,7 +184,16 @@ def test_a_streak_longer_than_the_first_read_is_counted_in_full(tick_settings):
 
 @pytest.mark.parametrize(
     ("better", "group", "top"),
-    [(0, 9, None), (0, 10, 10), (2, 10, 30), (4, 10, 50), (5, 10, None), (0, 100, 1), (4, 100, 5), (49, 100, 50)],
+    [
+        (0, 9, None),
+        (0, 10, 10),
+        (2, 10, 30),
+        (4, 10, 50),
+        (5, 10, None),
+        (0, 100, 1),
+        (4, 100, 5),
+        (49, 100, 50),
+    ],
 )
 def test_places_are_rounded_top_shares_and_never_for_fewer_than_ten(better, group, top):
     assert top_percent(better, group) == top
@@ -197,7 +208,9 @@ def test_at_the_daily_time_in_each_zone_and_exactly_once_a_week(tick_settings, r
     cardio = question_of(tick_settings, "cardiology")
     lagos = student(tick_settings, "+2348031234111")  # 07:30 in Lagos is 06:30 UTC
     lima = student(tick_settings, "+51987654321", timezone="America/Lima", daily_time="19:00", country="PE")
-    kolkata = student(tick_settings, "+919812345678", timezone="Asia/Kolkata", daily_time="08:00", country="IN")
+    kolkata = student(
+        tick_settings, "+919812345678", timezone="Asia/Kolkata", daily_time="08:00", country="IN"
+    )
     idle = student(tick_settings, "+2348031234999")  # answered nothing this week
     for pid in (lagos, lima, kolkata):
         answered(tick_settings, pid, MONDAY + timedelta(days=2), cardio, True)
@@ -252,11 +265,15 @@ def test_weekly_off_is_honoured_and_on_brings_it_back(tick_settings, client, run
     runner.invoke(args=["tick", "--at", LAGOS_SUNDAY_0730])
     assert weekly_messages(tick_settings) == []
     with session_scope(tick_settings.database_url) as session:
-        daily = session.scalars(select(Message).where(Message.kind == "question", Message.person_id == pid)).all()
+        daily = session.scalars(
+            select(Message).where(Message.kind == "question", Message.person_id == pid)
+        ).all()
         assert len(daily) == 1  # the daily question still came
 
     (on,) = phone.text("WEEKLY ON")
-    assert on == "Weekly progress on: a summary of your week comes every Sunday at 07:30. WEEKLY OFF stops it."
+    assert (
+        on == "Weekly progress on: a summary of your week comes every Sunday at 07:30. WEEKLY OFF stops it."
+    )
     assert segment_count(on) == 1
     (hint,) = phone.text("weekly")
     assert hint == "Text WEEKLY ON for a summary of your week every Sunday, or WEEKLY OFF to stop it."

@@ -124,12 +124,6 @@ def queue_messages(session: Session, rows: list[dict]) -> list[int]:
     return [new_id for (new_id,) in insert_many_or_ignore(session, Message, rows, ["idempotency_key"])]
 
 
-def queue_messages_of_kinds(session: Session, rows: list[dict]) -> list[tuple[int, str]]:
-    """`queue_messages` for rows of several kinds: (id, kind) of those added."""
-    added = insert_many_or_ignore(session, Message, rows, ["idempotency_key"], returning=("id", "kind"))
-    return [(new_id, kind) for new_id, kind in added]
-
-
 def batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])

@@ -1,9 +1,7 @@
 """The scheduling pass: every push that is due at an instant, enqueued exactly once.
 
 Due students are found by one index range scan on `people.next_push_at`; each push has an
-idempotency key (person + local date), so running the pass twice sends nothing twice. On
-ROUNDS_PROGRESS_WEEKDAY the same batches also carry the weekly progress message (key: person +
-ISO week), queued in the same statement and transaction as the daily question.
+idempotency key (person + local date), so running the pass twice sends nothing twice.
 """
 
 from __future__ import annotations
@@ -19,14 +17,13 @@ import flows
 from content.catalog import get_catalog
 from flows.quiz import hold_questions, plan_daily_questions
 from flows.schedule import reschedule
-from flows.weekly import KIND as WEEKLY_KIND
-from flows.weekly import plan_weekly_progress
 from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.settings import Settings
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
-from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages_of_kinds
+from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
+from workers.weekly import run_weekly_progress
 
 log = logging.getLogger("rounds.tick")
 
@@ -56,8 +53,10 @@ class TickReport:
 
 
 def run_tick(settings: Settings, at: datetime) -> TickReport:
-    """One scheduling pass at `at`: daily questions, mentor check-ins and WhatsApp nudges."""
+    """One scheduling pass at `at`: weekly progress, daily questions, mentor check-ins and WhatsApp nudges."""
     report = TickReport(at.isoformat())
+    # Before the daily questions move the due students on: a pass stopped in between finds them again.
+    report.weekly = run_weekly_progress(settings, at)
     _daily_questions(settings, at, report)
     _whatsapp_nudges(settings, at, report)
     report.checkins = run_checkins(settings, at)
@@ -101,18 +100,16 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             for person in planned:
                 reschedule(person, at)
             session.commit()
-            enqueue_send(settings, [message_id for message_id, _ in queued])
-            report.questions += sum(1 for _, kind in queued if kind != WEEKLY_KIND)
-            report.weekly += sum(1 for _, kind in queued if kind == WEEKLY_KIND)
+            enqueue_send(settings, queued)
+            report.questions += len(queued)
     finally:
         session.close()
 
 
 def _queue_batch(
     ctx: flows.Context, people: list[Person], at: datetime, report: TickReport
-) -> tuple[list[tuple[int, str]], list[Person]]:
-    """Plan and queue a batch's questions (and weekly messages) set-wise: ((message id, kind) for
-    each queued, people whose schedule moves on).
+) -> tuple[list[int], list[Person]]:
+    """Plan and queue a batch's questions set-wise: (message ids, people whose schedule moves on).
 
     Should the batch's statements fail (a student erased mid-pass, say), each person is tried
     alone, so one bad row cannot hold back everyone else's question.
@@ -122,7 +119,7 @@ def _queue_batch(
             return _queue_questions(ctx, people, at), people
     except IntegrityError:
         log.warning("the pass's batch of %d failed; planning them one by one", len(people))
-    queued: list[tuple[int, str]] = []
+    queued: list[int] = []
     planned: list[Person] = []
     for person in people:
         try:
@@ -136,14 +133,11 @@ def _queue_batch(
     return queued, planned
 
 
-def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[tuple[int, str]]:
+def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> list[int]:
     now = ctx.now
-    rows = []
-    # The week's summary goes first, so the question is the latest text when they answer.
-    for weekly in plan_weekly_progress(ctx, people, at):
-        rows.append(message_row(weekly.person, weekly.text, WEEKLY_KIND, weekly.key, now=now))
     # message_row renders and counts each distinct text once per channel
     counted: dict[tuple[str, str], dict] = {}
+    rows = []
     for planned in plan_daily_questions(ctx, people, at):
         person = planned.person
         if person.status == OPTED_OUT:
@@ -161,7 +155,7 @@ def _queue_questions(ctx: flows.Context, people: list[Person], at: datetime) -> 
                 "idempotency_key": key,
             }
         )
-    return queue_messages_of_kinds(ctx.session, rows)
+    return queue_messages(ctx.session, rows)
 
 
 def nudge_query(at: datetime) -> Select:
