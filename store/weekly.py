@@ -9,13 +9,12 @@ counts too), so students in every zone share one Monday-to-Sunday range.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,7 +26,9 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -37,9 +38,28 @@ from store.models import STUDENT, Attempt, Base, BigId, Person, Question, utcnow
 # The whole-week scan for the tracks' spread reads attempts by local date, not by person.
 Index("ix_attempts_local_date", Attempt.local_date)
 
-# Answer days read for the streak at first; a run that reaches back that far is read again in full.
+# Answer days read for the streak at first (bits of a mask); a run that reaches back that far is
+# read again in full.
 STREAK_WINDOW = 16
 STREAK_MOST_DAYS = 3700
+# A topic's strength in millionths, and room for this many topics beside it in one number.
+STRENGTH_SCALE = 1_000_000
+TOPIC_SLOTS = 1000
+# PostgreSQL's memory for the week's hash aggregates over 100,000 students (the default 4 MB spills
+# them to disk); set for the pass's transaction only.
+WORK_MEM = "64MB"
+
+
+def _run(days: int) -> int:
+    """The streak in an answer-day mask (bit i: `i` days before today): the run of set bits from
+    today, or from yesterday when today has none yet."""
+    if not days & 1:
+        days >>= 1
+    streak = 0
+    while days & 1:
+        streak += 1
+        days >>= 1
+    return streak
 
 
 class WeeklyProgressSwitch(Base):
@@ -154,74 +174,104 @@ class Weekly:
 
     def figures(self, person_ids: list[int] | Select, today: date) -> dict[int, WeekFigures]:
         """The week of `today` for each of `person_ids` (a list, or a statement selecting them) who
-        answered anything in it: two statements however many they are."""
+        answered anything in it, in one statement however many they are.
+
+        No window functions and no sorts: the strongest and weakest topic ride in a number that the
+        per-person aggregate takes the max and min of (the smoothed accuracy SCORE ranks topics by,
+        times TOPIC_SLOTS, plus the topic's place in `topics`), and the answer days in a bit mask
+        (bit i: an answer `i` days before `today`) that gives the streak.
+        """
         if isinstance(person_ids, list) and not person_ids:
             return {}
-        monday, sunday = week_of(today)
+        monday, _sunday = week_of(today)
         last_monday = monday - timedelta(days=7)
+        start = min(last_monday, today - timedelta(days=STREAK_WINDOW - 1))
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            self.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        topics = self.topics()
         attempts = Attempt.__table__
+        scope = (
+            attempts.c.person_id.in_(person_ids),
+            attempts.c.answered_at.is_not(None),
+            attempts.c.local_date.between(start, today),
+        )
         this_week = attempts.c.local_date >= monday
+        last_week = attempts.c.local_date.between(last_monday, monday - timedelta(days=1))
         right = attempts.c.correct.is_(True)
+        place = case({topic: slot for slot, topic in enumerate(topics)}, value=Question.topic, else_=0)
         per_topic = (
             select(
                 attempts.c.person_id,
-                Question.topic,
+                place.label("place"),
                 func.sum(case((this_week, 1), else_=0)).label("n"),
                 func.sum(case((and_(this_week, right), 1), else_=0)).label("c"),
-                func.sum(case((this_week, 0), else_=1)).label("last_n"),
-                func.sum(case((and_(~this_week, right), 1), else_=0)).label("last_c"),
+                func.sum(case((last_week, 1), else_=0)).label("last_n"),
+                func.sum(case((and_(last_week, right), 1), else_=0)).label("last_c"),
             )
             .join(Question, Question.id == attempts.c.question_id)
-            .where(
-                attempts.c.person_id.in_(person_ids),
-                attempts.c.answered_at.is_not(None),
-                attempts.c.local_date.between(last_monday, sunday),
-            )
+            .where(*scope)
             .group_by(attempts.c.person_id, Question.topic)
             .subquery()
         )
-        # The smoothed accuracy SCORE ranks topics by, for topics answered this week only.
-        strength = case(
-            (per_topic.c.n > 0, (cast(per_topic.c.c, Float) + 1) / (per_topic.c.n + 3)), else_=None
-        )
-        seen = case((per_topic.c.n > 0, 0), else_=1)
-        ranked = select(
-            per_topic,
-            strength.label("strength"),
-            func.row_number()
-            .over(partition_by=per_topic.c.person_id, order_by=(seen, strength.desc(), per_topic.c.topic))
-            .label("best"),
-            func.row_number()
-            .over(partition_by=per_topic.c.person_id, order_by=(seen, strength, per_topic.c.topic))
-            .label("worst"),
-        ).subquery()
-        rows = self.session.execute(
+        # Integer division on both backends: (c + 1) / (n + 3) in millionths.
+        strength = ((per_topic.c.c + 1) * STRENGTH_SCALE) // (per_topic.c.n + 3)
+        answered_this_week = per_topic.c.n > 0
+        per_person = (
             select(
-                ranked.c.person_id,
-                func.sum(ranked.c.n),
-                func.sum(ranked.c.c),
-                func.sum(ranked.c.last_n),
-                func.sum(ranked.c.last_c),
-                func.max(case((ranked.c.best == 1, ranked.c.topic))),
-                func.max(case((ranked.c.worst == 1, ranked.c.topic))),
-                func.max(ranked.c.strength) - func.min(ranked.c.strength),
+                per_topic.c.person_id,
+                func.sum(per_topic.c.n).label("n"),
+                func.sum(per_topic.c.c).label("c"),
+                func.sum(per_topic.c.last_n).label("last_n"),
+                func.sum(per_topic.c.last_c).label("last_c"),
+                # Ties: the strongest is the topic first in `topics`, the weakest the last.
+                func.max(
+                    case((answered_this_week, strength * TOPIC_SLOTS + (TOPIC_SLOTS - 1 - per_topic.c.place)))
+                ).label("best"),
+                func.min(case((answered_this_week, strength * TOPIC_SLOTS + per_topic.c.place))).label(
+                    "worst"
+                ),
             )
-            .group_by(ranked.c.person_id)
-            .having(func.sum(ranked.c.n) > 0)
+            .group_by(per_topic.c.person_id)
+            .having(func.sum(per_topic.c.n) > 0)
+            .subquery()
+        )
+        bit = literal_column("1").op("<<")(_days_between(dialect, today, attempts.c.local_date))
+        mask = (
+            func.bit_or(bit) if dialect == "postgresql" else func.sum(bit.distinct())
+        )  # distinct powers of two
+        days = (
+            select(attempts.c.person_id, mask.label("days"))
+            .where(*scope)
+            .group_by(attempts.c.person_id)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(per_person, days.c.days).join(days, days.c.person_id == per_person.c.person_id)
         ).all()
-        streaks = self.streaks(person_ids, today)
         found = {}
-        for person_id, n, c, last_n, last_c, best, worst, spread in rows:
-            singled_out = spread is not None and spread > 1e-9  # one topic, or all alike: none named
+        longer = []
+        for person_id, n, c, last_n, last_c, best, worst, answer_days in rows:
+            strongest = weakest = None
+            if best is not None and worst is not None and best // TOPIC_SLOTS > worst // TOPIC_SLOTS:
+                strongest = topics[TOPIC_SLOTS - 1 - best % TOPIC_SLOTS]
+                weakest = topics[worst % TOPIC_SLOTS]
+            streak = _run(int(answer_days or 0))
+            if streak >= STREAK_WINDOW - 1:
+                longer.append(person_id)  # it may reach further back than the mask
             found[person_id] = WeekFigures(
-                int(n),
-                int(c or 0),
-                int(last_n or 0),
-                int(last_c or 0),
-                best if singled_out else None,
-                worst if singled_out else None,
-                streaks.get(person_id, 0),
+                int(n), int(c or 0), int(last_n or 0), int(last_c or 0), strongest, weakest, streak
             )
+        if longer:
+            for person_id, streak in self.streaks(longer, today, STREAK_MOST_DAYS).items():
+                found[person_id] = replace(found[person_id], streak=streak)
+        return found
+
+    def topics(self) -> list[str]:
+        """Every topic of the bank, in order: a topic's place here is its number in `figures`."""
+        found = sorted(self.session.scalars(select(Question.topic).distinct()))
+        if len(found) > TOPIC_SLOTS:
+            raise ValueError(f"more than {TOPIC_SLOTS} topics; raise TOPIC_SLOTS in store/weekly.py")
         return found
 
     def streaks(

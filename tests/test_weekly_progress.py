@@ -180,6 +180,8 @@ def test_a_streak_longer_than_the_first_read_is_counted_in_full(tick_settings):
         answered(tick_settings, pid, SUNDAY - timedelta(days=back), cardio, True)
     with reading(tick_settings) as session:
         assert Weekly(session).streaks([pid], SUNDAY) == {pid: 40}
+        # The figures' mask holds 16 days; a longer run is read again in full.
+        assert Weekly(session).figures([pid], SUNDAY)[pid].streak == 40
 
 
 @pytest.mark.parametrize(
