@@ -338,3 +338,23 @@ def test_a_part_that_does_not_fit_is_left_out(settings):
 def test_week_of_is_the_iso_week():
     assert week_of(SUNDAY) == (MONDAY, SUNDAY) == week_of(MONDAY)
     assert SUNDAY.isocalendar()[1] == 48
+
+
+def test_outbox_rows_in_bulk_are_cleaned_timed_in_utc_and_never_twice(tick_settings):
+    from workers.outbox import message_row, queue_many_messages
+
+    pid = student(tick_settings, "+2348031234111")
+    made = at("2026-11-29T06:30:00Z")
+    with session_scope(tick_settings.database_url) as session:
+        person = session.get(Person, pid)
+        rows = [
+            message_row(person, "Your week\x00 so far", KIND, f"weekly:{pid}:test", now=made),
+            message_row(person, "Another", KIND, f"weekly:{pid}:other", now=made),
+        ]
+        first = queue_many_messages(session, rows)
+    with session_scope(tick_settings.database_url) as session:
+        assert queue_many_messages(session, rows) == []
+    stored = weekly_messages(tick_settings, pid)
+    assert [m.id for m in stored] == sorted(first) and len(first) == 2
+    assert [m.body for m in stored] == ["Your week so far", "Another"]
+    assert {m.created_at for m in stored} == {made} and {m.status for m in stored} == {"queued"}

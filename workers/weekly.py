@@ -1,5 +1,5 @@
 """The scheduling pass's part for the weekly progress message: planned for everyone due at once
-(flows.weekly), then queued in chunks, each one INSERT and one commit, and signalled to the workers.
+(flows.weekly), then queued in chunks, each one COPY and INSERT and one commit, and signalled to the workers.
 
 It runs before the daily questions move the due students on; each message's key (person + ISO
 week) makes a pass that runs again, or stops half way and is re-run, queue none twice.
@@ -15,7 +15,7 @@ from content.catalog import get_catalog
 from flows.weekly import KIND, plan_weekly_progress
 from store.db import session_factory
 from store.settings import Settings
-from workers.outbox import enqueue_send, message_row, queue_messages
+from workers.outbox import enqueue_send, message_row, queue_many_messages
 
 log = logging.getLogger("rounds.weekly")
 
@@ -33,7 +33,7 @@ def run_weekly_progress(settings: Settings, at: datetime) -> int:
         for start in range(0, len(planned), CHUNK):
             chunk = planned[start : start + CHUNK]
             rows = [message_row(p.person, p.text, KIND, p.key, now=at) for p in chunk]
-            ids = queue_messages(session, rows)
+            ids = queue_many_messages(session, rows)
             session.commit()
             enqueue_send(settings, ids)
             queued += len(ids)
