@@ -163,7 +163,9 @@ def write(
     others: str,
     quick: bool,
 ) -> None:
-    """Rewrite bench/RESULTS.md with everything measured in this run."""
+    """Rewrite bench/RESULTS.md with everything measured in this run; a run of some benchmarks
+    (`--only`) keeps the other benchmarks' figures, notes and sections from the file as it was."""
+    kept = _kept(results) if "--only" in command else None
     host = machine()
     found = versions(servers)
     lines = [
@@ -189,8 +191,41 @@ def write(
         table(results.figures, markdown=True),
         "",
     ]
+    if kept is not None:
+        previous, rows, sections = kept
+        lines[5:5] = [f"- Rows and sections of other benchmarks are kept from the run before: {previous}"]
+        lines[-1:-1] = rows
     for bench, notes in results.notes.items():
         lines += [f"## Notes: {bench}", ""] + [f"- {n}" for n in notes] + [""]
     for title, body in results.extra.items():
         lines += [f"## {title}", "", "```", body.rstrip(), "```", ""]
+    if kept is not None:
+        lines += kept[2]
     RESULTS.write_text("\n".join(lines))
+
+
+def _kept(results: Results) -> tuple[str, list[str], list[str]]:
+    """From the file as it is: its command line, the table rows and the sections of benchmarks
+    this run did not measure."""
+    ran = {f.bench for f in results.figures} | set(results.notes)
+    try:
+        old = RESULTS.read_text().splitlines()
+    except OSError:
+        return "none", [], []
+    previous = next((line[2:] for line in old if line.startswith("- Command:")), "unknown")
+    rows = [
+        line
+        for line in old
+        if line.startswith("| ") and line.split("|")[1].strip() not in ran | {"Benchmark"}
+    ]
+    sections: list[str] = []
+    keep = False
+    for line in old:
+        if line.startswith("## "):
+            title = line[3:]
+            bench = title.removeprefix("Notes: ") if title.startswith("Notes: ") else None
+            keep = title != "Figures" and (bench not in ran if bench else title not in results.extra)
+            keep = keep and not (bench is None and any(b in title.lower() for b in ran))
+        if keep:
+            sections.append(line)
+    return previous, rows, sections
