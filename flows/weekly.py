@@ -111,6 +111,15 @@ class Texts:
             self.cache[key, language, channel] = found
         return found
 
+    def joined(self, keys: tuple[str, ...], language: str, channel: str) -> str:
+        """The templates of `keys`, rendered and joined by spaces, once."""
+        name = "+".join(keys)
+        found = self.cache.get((name, language, channel))
+        if found is None:
+            found = " ".join(self.template(key, language, channel) for key in keys)
+            self.cache[name, language, channel] = found
+        return found
+
     def value(self, text: str, channel: str) -> str:
         found = self.cache.get(("", text, channel))
         if found is None:
@@ -131,6 +140,12 @@ def week_key(person_id: int, day: date) -> str:
     return f"weekly:{person_id}:{year}-W{week:02d}"
 
 
+# The parts of the message in order, and which go first when it is too long: topics, then the
+# program day, then the place.
+_HEAD, _TOPICS, _PROGRAM, _PLACE, _FOOTER = range(5)
+_DROPPED_IN_TURN = ((), (_TOPICS,), (_TOPICS, _PROGRAM), (_TOPICS, _PROGRAM, _PLACE))
+
+
 def compose(
     texts: Texts,
     person: Person,
@@ -140,49 +155,40 @@ def compose(
     topic: Callable[[str], str],
 ) -> str:
     """The message for one student, at most MAX_SEGMENTS on their channel: the optional parts go,
-    topics first, then the program day and the place, until it fits."""
+    topics first, then the program day and the place, until it fits.
+
+    The parts' templates are joined once per language, channel and choice of parts, so a student
+    costs one `format` and one count (a pass composes 100,000).
+    """
     language, channel = person.language or "en", person.channel
-
-    def say(key: str, **values: object) -> str:
-        return texts.template(key, language, channel).format(**values)
-
-    accuracy = round(100 * figures.correct / figures.answered)
+    values: dict[str, object] = {
+        "answered": figures.answered,
+        "accuracy": round(100 * figures.correct / figures.answered),
+        "streak": figures.streak,
+    }
+    keys = ["weekly_progress_new", "", "", "", "weekly_footer"]
     if figures.last_answered:
-        last = round(100 * figures.last_correct / figures.last_answered)
-        head = say(
-            "weekly_progress",
-            answered=figures.answered,
-            accuracy=accuracy,
-            last_answered=figures.last_answered,
-            last_accuracy=last,
-            streak=figures.streak,
-        )
-    else:
-        head = say("weekly_progress_new", answered=figures.answered, accuracy=accuracy, streak=figures.streak)
-    topics = program_part = place_part = ""
+        keys[_HEAD] = "weekly_progress"
+        values["last_answered"] = figures.last_answered
+        values["last_accuracy"] = round(100 * figures.last_correct / figures.last_answered)
     if figures.strongest and figures.weakest:
-        topics = say(
-            "weekly_topics",
-            strongest=texts.value(topic(figures.strongest), channel),
-            weakest=texts.value(topic(figures.weakest), channel),
-            topic_key=figures.weakest,
-        )
+        keys[_TOPICS] = "weekly_topics"
+        values["strongest"] = texts.value(topic(figures.strongest), channel)
+        values["weakest"] = texts.value(topic(figures.weakest), channel)
+        values["topic_key"] = figures.weakest
     if program:
-        program_part = say("weekly_program", program=texts.value(program, channel))
+        keys[_PROGRAM] = "weekly_program"
+        values["program"] = texts.value(program, channel)
     if place is not None and person.track:
-        track = texts.value(TRACK_NAMES.get(person.track, person.track), channel)
-        place_part = say("weekly_place", top=place, track=track)
-    footer = say("weekly_footer")
-    for parts in (
-        (head, topics, program_part, place_part, footer),
-        (head, program_part, place_part, footer),
-        (head, place_part, footer),
-        (head, footer),
-    ):
-        text = " ".join(part for part in parts if part)
+        keys[_PLACE] = "weekly_place"
+        values["top"] = place
+        values["track"] = texts.value(TRACK_NAMES.get(person.track, person.track), channel)
+    for dropped in _DROPPED_IN_TURN:
+        chosen = tuple(key for part, key in enumerate(keys) if key and part not in dropped)
+        text = texts.joined(chosen, language, channel).format_map(values)
         if segment_count(text) <= MAX_SEGMENTS:
             return text
-    return truncate_to(head, MAX_SEGMENTS)
+    return truncate_to(texts.template(keys[_HEAD], language, channel).format_map(values), MAX_SEGMENTS)
 
 
 _PASS = "rounds.weekly_pass"

@@ -358,3 +358,16 @@ def test_outbox_rows_in_bulk_are_cleaned_timed_in_utc_and_never_twice(tick_setti
     assert [m.id for m in stored] == sorted(first) and len(first) == 2
     assert [m.body for m in stored] == ["Your week so far", "Another"]
     assert {m.created_at for m in stored} == {made} and {m.status for m in stored} == {"queued"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "weekday"), [("", 6), ("sunday", 6), ("Wednesday", 2), ("wed", 2), ("MON", 0), ("3", 3)]
+)
+def test_the_weekday_is_read_by_name_or_number(raw, weekday):
+    assert Settings.from_env({"ROUNDS_PROGRESS_WEEKDAY": raw}, dotenv=False).progress_weekday == weekday
+
+
+@pytest.mark.parametrize("raw", ["someday", "7", "su", "-1"])
+def test_a_weekday_that_is_none_stops_the_start(raw):
+    with pytest.raises(ValueError, match="ROUNDS_PROGRESS_WEEKDAY"):
+        Settings.from_env({"ROUNDS_PROGRESS_WEEKDAY": raw}, dotenv=False)
