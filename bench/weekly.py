@@ -81,7 +81,7 @@ def load(url: str, students: int, seed: int = 5) -> int:
                     )
                 )
         cursor.execute("SELECT min(id) FROM people")
-        first = cursor.fetchone()[0]
+        (first,) = cursor.fetchone() or (1,)
         columns = (
             "person_id, question_id, source, local_date, asked_at, answered_at, choice, correct, skipped"
         )
@@ -195,7 +195,9 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
             passes.append(seconds)
             cpu.append(used)
             with session_scope(url) as session:
-                sent = session.scalar(select(func.count()).select_from(Message).where(Message.kind == KIND))
+                sent = int(
+                    session.scalar(select(func.count()).select_from(Message).where(Message.kind == KIND)) or 0
+                )
             _clear_outbox(url, redis)
         figure = results.add(
             Figure(
