@@ -196,7 +196,7 @@ _PASS = "rounds.weekly_pass"
 
 @dataclass
 class WeekReading:
-    """What a pass reads once for a week and keeps for all its batches."""
+    """What a pass reads once for a week: the tracks' spread, the rendered templates, topic names."""
 
     places: dict[str, Places]
     texts: Texts
