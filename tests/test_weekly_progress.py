@@ -371,3 +371,27 @@ def test_the_weekday_is_read_by_name_or_number(raw, weekday):
 def test_a_weekday_that_is_none_stops_the_start(raw):
     with pytest.raises(ValueError, match="ROUNDS_PROGRESS_WEEKDAY"):
         Settings.from_env({"ROUNDS_PROGRESS_WEEKDAY": raw}, dotenv=False)
+
+
+def test_french_and_spanish_students_get_theirs_in_two_segments_by_sms(tick_settings, runner):
+    cardio, renal = question_of(tick_settings, "cardiology"), question_of(tick_settings, "renal")
+    french = student(tick_settings, "+2250701234567", language="fr", country="CI", timezone="Africa/Lagos")
+    spanish = student(tick_settings, "+51987654322", language="es", country="PE", timezone="Africa/Lagos")
+    for pid in (french, spanish):
+        answered(tick_settings, pid, MONDAY, cardio, True)
+        answered(tick_settings, pid, MONDAY + timedelta(days=1), renal, False)
+        answered(tick_settings, pid, MONDAY - timedelta(days=3), renal, True)
+    runner.invoke(args=["tick", "--at", LAGOS_SUNDAY_0730])
+    (fr,) = weekly_messages(tick_settings, french)
+    (es,) = weekly_messages(tick_settings, spanish)
+    assert fr.body == (
+        "Votre semaine : 2 réponses, 50 % justes (semaine passée : 1, 100 %). Jours de suite : 0. "
+        "Point fort : Cardiology. A revoir : Renal (RES renal). WEEKLY OFF pour arreter."  # ê folded for SMS
+    )
+    assert es.body == (
+        "Tu semana en Rounds: 2 respondidas, 50% de aciertos (semana pasada: 1, 100%). Racha: 0. "
+        "Tu mejor tema: Cardiology. A reforzar: Renal, escribe RES renal. WEEKLY OFF para pararlo."
+    )
+    for message in (fr, es):
+        assert message.encoding == "GSM-7" and message.segments <= MAX_SEGMENTS
+        assert message.segments == segment_count(message.body)
