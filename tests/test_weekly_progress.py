@@ -395,3 +395,17 @@ def test_french_and_spanish_students_get_theirs_in_two_segments_by_sms(tick_sett
     for message in (fr, es):
         assert message.encoding == "GSM-7" and message.segments <= MAX_SEGMENTS
         assert message.segments == segment_count(message.body)
+
+
+def test_erasure_removes_the_switch(tick_settings):
+    from gateway.admin.people import erase_person
+    from store.weekly import WeeklyProgressSwitch
+
+    pid = student(tick_settings, "+2348031234111")
+    with session_scope(tick_settings.database_url) as session:
+        Weekly(session).switch(pid, False, at(LAGOS_SUNDAY_0730))
+    with session_scope(tick_settings.database_url) as session:
+        assert not Weekly(session).is_on(pid)
+        erase_person(session, session.get(Person, pid), at(LAGOS_SUNDAY_0730))
+    with session_scope(tick_settings.database_url) as session:
+        assert session.get(WeeklyProgressSwitch, pid) is None
