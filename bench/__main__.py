@@ -13,13 +13,14 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import contention, cost, fanout, memory, report, search, send, services, tick, webhook
+from bench import contention, cost, fanout, memory, report, search, send, services, tick, webhook, weekly
 
 BENCHMARKS = {
     "webhook": webhook.run,
     "send": send.run,
     "fanout": fanout.run,
     "tick": tick.run,
+    "weekly": weekly.run,
     "cost": cost.run,
     "search": search.run,
     "memory": memory.run,  # last: it reports what webhook and send read

@@ -163,7 +163,8 @@ def write(
     others: str,
     quick: bool,
 ) -> None:
-    """Rewrite bench/RESULTS.md with everything measured in this run."""
+    """Rewrite bench/RESULTS.md with everything measured in this run (a `--only` run goes to
+    `write_partial` instead)."""
     host = machine()
     found = versions(servers)
     lines = [

@@ -47,7 +47,17 @@ SAMPLE_VALUES: dict[str, str | int] = {
     "link": "https://example.org/apply/observership-2027",
     "who": "NG, GH, KE, Step 1",
     "deadline": "12 Jan",
+    # Weekly progress
+    "last_answered": 1250,
+    "last_accuracy": 87,
+    "strongest": "Biostats/ethics",
+    "topic_key": "biostats",
+    "top": 50,
+    "program": "ECG 14/14",
+    "weekday": "Wednesday",
 }
+# Messages held to fewer segments than MESSAGE_SEGMENTS (HELP is checked on its own below).
+SEGMENT_BUDGETS = {"weekly_on": 1, "weekly_off": 1, "weekly_help": 1}
 DEFAULT_SAMPLE = "sample value"
 
 
@@ -164,6 +174,11 @@ def _check_budget(catalog: CatalogFile, key: str, template: str, line: int, out:
             catalog.file,
             line,
             f"{label} is {segments} SMS segments with sample values; at most {MESSAGE_SEGMENTS}",
+        )
+    budget = SEGMENT_BUDGETS.get(key)
+    if budget is not None and segments > budget:
+        out.error(
+            catalog.file, line, f"{label} is {segments} SMS segments with sample values; at most {budget}"
         )
     if key == "help" and segments != 1:
         out.error(catalog.file, line, f"{label} is {segments} SMS segments; HELP must fit one")

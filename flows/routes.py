@@ -16,6 +16,7 @@ from flows import (
     resources,
     safeguarding,
     settings,
+    weekly,
 )
 from flows.engine import (
     HELP_WORDS,
@@ -53,6 +54,7 @@ KEYWORDS: dict[str, Handler] = {
     **dict.fromkeys(["LEAVE", "QUITTER", "SALIR"], programs.leave),
     **dict.fromkeys(["NEXT", "SUIVANT", "SIGUIENTE"], programs.next_day),
     **dict.fromkeys(["VERIFY", "VERIFIER", "VERIFICAR"], programs.verify),
+    "WEEKLY": weekly.weekly,
 }
 # People whose role has a conversation of its own, after the opt-out words.
 ROLE_HANDLERS: dict[str, Handler] = {MENTOR: mentors.handle_mentor, ONCALL: safeguarding.handle_oncall}

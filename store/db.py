@@ -264,3 +264,52 @@ def _unnest_statement(
         f"SELECT * FROM unnest({', '.join(map(array_of, names))}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
     )
+
+
+def copy_many_or_ignore(
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    returning: tuple[str, ...] = ("id",),
+) -> list[tuple[Any, ...]]:
+    """`insert_many_or_ignore` for thousands of rows: on PostgreSQL they go by COPY into a temporary
+    table, then one INSERT .. SELECT .. ON CONFLICT DO NOTHING; elsewhere as that function does.
+
+    COPY skips the per-value bind processing and array building of the unnest path (most of the
+    time of 100,000 outbox rows, bench/RESULTS.md); strings are still cleaned as the column types
+    would, and aware datetimes stored as naive UTC.
+    """
+    if not rows or session.get_bind().dialect.name != "postgresql":
+        return insert_many_or_ignore(session, model, rows, conflict, returning)
+    from datetime import UTC, datetime
+
+    from store.text import clean, needs_cleaning
+
+    table = model.__table__
+    names = list(rows[0])
+    staging = f"copy_{table.name}"
+    columns = ", ".join(names)
+    connection = core_connection(session)
+    # The columns' types without their constraints or defaults; gone at the end of the transaction.
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {columns} FROM {table.name} WITH NO DATA"
+    )
+
+    def stored(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value).text if needs_cleaning(value) else value
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([stored(row[name]) for name in names])
+    result = connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {staging} "
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
+    )
+    return [tuple(row) for row in result]

@@ -86,6 +86,22 @@ def _env_flag(env: dict[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _env_weekday(env: dict[str, str], name: str, default: int) -> int:
+    """A weekday by name (`sunday`, `sun`, any case) or number (0 Monday ... 6 Sunday)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw.isdigit() and int(raw) < 7:
+        return int(raw)
+    for number, day in enumerate(WEEKDAYS):
+        if len(raw) >= 3 and day.startswith(raw):
+            return number
+    raise ValueError(f"{name} must be a weekday such as sunday (or 0 Monday ... 6 Sunday), got {raw!r}")
+
+
 def _env_pairs(env: dict[str, str], name: str) -> dict[str, str]:
     """`a=1,b=2` -> {"a": "1", "b": "2"}; keys may contain colons (whatsapp:+1...)."""
     pairs: dict[str, str] = {}
@@ -148,6 +164,8 @@ class Settings:
     metrics_token: str = ""
     # The organisation's choice to stop serving questions whose review_by date has passed.
     skip_overdue: bool = False
+    # The weekly progress message goes out on this weekday (0 Monday ... 6 Sunday).
+    progress_weekday: int = 6
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -243,4 +261,5 @@ class Settings:
             trusted_proxies=_env_count(env, "ROUNDS_TRUSTED_PROXIES"),
             metrics_token=env.get("ROUNDS_METRICS_TOKEN", ""),
             skip_overdue=_env_flag(env, "ROUNDS_SKIP_OVERDUE"),
+            progress_weekday=_env_weekday(env, "ROUNDS_PROGRESS_WEEKDAY", 6),
         )

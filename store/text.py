@@ -64,6 +64,11 @@ def clean(value: str | None, limit: int | None = None) -> Cleaned:
     return Cleaned(text, changed, cut)
 
 
+def needs_cleaning(value: str) -> bool:
+    """Whether `clean` would change `value` (before any cut): the column types' quick check."""
+    return _UNSAFE.search(value) is not None
+
+
 def clean_json(value: Any) -> Any:
     """Every string in a parsed JSON document (keys too) cleaned."""
     if isinstance(value, str):

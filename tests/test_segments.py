@@ -157,3 +157,15 @@ def test_segments_never_fewer_than_units_allow(text: str) -> None:
         assert result.segments == 1
     else:
         assert result.segments >= -(-result.units // part)
+
+
+MIXED = "ab Z_@\n\r`{[~\t\x0c\x01éñ¿Δêá\u2019\u00a0€\U0001f600"  # plain, escaped, foldable, UCS-2
+
+
+@given(st.text(alphabet=st.sampled_from(MIXED), max_size=400))
+def test_the_plain_gsm7_shortcut_counts_and_renders_as_the_full_walk(text: str) -> None:
+    from content.segments import _walk, fold_for_sms
+
+    assert count(text) == _walk(text)
+    assert for_channel(text, "sms") == fold_for_sms(normalise(text))
+    assert for_channel(text, "whatsapp") == normalise(text)

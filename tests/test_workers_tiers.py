@@ -30,6 +30,7 @@ TIERS = {
     "workers.mentoring": 3,
     "workers.callbacks": 3,
     "workers.opportunities": 3,
+    "workers.weekly": 3,
     "workers.schedule": 3,
     "workers.jobs": 3,
     "workers.broadcasts": 3,

@@ -25,6 +25,7 @@ from store.settings import Settings
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
 from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
+from workers.weekly import run_weekly_progress
 
 log = logging.getLogger("rounds.tick")
 
@@ -40,6 +41,7 @@ class TickReport:
     questions: int = 0
     checkins: int = 0
     nudges: int = 0
+    weekly: int = 0
     conflicts: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -48,13 +50,15 @@ class TickReport:
     def __str__(self) -> str:
         return (
             f"tick at {self.at}: {self.due} due, {self.questions} question(s), {self.checkins} check-in(s), "
-            f"{self.nudges} nudge(s) queued"
+            f"{self.nudges} nudge(s), {self.weekly} weekly progress message(s) queued"
         )
 
 
 def run_tick(settings: Settings, at: datetime) -> TickReport:
-    """One scheduling pass at `at`: daily questions, mentor check-ins and WhatsApp nudges."""
+    """One scheduling pass at `at`: weekly progress, daily questions, mentor check-ins and WhatsApp nudges."""
     report = TickReport(at.isoformat())
+    # Before the daily questions move the due students on: a pass stopped in between finds them again.
+    report.weekly = run_weekly_progress(settings, at)
     _daily_questions(settings, at, report)
     _whatsapp_nudges(settings, at, report)
     report.checkins = run_checkins(settings, at)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from store.models import STUDENT, Attempt, Card, Message, MessageStatus, Person, Question
 from store.opportunities import Opportunities
+from store.weekly import Weekly
 
 ERASED_PREFIX = "erased:"
 FILTER_KEYS = ("track", "country", "language", "channel", "status", "role")
@@ -180,6 +181,7 @@ def erase_person(session: Session, person: Person, now: datetime) -> dict[str, i
 
     forget(session, person, now)
     Opportunities(session).forget(person.id)
+    Weekly(session).forget(person.id)
     # Inbound rows that never got a person (before the first reply) still carry the number.
     blanked = session.execute(
         update(Message)
