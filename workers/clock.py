@@ -25,6 +25,9 @@ log = logging.getLogger("rounds.clock")
 
 LEADER_KEY = "rounds:clock:leader"
 LEASE_MS = 90_000  # longer than the scheduler's longest sleep (60 s)
+# The nightly message prune: 02:17 UTC, the small hours from West Africa to India, off the hour
+# when other installations' cron jobs crowd in.
+PRUNE_CRON = "17 2 * * *"
 
 # Take the lease if it is free, or renew it if it is ours, in one step.
 _LEASE_SCRIPT = """
@@ -95,6 +98,14 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
     scheduler.register(jobs.sweep, runtime.DEFAULT, interval=60, name="rounds.sweep", result_ttl=600)
     scheduler.register(
         resume_stalled, runtime.DEFAULT, interval=300, name="rounds.resume-broadcasts", result_ttl=600
+    )
+    scheduler.register(
+        jobs.prune,
+        runtime.DEFAULT,
+        cron=PRUNE_CRON,
+        name="rounds.prune",
+        job_timeout=jobs.PRUNE_BUDGET_SECONDS + 600,
+        result_ttl=86_400,
     )
     return scheduler
 
