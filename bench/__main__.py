@@ -13,7 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import contention, cost, fanout, memory, report, send, services, tick, webhook
+from bench import contention, cost, fanout, memory, prune, report, send, services, tick, webhook
 
 BENCHMARKS = {
     "webhook": webhook.run,
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "fanout": fanout.run,
     "tick": tick.run,
     "cost": cost.run,
+    "prune": prune.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

@@ -26,7 +26,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     not_,
     or_,
     select,
@@ -38,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.db import get_engine, session_scope
 from store.mentoring import Flag
-from store.models import BigId, Base, Message, MessageStatus
+from store.models import Base, BigId, Message, MessageStatus
 from store.text import CleanString
 
 # Rows in flight belong to the outbox, however old: the send path settles them, not the prune.
@@ -166,9 +165,7 @@ def _rollup_columns(dialect: str, rows: Any, opt_out_words: Iterable[str]) -> li
     ]
 
 
-def _fold_and_delete(
-    conn: Connection, condition: ColumnElement[bool], opt_out_words: Iterable[str]
-) -> int:
+def _fold_and_delete(conn: Connection, condition: ColumnElement[bool], opt_out_words: Iterable[str]) -> int:
     """Add the rows' counts to message_days and delete them, in the caller's transaction."""
     dialect = conn.dialect.name
     keys = ["day", "channel", "direction", "kind", "status"]
@@ -198,7 +195,9 @@ def _fold_and_delete(
     source = select(Message).where(condition).subquery()
     columns = _rollup_columns(dialect, source, opt_out_words)
     # `WHERE true`: SQLite needs it to read ON CONFLICT after an INSERT ... SELECT.
-    upsert = sqlite.insert(table).from_select(names, select(*columns).where(text("true")).group_by(*columns[:5]))
+    upsert = sqlite.insert(table).from_select(
+        names, select(*columns).where(text("true")).group_by(*columns[:5])
+    )
     conn.execute(_add_on_conflict(upsert, keys))
     return conn.execute(delete(Message).where(condition)).rowcount or 0
 

@@ -83,7 +83,8 @@ def test_the_message_prune_runs_nightly_at_02_17_utc(connection, monkeypatch):
     (job,) = [job for job in build_scheduler(connection).get_jobs() if job.name == "rounds.prune"]
     assert job.func_name == "workers.jobs.prune"
     assert job.cron == "17 2 * * *"
-    assert job.job_options["job_timeout"] > jobs.PRUNE_BUDGET_SECONDS  # the pass stops at its budget before RQ kills it
+    # The pass stops at its own budget before RQ would kill it.
+    assert job.job_options["job_timeout"] > jobs.PRUNE_BUDGET_SECONDS
     upcoming = job.get_next_enqueue_time()
     assert (upcoming.hour, upcoming.minute, upcoming.utcoffset()) == (2, 17, timedelta(0))
     assert timedelta(0) < upcoming - now() <= timedelta(days=1)

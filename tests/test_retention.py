@@ -49,7 +49,11 @@ def remaining(settings) -> set[int]:
 def day_counts(settings) -> dict[tuple, tuple[int, int, int]]:
     with session_scope(settings.database_url) as session:
         return {
-            (d.day.isoformat(), d.channel, d.direction, d.kind, d.status): (d.messages, d.segments, d.opt_outs)
+            (d.day.isoformat(), d.channel, d.direction, d.kind, d.status): (
+                d.messages,
+                d.segments,
+                d.opt_outs,
+            )
             for d in session.scalars(select(MessageDay))
         }
 
@@ -235,7 +239,15 @@ def test_statistics_and_exports_still_work_after_a_prune(settings, app_settings,
     person = add_person(settings, "+2348031000001")
     with session_scope(settings.database_url) as session:
         session.add(
-            Question(id=7, topic="renal", tracks=["step1"], stem="s", options={"A": "a"}, answer="A", explanation="e")
+            Question(
+                id=7,
+                topic="renal",
+                tracks=["step1"],
+                stem="s",
+                options={"A": "a"},
+                answer="A",
+                explanation="e",
+            )
         )
         session.flush()
         asked = settings.clock.now() - timedelta(days=DAYS + 5)

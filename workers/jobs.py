@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from store.settings import Settings
-
 from flows.engine import OPT_OUT_WORDS
 from store.retention import PruneReport, prune_messages
+from store.settings import Settings
 from workers import runtime
 from workers.schedule import run_tick
 from workers.send import sweep_outbox
