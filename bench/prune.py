@@ -20,7 +20,7 @@ from bench import population, services
 from bench.report import Figure, Results
 from flows.engine import OPT_OUT_WORDS
 from store.db import get_engine
-from store.retention import BATCH_IDS, prune_messages
+from store.retention import BATCH_IDS, SLOW_BATCH_MS, prune_messages
 
 NOW = datetime(2026, 12, 1, 2, 17, tzinfo=UTC)
 DAYS = 90
@@ -149,7 +149,7 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
             rows = load_messages(url, learners, first_person_id(url))
             loaded = time.perf_counter() - started
             before = relation_bytes(url)
-            report = prune_messages(url, NOW, DAYS, opt_out_words=OPT_OUT_WORDS)
+            report = prune_messages(url, NOW, DAYS, opt_out_words=OPT_OUT_WORDS, slow_batch_ms=SLOW_BATCH_MS)
             vacuumed = vacuum(url)
             after = relation_bytes(url)
             days_bytes = relation_bytes(url, "message_days")

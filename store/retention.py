@@ -44,6 +44,8 @@ from store.text import CleanString
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.UNCERTAIN)
 # Ids per batch: each batch is one short transaction (bench/prune.py measures how short).
 BATCH_IDS = 20_000
+# The nightly pass halves its ranges when a batch takes longer than this (a busy server).
+SLOW_BATCH_MS = 400.0
 
 
 class MessageDay(Base):
@@ -237,6 +239,7 @@ def prune_messages(
     batch_ids: int = BATCH_IDS,
     budget_seconds: float | None = None,
     max_batches: int | None = None,
+    slow_batch_ms: float | None = None,
     elapsed: Callable[[], float] = time.perf_counter,
 ) -> PruneReport:
     """Delete (or, with `dry_run`, count) messages older than `days` before `now`.
@@ -245,7 +248,9 @@ def prune_messages(
     pass stopped at any point (a crash, the time budget, `max_batches`) loses nothing and the
     next pass carries on: every batch folds its rows into message_days in the same transaction
     as it deletes them. The walk ends at the first range with nothing to prune whose oldest row
-    is newer than the cutoff (ids grow with created_at).
+    is newer than the cutoff (ids grow with created_at). With `slow_batch_ms`, a batch slower than
+    that halves the next range and a batch under a quarter of it doubles it again, up to
+    `batch_ids`: on a busy server the transactions stay short instead of the ranges fixed.
     """
     if days <= 0:
         raise ValueError("retention is off (0 days): nothing is pruned")
@@ -260,6 +265,7 @@ def prune_messages(
     report.held_people, report.held_messages = len(held.people), len(held.messages)
     run_id = None if dry_run else _start_run(url, now, cutoff, days, report)
     step = _count if dry_run else _fold_and_delete
+    size = batch_ids
     with engine.connect() as conn:
         lo = _next_id(conn, 0)
         conn.rollback()
@@ -270,7 +276,7 @@ def prune_messages(
             if budget_seconds is not None and elapsed() - started > budget_seconds:
                 report.complete = False
                 break
-            hi = lo + batch_ids
+            hi = lo + size
             began = elapsed()
             with conn.begin():
                 if conn.dialect.name == "postgresql":
@@ -278,8 +284,14 @@ def prune_messages(
                     # No wait for the WAL flush either: a batch lost in a crash is simply redone.
                     conn.execute(text("SET LOCAL lock_timeout = '1s'; SET LOCAL synchronous_commit = off"))
                 done = step(conn, _prunable(lo, hi, cutoff, held), words)
-            report.batch_ms.append((elapsed() - began) * 1000)
+            took_ms = (elapsed() - began) * 1000
+            report.batch_ms.append(took_ms)
             report.batches += 1
+            if slow_batch_ms is not None:
+                if took_ms > slow_batch_ms:
+                    size = max(1, size // 2)
+                elif took_ms < slow_batch_ms / 4:
+                    size = min(batch_ids, size * 2)
             report.deleted += done
             if done == 0:
                 oldest = _oldest_in(conn, lo, hi)

@@ -288,3 +288,27 @@ def test_the_dashboard_says_when_retention_is_off_or_no_prune_has_run(app_settin
     assert "No prune has run yet" in client.get("/admin/").get_data(as_text=True)
     app.config["ROUNDS"] = app_settings.with_(message_retention_days=0)
     assert "Message retention is off" in client.get("/admin/").get_data(as_text=True)
+
+
+class SlowThenFast:
+    """A stopwatch on which the first `slow` batches take a second and the rest a millisecond."""
+
+    def __init__(self, slow: int):
+        self.at, self.calls, self.slow = 0.0, 0, slow
+
+    def __call__(self) -> float:
+        self.calls += 1
+        self.at += 1.0 if self.calls <= 2 + 2 * self.slow else 0.001
+        return self.at
+
+
+def test_slow_batches_shrink_the_range_and_fast_ones_grow_it_back(settings):
+    person = add_person(settings, "+2348031000001")
+    old = [add_message(settings, person, timedelta(days=DAYS + 1, minutes=n)) for n in range(16)]
+    young = add_message(settings, person, timedelta(days=1))
+    report = prune(settings, batch_ids=8, slow_batch_ms=400, elapsed=SlowThenFast(slow=2))
+    assert report.deleted == len(old) and remaining(settings) == {young}
+    # 8 ids (slow), 4 (slow), 2 (fast), 4 (fast): 18 ids cover the 16 old rows and the young one.
+    assert report.batches == 4
+    fixed = prune(settings, batch_ids=8)
+    assert fixed.batches == 1

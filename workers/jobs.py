@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flows.engine import OPT_OUT_WORDS
-from store.retention import PruneReport, prune_messages
+from store.retention import SLOW_BATCH_MS, PruneReport, prune_messages
 from store.settings import Settings
 from workers import runtime
 from workers.schedule import run_tick
@@ -44,6 +44,7 @@ def run_prune(settings: Settings, dry_run: bool = False) -> PruneReport | None:
         opt_out_words=OPT_OUT_WORDS,
         dry_run=dry_run,
         budget_seconds=None if dry_run else PRUNE_BUDGET_SECONDS,
+        slow_batch_ms=SLOW_BATCH_MS,
     )
 
 
