@@ -13,7 +13,20 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import contention, cost, fanout, memory, report, search, send, services, tick, webhook, weekly
+from bench import (
+    contention,
+    cost,
+    fanout,
+    memory,
+    prune,
+    report,
+    search,
+    send,
+    services,
+    tick,
+    webhook,
+    weekly,
+)
 
 BENCHMARKS = {
     "webhook": webhook.run,
@@ -23,6 +36,7 @@ BENCHMARKS = {
     "weekly": weekly.run,
     "cost": cost.run,
     "search": search.run,
+    "prune": prune.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

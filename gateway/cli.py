@@ -143,6 +143,20 @@ def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
 
 @click.command()
 @with_appcontext
+@click.option("--dry-run", is_flag=True, help="count what would be deleted; change nothing")
+def prune(dry_run: bool) -> None:
+    """Delete messages older than ROUNDS_MESSAGE_RETENTION_DAYS, keeping daily counts."""
+    from workers.jobs import run_prune
+
+    report = run_prune(_settings(), dry_run=dry_run)
+    if report is None:
+        click.echo("message retention is off (ROUNDS_MESSAGE_RETENTION_DAYS=0): nothing to prune")
+        return
+    click.echo(str(report))
+
+
+@click.command()
+@with_appcontext
 def clock() -> None:
     """The periodic scheduler: a tick every minute and the outbox sweep."""
     from workers.clock import run_clock
@@ -196,7 +210,7 @@ def dev() -> None:
     run_dev(_settings())
 
 
-COMMANDS = [db, content, tick, worker, clock, simulate, dev]
+COMMANDS = [db, content, tick, worker, clock, prune, simulate, dev]
 
 
 def register(app: Flask) -> None:

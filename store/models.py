@@ -204,7 +204,9 @@ class Message(Base):
     status: Mapped[str] = mapped_column(CleanString(16))
     twilio_sid: Mapped[str | None] = mapped_column(CleanString(64), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(CleanString(160), unique=True)
-    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    # The inbound text this row answers. No foreign key: the prune deletes old rows by id range,
+    # and a per-row reference check on PostgreSQL would cost more than the delete itself.
+    reply_to_id: Mapped[int | None] = mapped_column(BigId, index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(CleanString(255))
     segments: Mapped[int] = mapped_column(Integer, default=1)

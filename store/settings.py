@@ -53,6 +53,21 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+# The dashboard charts up to 90 days from the message rows (gateway/admin/stats.py): never prune inside them.
+MIN_RETENTION_DAYS = 90
+
+
+def _env_retention(env: dict[str, str]) -> int:
+    """ROUNDS_MESSAGE_RETENTION_DAYS: 0 keeps every message; otherwise at least 90 days."""
+    days = _env_int(env, "ROUNDS_MESSAGE_RETENTION_DAYS", 90)
+    if days != 0 and days < MIN_RETENTION_DAYS:
+        raise ValueError(
+            f"ROUNDS_MESSAGE_RETENTION_DAYS must be 0 (keep everything) or at least {MIN_RETENTION_DAYS}, "
+            f"since the dashboard charts up to 90 days from the message rows; got {days}"
+        )
+    return days
+
+
 def _env_environment(env: dict[str, str]) -> str:
     """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
     if "ROUNDS_ENV" not in env:
@@ -166,6 +181,8 @@ class Settings:
     skip_overdue: bool = False
     # The weekly progress message goes out on this weekday (0 Monday ... 6 Sunday).
     progress_weekday: int = 6
+    # Days of message rows kept; older ones are folded into daily counts and deleted (0: keep all).
+    message_retention_days: int = 90
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -262,4 +279,5 @@ class Settings:
             metrics_token=env.get("ROUNDS_METRICS_TOKEN", ""),
             skip_overdue=_env_flag(env, "ROUNDS_SKIP_OVERDUE"),
             progress_weekday=_env_weekday(env, "ROUNDS_PROGRESS_WEEKDAY", 6),
+            message_retention_days=_env_retention(env),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from redis import Redis
 from rq import Queue
 from rq.utils import now
 
-from workers import runtime
+from workers import jobs, runtime
 from workers.clock import LEADER_KEY, build_scheduler
 
 
@@ -33,9 +34,14 @@ def test_only_the_leader_enqueues(connection):
     due_now(second)
     enqueued_first = first.enqueue_jobs()
     enqueued_second = second.enqueue_jobs()
-    assert {job.name for job in enqueued_first} == {"rounds.tick", "rounds.sweep", "rounds.resume-broadcasts"}
+    assert {job.name for job in enqueued_first} == {
+        "rounds.tick",
+        "rounds.sweep",
+        "rounds.resume-broadcasts",
+        "rounds.prune",
+    }
     assert enqueued_second == []
-    assert Queue(runtime.DEFAULT, connection=connection).count == 3
+    assert Queue(runtime.DEFAULT, connection=connection).count == 4
     assert connection.get(LEADER_KEY).decode() == first.name
 
 
@@ -48,7 +54,7 @@ def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
     enqueued = second.enqueue_jobs()
     queue = Queue(runtime.DEFAULT, connection=connection)
     # A second clock in the same minute finds the unique job ids taken.
-    assert queue.count == 3
+    assert queue.count == 4
     assert enqueued == []
 
 
@@ -68,3 +74,23 @@ def test_a_follower_keeps_its_timers_moving(connection):
     follower.enqueue_jobs()
     # Not leader: nothing enqueued, but the jobs are no longer overdue.
     assert all(not job.should_run() for job in follower.get_jobs())
+
+
+def test_the_message_prune_runs_nightly_at_02_17_utc(connection, monkeypatch):
+    # A clock host in India: RQ's own cron jobs would read 02:17 as local time (20:47 UTC).
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    (job,) = [job for job in build_scheduler(connection).get_jobs() if job.name == "rounds.prune"]
+    assert job.func_name == "workers.jobs.prune"
+    assert job.cron == "17 2 * * *"
+    # The pass stops at its own budget before RQ would kill it.
+    assert job.job_options["job_timeout"] > jobs.PRUNE_BUDGET_SECONDS
+    upcoming = job.get_next_enqueue_time()
+    assert (upcoming.hour, upcoming.minute, upcoming.utcoffset()) == (2, 17, timedelta(0))
+    assert timedelta(0) < upcoming - now() <= timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_time_zone():
+    yield
+    time.tzset()  # after monkeypatch has put TZ back

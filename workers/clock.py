@@ -8,9 +8,11 @@ enqueued by dotted path; the worker that runs them supplies the settings.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from croniter import croniter
 from redis import Redis
 from rq import Queue
 from rq.cron import CronJob, CronScheduler
@@ -25,6 +27,9 @@ log = logging.getLogger("rounds.clock")
 
 LEADER_KEY = "rounds:clock:leader"
 LEASE_MS = 90_000  # longer than the scheduler's longest sleep (60 s)
+# The nightly message prune: 02:17 UTC, the small hours from West Africa to India, off the hour
+# when other installations' cron jobs crowd in.
+PRUNE_CRON = "17 2 * * *"
 
 # Take the lease if it is free, or renew it if it is ours, in one step.
 _LEASE_SCRIPT = """
@@ -38,6 +43,17 @@ elseif not holder then
 end
 return 0
 """
+
+
+class UTCCronJob(CronJob):
+    """A cron job whose fields are read in UTC; RQ's own reads them in the clock host's local time,
+    which would move a nightly job with the server's time zone setting."""
+
+    def get_next_enqueue_time(self) -> datetime:
+        if not self.cron:
+            return super().get_next_enqueue_time()
+        base = (self.latest_enqueue_time or now()).astimezone(UTC)
+        return croniter(self.cron, base).get_next(datetime)
 
 
 class GuardedCronScheduler(CronScheduler):
@@ -63,6 +79,12 @@ class GuardedCronScheduler(CronScheduler):
             # A follower advances its timers too, so taking over later fires no backlog.
             job.set_enqueue_time(enqueue_time)
         return enqueued
+
+    def register_utc(self, func: Callable[..., Any], queue_name: str, cron: str, **options: Any) -> CronJob:
+        """Like `register(cron=...)`, with the cron fields in UTC."""
+        job = UTCCronJob(queue_name=queue_name, func=func, cron=cron, **options)
+        self._cron_jobs.append(job)  # the list `register` appends to; RQ has no hook for the job class
+        return job
 
     def _enqueue_once(self, job: CronJob, enqueue_time: datetime) -> bool:
         if job.func is None:  # a CronJob read back for monitoring; ours are all registered with one
@@ -95,6 +117,14 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
     scheduler.register(jobs.sweep, runtime.DEFAULT, interval=60, name="rounds.sweep", result_ttl=600)
     scheduler.register(
         resume_stalled, runtime.DEFAULT, interval=300, name="rounds.resume-broadcasts", result_ttl=600
+    )
+    scheduler.register_utc(
+        jobs.prune,
+        runtime.DEFAULT,
+        PRUNE_CRON,
+        name="rounds.prune",
+        job_timeout=jobs.PRUNE_BUDGET_SECONDS + 600,
+        result_ttl=86_400,
     )
     return scheduler
 

@@ -1,4 +1,5 @@
-"""Entry points the clock enqueues (by dotted path): the scheduling pass and the outbox sweep.
+"""Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep and the
+nightly message prune.
 
 Each runs with the settings of the worker that picks it up.
 """
@@ -7,6 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flows.engine import OPT_OUT_WORDS
+from store.retention import SLOW_BATCH_MS, PruneReport, prune_messages
+from store.settings import Settings
 from workers import runtime
 from workers.schedule import run_tick
 from workers.send import sweep_outbox
@@ -22,3 +26,29 @@ def tick(at: str | None = None) -> dict[str, int]:
 def sweep() -> int:
     """Re-signal outbox rows that are still queued."""
     return sweep_outbox(runtime.job_settings())
+
+
+# A nightly prune stops here and leaves the rest to the next night, well inside its job timeout.
+PRUNE_BUDGET_SECONDS = 1800
+
+
+def run_prune(settings: Settings, dry_run: bool = False) -> PruneReport | None:
+    """Prune the message log to ROUNDS_MESSAGE_RETENTION_DAYS (None when retention is off)."""
+    days = settings.message_retention_days
+    if days <= 0:
+        return None
+    return prune_messages(
+        settings.database_url,
+        settings.clock.now(),
+        days,
+        opt_out_words=OPT_OUT_WORDS,
+        dry_run=dry_run,
+        budget_seconds=None if dry_run else PRUNE_BUDGET_SECONDS,
+        slow_batch_ms=SLOW_BATCH_MS,
+    )
+
+
+def prune() -> str:
+    """The nightly prune (see store/retention.py)."""
+    report = run_prune(runtime.job_settings())
+    return str(report) if report else "message retention is off (ROUNDS_MESSAGE_RETENTION_DAYS=0)"

@@ -22,6 +22,7 @@ from gateway.admin.web import (
     start_session,
 )
 from store.admin import AdminUser
+from store.retention import latest_run
 from workers.outbox import outbox_depth
 
 log = logging.getLogger("rounds.admin")
@@ -111,6 +112,8 @@ def dashboard() -> str:
         figures=figures,
         delivery_rate=rate,
         outbox=outbox,
+        prune=latest_run(db()),
+        retention_days=settings().message_retention_days,
     )
 
 
