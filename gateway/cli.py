@@ -182,9 +182,15 @@ COMMANDS = [db, content, tick, worker, clock, simulate, dev]
 
 
 def register(app: Flask) -> None:
-    from gateway import admin_cli, mentor_cli, opportunity_cli
+    from gateway import admin_cli, mentor_cli, opportunity_cli, prices_cli
 
-    for command in [*COMMANDS, *mentor_cli.COMMANDS, *admin_cli.COMMANDS, *opportunity_cli.COMMANDS]:
+    for command in [
+        *COMMANDS,
+        *mentor_cli.COMMANDS,
+        *admin_cli.COMMANDS,
+        *opportunity_cli.COMMANDS,
+        *prices_cli.COMMANDS,
+    ]:
         app.cli.add_command(command)
 
 

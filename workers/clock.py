@@ -96,6 +96,14 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
     scheduler.register(
         resume_stalled, runtime.DEFAULT, interval=300, name="rounds.resume-broadcasts", result_ttl=600
     )
+    # Twilio fills a message's price some minutes after the send: ask for the new ones every 5 minutes.
+    scheduler.register(
+        jobs.fetch_costs, runtime.DEFAULT, interval=300, name="rounds.fetch-costs", result_ttl=600
+    )
+    # Prices change rarely; Monday 03:17 (the server's local time) keeps the sync off busy hours.
+    scheduler.register(
+        jobs.sync_prices, runtime.DEFAULT, cron="17 3 * * 1", name="rounds.sync-prices", result_ttl=3600
+    )
     return scheduler
 
 

@@ -1,4 +1,5 @@
-"""Entry points the clock enqueues (by dotted path): the scheduling pass and the outbox sweep.
+"""Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep, and the
+price jobs (the weekly price sync, the actual-cost fetch).
 
 Each runs with the settings of the worker that picks it up.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from workers import runtime
+from workers import pricing, runtime
 from workers.schedule import run_tick
 from workers.send import sweep_outbox
 
@@ -22,3 +23,13 @@ def tick(at: str | None = None) -> dict[str, int]:
 def sweep() -> int:
     """Re-signal outbox rows that are still queued."""
     return sweep_outbox(runtime.job_settings())
+
+
+def sync_prices() -> dict[str, object]:
+    """Per-country SMS prices from Twilio's Pricing API (weekly)."""
+    return pricing.sync_prices(runtime.job_settings()).as_dict()
+
+
+def fetch_costs() -> dict[str, object]:
+    """The actual price of messages that reached a final status, in batches."""
+    return pricing.fetch_message_costs(runtime.job_settings()).as_dict()

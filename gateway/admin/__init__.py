@@ -9,6 +9,8 @@ from gateway.admin import (  # noqa: F401
     broadcast_pages,
     cleaning,
     content_pages,
+    cost_api,
+    cost_pages,
     errors,
     opportunity_api,
     opportunity_pages,
