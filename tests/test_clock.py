@@ -33,9 +33,15 @@ def test_only_the_leader_enqueues(connection):
     due_now(second)
     enqueued_first = first.enqueue_jobs()
     enqueued_second = second.enqueue_jobs()
-    assert {job.name for job in enqueued_first} == {"rounds.tick", "rounds.sweep", "rounds.resume-broadcasts"}
+    assert {job.name for job in enqueued_first} == {
+        "rounds.tick",
+        "rounds.sweep",
+        "rounds.resume-broadcasts",
+        "rounds.fetch-costs",
+        "rounds.sync-prices",
+    }
     assert enqueued_second == []
-    assert Queue(runtime.DEFAULT, connection=connection).count == 3
+    assert Queue(runtime.DEFAULT, connection=connection).count == 5
     assert connection.get(LEADER_KEY).decode() == first.name
 
 
@@ -48,7 +54,7 @@ def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
     enqueued = second.enqueue_jobs()
     queue = Queue(runtime.DEFAULT, connection=connection)
     # A second clock in the same minute finds the unique job ids taken.
-    assert queue.count == 3
+    assert queue.count == 5
     assert enqueued == []
 
 
@@ -68,3 +74,12 @@ def test_a_follower_keeps_its_timers_moving(connection):
     follower.enqueue_jobs()
     # Not leader: nothing enqueued, but the jobs are no longer overdue.
     assert all(not job.should_run() for job in follower.get_jobs())
+
+
+def test_the_price_jobs_run_weekly_and_every_five_minutes(connection):
+    jobs = {job.name: job for job in build_scheduler(connection).get_jobs()}
+    # The price sync on Mondays at 03:17; the actual-cost fetch every 5 minutes.
+    assert jobs["rounds.sync-prices"].cron == "17 3 * * 1"
+    assert jobs["rounds.sync-prices"].func_name == "workers.jobs.sync_prices"
+    assert jobs["rounds.fetch-costs"].interval == 300
+    assert jobs["rounds.fetch-costs"].func_name == "workers.jobs.fetch_costs"
