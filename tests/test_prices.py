@@ -423,3 +423,28 @@ def test_cli_fetch_runs_the_actual_cost_fetch_once(send_settings, twilio, runner
     result = runner.invoke(args=["prices", "fetch"])
     assert result.exit_code == 0
     assert "asked 2: 1 priced, 1 not priced yet, 0 error(s)" in result.output
+
+
+def test_from_the_send_to_the_price_through_the_real_send_path_and_status_callback(
+    send_settings, twilio, client, clock
+):
+    from tests.test_send_path import add_person, queue
+    from tests.test_status_callbacks import callback
+    from workers.outbox import enqueue_send
+
+    message_id = queue(send_settings, add_person(send_settings), "Q101 A 60yo man with chest pain")
+    enqueue_send(send_settings, [message_id])
+    drain(send_settings)
+    (row,) = message_rows(send_settings, [message_id])
+    assert row.status == "sent" and row.twilio_sid
+    # Sent, with a delivery report still to come: not final, not asked.
+    assert fetch_message_costs(send_settings).asked == 0
+    assert callback(client, "status_delivered", MessageSid=row.twilio_sid).status_code == 204
+    report = fetch_message_costs(send_settings)
+    assert (report.asked, report.not_yet) == (1, 1)  # delivered, but Twilio has not priced it yet
+    twilio.fill_price(row.twilio_sid, "-0.1120")
+    clock.advance(minutes=5)
+    runtime.queue(send_settings, runtime.DEFAULT).enqueue("workers.jobs.fetch_costs")
+    drain(send_settings)
+    (row,) = message_rows(send_settings, [message_id])
+    assert (row.status, row.actual_cost, row.price_unit) == ("delivered", pytest.approx(0.112), "USD")
