@@ -106,6 +106,9 @@ def test_sync_all_pages_through_the_country_list(send_settings, twilio):
     # 60 countries at 50 a page: the client follows meta.next_page_url to the second page.
     assert listing == ["/v1/Messaging/Countries?PageSize=50", "/v1/Messaging/Countries?PageSize=50&Page=1"]
     assert len(synced_rows(send_settings)) == 60
+    twilio.inject_read(401, 20003, "Authenticate")
+    report = sync_prices(send_settings, every_country=True)
+    assert list(report.failed) == ["*"] and "HTTP 401" in report.failed["*"] and not report.synced
 
 
 def test_sync_retries_429_and_500_and_reports_a_country_that_keeps_failing(send_settings, twilio):
@@ -448,3 +451,13 @@ def test_from_the_send_to_the_price_through_the_real_send_path_and_status_callba
     drain(send_settings)
     (row,) = message_rows(send_settings, [message_id])
     assert (row.status, row.actual_cost, row.price_unit) == ("delivered", pytest.approx(0.112), "USD")
+
+
+def test_the_pricing_api_base_follows_a_stand_in_else_twilios_own_host():
+    from store.settings import Settings
+
+    assert Settings.from_env({}).pricing_base == "https://pricing.twilio.com"
+    standin = Settings.from_env({"TWILIO_API_BASE": "http://127.0.0.1:8111"})
+    assert standin.pricing_base == "http://127.0.0.1:8111"
+    chosen = Settings.from_env({"TWILIO_PRICING_BASE": "https://pricing.example.org/"})
+    assert chosen.pricing_base == "https://pricing.example.org"

@@ -145,7 +145,11 @@ def sync_prices(
     session = session_factory(settings.database_url)()
     try:
         if every_country:
-            wanted = pricing.every_country()
+            try:
+                wanted = pricing.every_country()
+            except Exception as exc:  # the package raises a plain TwilioException for a refused page
+                report.failed["*"] = f"could not list the countries: {exc}"
+                return report
         elif countries:
             wanted = [c.strip().upper() for c in countries]
         else:
