@@ -244,6 +244,7 @@ def _echo_preview(shown: Preview) -> None:
         f"total:      {shown.total_segments} SMS segments + {shown.whatsapp_messages} WhatsApp messages"
     )
     click.echo(f"cost:       about {shown.estimated_cost:.2f} {shown.currency}")
+    click.echo(f"prices:     {', '.join(sorted(shown.price_sources)) or 'none needed'}")
     for warning in shown.warnings:
         click.echo(f"note:       {warning}")
 

@@ -214,7 +214,7 @@ COMMANDS = [db, content, tick, worker, clock, prune, simulate, dev]
 
 
 def register(app: Flask) -> None:
-    from gateway import admin_cli, mentor_cli, opportunity_cli, program_cli
+    from gateway import admin_cli, mentor_cli, opportunity_cli, prices_cli, program_cli
 
     for command in [
         *COMMANDS,
@@ -222,6 +222,7 @@ def register(app: Flask) -> None:
         *admin_cli.COMMANDS,
         *opportunity_cli.COMMANDS,
         *program_cli.COMMANDS,
+        *prices_cli.COMMANDS,
     ]:
         app.cli.add_command(command)
 

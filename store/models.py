@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -188,6 +189,14 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_status_created", "status", "created_at"),
         Index("ix_messages_person_created", "person_id", "created_at"),
+        # The actual-cost fetch scans sent messages whose price is still unknown, recent first:
+        # a priced row leaves this index, so it stays the size of a few days' traffic.
+        Index(
+            "ix_messages_cost_pending",
+            "sent_at",
+            postgresql_where=text("actual_cost IS NULL AND twilio_sid IS NOT NULL"),
+            sqlite_where=text("actual_cost IS NULL AND twilio_sid IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -223,6 +232,13 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # What Twilio charged (its Message resource's `price`, made positive) and in which currency;
+    # NULL until fetched (workers/pricing.py). `cost_checks` counts the fetches that found no
+    # price yet, `cost_due_at` is when to ask again.
+    actual_cost: Mapped[float | None] = mapped_column(Float)
+    price_unit: Mapped[str | None] = mapped_column(CleanString(8))
+    cost_checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost_due_at: Mapped[datetime | None]
 
     person: Mapped[Person | None] = relationship(back_populates="messages", lazy="raise")
 

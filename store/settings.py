@@ -16,6 +16,7 @@ from store.clock import SYSTEM_CLOCK, Clock
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/rounds.db"
 DEFAULT_API_BASE = "https://api.twilio.com"
+DEFAULT_PRICING_BASE = "https://pricing.twilio.com"
 DEV_WEBHOOK_TOKEN = "rounds-development-token"
 ENVIRONMENTS = ("development", "production")
 # Secrets (SECRET_KEY, ROUNDS_METRICS_TOKEN) shorter than this are refused in production.
@@ -139,6 +140,9 @@ class Settings:
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_api_base: str = DEFAULT_API_BASE
+    # Twilio's Pricing API has its own host; "" follows TWILIO_API_BASE when that points at a
+    # stand-in (which serves both), else pricing.twilio.com.
+    twilio_pricing_base: str = ""
     sms_from: str = ""
     messaging_service_sid: str = ""
     whatsapp_from: str = ""
@@ -229,6 +233,15 @@ class Settings:
         return "" if self.production else DEV_WEBHOOK_TOKEN
 
     @property
+    def pricing_base(self) -> str:
+        """Where the Pricing API is asked: TWILIO_PRICING_BASE, else the stand-in, else Twilio's host."""
+        if self.twilio_pricing_base:
+            return self.twilio_pricing_base
+        if self.twilio_api_base.rstrip("/") != DEFAULT_API_BASE:
+            return self.twilio_api_base
+        return DEFAULT_PRICING_BASE
+
+    @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
@@ -252,6 +265,7 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
             twilio_api_base=env.get("TWILIO_API_BASE") or DEFAULT_API_BASE,
+            twilio_pricing_base=env.get("TWILIO_PRICING_BASE", "").strip().rstrip("/"),
             sms_from=env.get("SMS_FROM", ""),
             messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
             whatsapp_from=env.get("WHATSAPP_FROM", ""),

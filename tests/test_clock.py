@@ -11,7 +11,7 @@ from rq import Queue
 from rq.utils import now
 
 from workers import jobs, runtime
-from workers.clock import LEADER_KEY, build_scheduler
+from workers.clock import LEADER_KEY, UTCCronJob, build_scheduler
 
 
 @pytest.fixture
@@ -39,9 +39,11 @@ def test_only_the_leader_enqueues(connection):
         "rounds.sweep",
         "rounds.resume-broadcasts",
         "rounds.prune",
+        "rounds.fetch-costs",
+        "rounds.sync-prices",
     }
     assert enqueued_second == []
-    assert Queue(runtime.DEFAULT, connection=connection).count == 4
+    assert Queue(runtime.DEFAULT, connection=connection).count == 6
     assert connection.get(LEADER_KEY).decode() == first.name
 
 
@@ -54,7 +56,7 @@ def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
     enqueued = second.enqueue_jobs()
     queue = Queue(runtime.DEFAULT, connection=connection)
     # A second clock in the same minute finds the unique job ids taken.
-    assert queue.count == 4
+    assert queue.count == 6
     assert enqueued == []
 
 
@@ -94,3 +96,13 @@ def test_the_message_prune_runs_nightly_at_02_17_utc(connection, monkeypatch):
 def _restore_time_zone():
     yield
     time.tzset()  # after monkeypatch has put TZ back
+
+
+def test_the_price_jobs_run_weekly_and_every_five_minutes(connection):
+    jobs = {job.name: job for job in build_scheduler(connection).get_jobs()}
+    # The price sync on Mondays at 03:17; the actual-cost fetch every 5 minutes.
+    assert jobs["rounds.sync-prices"].cron == "17 3 * * 1"
+    assert isinstance(jobs["rounds.sync-prices"], UTCCronJob)  # 03:17 UTC whatever the host's zone
+    assert jobs["rounds.sync-prices"].func_name == "workers.jobs.sync_prices"
+    assert jobs["rounds.fetch-costs"].interval == 300
+    assert jobs["rounds.fetch-costs"].func_name == "workers.jobs.fetch_costs"

@@ -34,6 +34,8 @@ TIERS = {
     "workers.schedule": 3,
     "workers.jobs": 3,
     "workers.broadcasts": 3,
+    "workers.pricing": 3,
+    "workers.costs": 3,
     "workers.clock": 4,
     "workers.worker": 4,
 }

@@ -1,7 +1,11 @@
-"""A local HTTP stand-in for Twilio's Messages REST API, with fault injection.
+"""A local HTTP stand-in for Twilio's Messages REST API and Pricing API, with fault injection.
 
 Speaks enough of 2010-04-01 for the twilio package's own client: create a message
-(Basic auth checked, every form field recorded) and list messages by recipient.
+(Basic auth checked, every form field recorded), list messages by recipient, and fetch one
+message (its `price` null until `fill_price`, as Twilio fills it some time after the send).
+And of the Pricing API v1 (pricing.twilio.com): `GET /v1/Messaging/Countries` (paged, with
+Twilio's `meta` block) and `GET /v1/Messaging/Countries/{ISO}` (404 for a country it has no
+prices for), in the shape Twilio answers with.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 
 class TwilioStandIn:
@@ -47,6 +51,12 @@ class TwilioStandIn:
         self.held = 0  # creates that waited at the hold
         self._released = threading.Event()
         self._counter = itertools.count(1)
+        # Reads (message fetches, Pricing API): errors to answer next, what was asked, what is known.
+        self.read_faults: deque[tuple[int, dict]] = deque()
+        self.fetched: list[str] = []  # sids of the messages fetched, in order
+        self.pricing_requests: list[str] = []  # paths (with query) asked of the Pricing API
+        self.message_prices: dict[str, tuple[str, str]] = {}  # sid -> (price, price_unit)
+        self.countries: dict[str, dict] = {}  # ISO -> the Pricing API's country resource
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -79,6 +89,44 @@ class TwilioStandIn:
                 },
             )
         )
+
+    def inject_read(self, status: int, code: int, message: str = "injected fault") -> None:
+        """Answer the next read (a message fetch or a Pricing API request) with this error."""
+        self.read_faults.append((status, {"code": code, "message": message, "status": status}))
+
+    def fill_price(self, sid: str, price: str, unit: str = "USD") -> None:
+        """Twilio has now priced this message (`price` as Twilio writes it: negative, e.g. "-0.0750")."""
+        self.message_prices[sid] = (price, unit)
+
+    def add_country(
+        self,
+        iso: str,
+        name: str,
+        carriers: list[tuple[str, str, str, list[tuple[str, str, str]]]],
+        unit: str = "USD",
+    ) -> None:
+        """Prices for a country: carriers as (carrier, mcc, mnc, [(number_type, base, current)])."""
+        self.countries[iso] = {
+            "country": name,
+            "iso_country": iso,
+            "outbound_sms_prices": [
+                {
+                    "carrier": carrier,
+                    "mcc": mcc,
+                    "mnc": mnc,
+                    "prices": [
+                        {"number_type": kind, "base_price": base, "current_price": current}
+                        for kind, base, current in prices
+                    ],
+                }
+                for carrier, mcc, mnc, prices in carriers
+            ],
+            "inbound_sms_prices": [
+                {"number_type": "local", "base_price": "0.0075", "current_price": "0.0075"}
+            ],
+            "price_unit": unit,
+            "url": f"{self.url}/v1/Messaging/Countries/{iso}",
+        }
 
     def release(self) -> None:
         """Let the held creates (and every later one) through."""
@@ -145,8 +193,16 @@ class TwilioStandIn:
         return 201, self._resource(record, "queued")
 
     def _resource(self, record: dict[str, str], status: str) -> dict:
+        price, unit = self.message_prices.get(record["sid"], (None, "USD"))
         return {
             "sid": record["sid"],
+            "price": price,
+            "price_unit": unit,
+            "error_code": None,
+            "error_message": None,
+            "num_media": "0",
+            "date_sent": record["date_created"],
+            "date_updated": record["date_created"],
             "account_sid": self.account_sid,
             "to": record.get("To"),
             "from": record.get("From"),
@@ -170,6 +226,65 @@ class TwilioStandIn:
             "page_size": len(rows),
             "next_page_uri": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages.json",
+        }
+
+    def _fetch_message(self, sid: str) -> tuple[int, dict]:
+        with self._lock:
+            self.fetched.append(sid)
+            if self.read_faults:
+                return self.read_faults.popleft()
+            record = next((r for r in self.sent if r["sid"] == sid), None)
+            if record is None:
+                return 404, {
+                    "code": 20404,
+                    "message": f"The requested resource {sid} was not found",
+                    "status": 404,
+                }
+            return 200, self._resource(record, record.get("status", "delivered"))
+
+    def _pricing(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict]:
+        base = "/v1/Messaging/Countries"
+        with self._lock:
+            self.pricing_requests.append(path + ("?" + urlencode(query, doseq=True) if query else ""))
+            if self.read_faults:
+                return self.read_faults.popleft()
+            if path == base:
+                size = int((query.get("PageSize") or ["50"])[0])
+                page = int((query.get("Page") or ["0"])[0])
+                isos = sorted(self.countries)
+                rows = [
+                    {
+                        "country": self.countries[iso]["country"],
+                        "iso_country": iso,
+                        "url": self.countries[iso]["url"],
+                    }
+                    for iso in isos[page * size : (page + 1) * size]
+                ]
+
+                def page_url(number: int) -> str:
+                    return f"{self.url}{base}?PageSize={size}&Page={number}"
+
+                more = (page + 1) * size < len(isos)
+                return 200, {
+                    "countries": rows,
+                    "meta": {
+                        "page": page,
+                        "page_size": size,
+                        "first_page_url": page_url(0),
+                        "previous_page_url": page_url(page - 1) if page else None,
+                        "url": page_url(page),
+                        "next_page_url": page_url(page + 1) if more else None,
+                        "key": "countries",
+                    },
+                }
+            iso = path[len(base) + 1 :]
+            if path.startswith(base + "/") and iso in self.countries:
+                return 200, self.countries[iso]
+        return 404, {
+            "code": 20404,
+            "message": f"The requested resource {path.removeprefix('/v1')} was not found",
+            "more_info": "https://www.twilio.com/docs/errors/20404",
+            "status": 404,
         }
 
     def _handler_class(self):  # noqa: C901 - one small HTTP handler
@@ -217,6 +332,11 @@ class TwilioStandIn:
                 if not self._authorised():
                     return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 parsed = urlparse(self.path)
+                if parsed.path.startswith("/v1/Messaging/Countries"):
+                    return self._answer(*standin._pricing(parsed.path, parse_qs(parsed.query)))
+                one = prefix.removesuffix(".json") + "/"
+                if parsed.path.startswith(one) and parsed.path.endswith(".json"):
+                    return self._answer(*standin._fetch_message(parsed.path[len(one) : -len(".json")]))
                 if parsed.path != prefix:
                     return self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
                 self._answer(*standin._list(parse_qs(parsed.query)))

@@ -126,6 +126,14 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
         job_timeout=jobs.PRUNE_BUDGET_SECONDS + 600,
         result_ttl=86_400,
     )
+    # Twilio fills a message's price some minutes after the send: ask for the new ones every 5 minutes.
+    scheduler.register(
+        jobs.fetch_costs, runtime.DEFAULT, interval=300, name="rounds.fetch-costs", result_ttl=600
+    )
+    # Prices change rarely; Monday 03:17 UTC keeps the sync off busy hours.
+    scheduler.register_utc(
+        jobs.sync_prices, runtime.DEFAULT, "17 3 * * 1", name="rounds.sync-prices", result_ttl=3600
+    )
     return scheduler
 
 

@@ -1,5 +1,5 @@
-"""Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep and the
-nightly message prune.
+"""Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep, the
+nightly message prune and the price jobs (the weekly price sync, the actual-cost fetch).
 
 Each runs with the settings of the worker that picks it up.
 """
@@ -11,7 +11,7 @@ from datetime import datetime
 from flows.engine import OPT_OUT_WORDS
 from store.retention import SLOW_BATCH_MS, PruneReport, prune_messages
 from store.settings import Settings
-from workers import runtime
+from workers import pricing, runtime
 from workers.schedule import run_tick
 from workers.send import sweep_outbox
 
@@ -52,3 +52,13 @@ def prune() -> str:
     """The nightly prune (see store/retention.py)."""
     report = run_prune(runtime.job_settings())
     return str(report) if report else "message retention is off (ROUNDS_MESSAGE_RETENTION_DAYS=0)"
+
+
+def sync_prices() -> dict[str, object]:
+    """Per-country SMS prices from Twilio's Pricing API (weekly)."""
+    return pricing.sync_prices(runtime.job_settings()).as_dict()
+
+
+def fetch_costs() -> dict[str, object]:
+    """The actual price of messages that reached a final status, in batches."""
+    return pricing.fetch_message_costs(runtime.job_settings()).as_dict()

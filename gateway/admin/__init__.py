@@ -10,6 +10,8 @@ from gateway.admin import (  # noqa: F401
     cleaning,
     clicks,
     content_pages,
+    cost_api,
+    cost_pages,
     errors,
     opportunity_api,
     opportunity_pages,

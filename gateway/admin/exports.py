@@ -127,6 +127,8 @@ def _messages() -> Select:
         Message.sent_at,
         Message.body,
         Message.simulated_by,
+        Message.actual_cost,
+        Message.price_unit,
     ).order_by(Message.id)
 
 
@@ -189,6 +191,8 @@ EXPORTS: dict[str, Export] = {
             "sent_at",
             "body",
             "simulated_by",
+            "actual_cost",
+            "price_unit",
         ),
         _messages,
         list,

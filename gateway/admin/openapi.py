@@ -102,6 +102,36 @@ OPPORTUNITY_INPUT = {
 }
 
 
+_COST_GROUP = {
+    "type": "object",
+    "properties": {
+        "country": {"type": "string", "description": "ISO 3166 alpha-2; ?? when unknown"},
+        "channel": {"type": "string", "enum": ["sms", "whatsapp"]},
+        "learners": {"type": "integer", "minimum": 10},
+        "messages": {"type": "integer"},
+        "segments": {"type": "integer"},
+        "price": {"type": "number", "description": "per SMS segment, or per WhatsApp message"},
+        "price_source": {"type": "string", "description": "Twilio YYYY-MM-DD (synced) or prices.yaml"},
+        "estimated_cost": {"type": "number"},
+        "actual_cost": {"type": "number", "description": "over the priced messages only"},
+        "priced": {"type": "integer", "description": "messages whose actual cost is known"},
+        "actual_unit": {"type": "string"},
+    },
+}
+COST_SHEET = {
+    "type": "object",
+    "properties": {
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "currency": {"type": "string"},
+        "min_group": {"type": "integer"},
+        "suppressed_groups": {"type": "integer"},
+        "groups": {"type": "array", "items": _COST_GROUP},
+        "shown_totals": {"type": "object"},
+    },
+}
+
+
 # A figure of 1 to 9 clicks is null (the privacy rule; gateway/admin/clicks.py).
 _CELLS = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
 CLICKS = {
@@ -378,6 +408,18 @@ def spec(server: str) -> dict[str, Any]:
                     "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
                 }
             },
+            "/costs": {
+                "get": {
+                    "summary": "Estimated cost (synced prices, else prices.yaml; each group says which) next "
+                    "to the actual cost Twilio charged, by country and channel; groups under 10 learners "
+                    "are left out and counted in suppressed_groups",
+                    "parameters": [
+                        _query("from", {"type": "string", "format": "date"}, "default: 30 days before to"),
+                        _query("to", {"type": "string", "format": "date"}, "inclusive; default: today (UTC)"),
+                    ],
+                    "responses": ok(_ref("CostSheet")) | ERRORS,
+                }
+            },
             "/links/clicks": {
                 "get": {
                     "summary": "Short-link clicks per resource or opportunity, summed over UTC days",
@@ -426,6 +468,7 @@ def spec(server: str) -> dict[str, Any]:
                 "BroadcastInput": BROADCAST_INPUT,
                 "OpportunityInput": OPPORTUNITY_INPUT,
                 "Clicks": CLICKS,
+                "CostSheet": COST_SHEET,
             },
             "responses": {
                 name: _json(_ref("Error"), text)

@@ -28,6 +28,7 @@ class CountryLine:
     sms: int = 0
     whatsapp: int = 0
     cost: float = 0.0
+    price_source: str = ""  # where the prices came from: "Twilio <date>" (synced) or "prices.yaml"
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Preview:
     whatsapp_messages: int = 0
     estimated_cost: float = 0.0
     currency: str = "USD"
+    price_sources: list[str] = field(default_factory=list)  # "Twilio <date>" and/or "prices.yaml"
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +76,7 @@ class Preview:
             "whatsapp_messages": self.whatsapp_messages,
             "estimated_cost": round(self.estimated_cost, 2),
             "currency": self.currency,
+            "price_sources": self.price_sources,
             "warnings": self.warnings,
         }
 
@@ -125,11 +128,18 @@ def preview(
         if channel == WHATSAPP:
             line.whatsapp += number
             result.whatsapp_messages += number
-            line.cost += number * prices.price(WHATSAPP, country)
+            price, source = prices.quote(WHATSAPP, country)
+            line.cost += number * price
         else:
             line.sms += number
             result.total_segments += number * counted.segments
-            line.cost += number * counted.segments * prices.price("sms", country)
+            price, source = prices.quote(SMS, country)
+            line.cost += number * counted.segments * price
+        if source not in result.price_sources:
+            result.price_sources.append(source)
+        label = f"{channel} {source}"
+        if label not in line.price_source:
+            line.price_source = f"{line.price_source}; {label}" if line.price_source else label
         when = send_time(timezone, schedule, settings, now)
         if when > planned_time(timezone, schedule, now):
             result.deferred_by_quiet_hours += number

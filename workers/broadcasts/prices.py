@@ -1,41 +1,66 @@
 """What a broadcast costs: the price of an SMS segment and of a WhatsApp message by country,
-from the content folder's `prices.yaml`.
+from the prices synced from Twilio's Pricing API (`rounds prices sync`) where there are some,
+else from the content folder's `prices.yaml`; each price says which it came from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from content import BUNDLED, content_root
-from store.models import WHATSAPP
+from store.costs import synced_prices
+from store.db import read_session
+from store.models import SMS, WHATSAPP
 from store.settings import Settings
 
 
 @dataclass(frozen=True)
 class PriceTable:
-    """Price per SMS segment and per WhatsApp message by country, from prices.yaml."""
+    """Price per SMS segment and per WhatsApp message by country: synced from Twilio, else prices.yaml."""
 
     currency: str
     sms: Mapping[str, float]
     whatsapp: Mapping[str, float]
     source: str = ""
+    # (channel, ISO country) -> (price, "Twilio YYYY-MM-DD"): prices synced from the Pricing API.
+    synced: Mapping[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
     def price(self, channel: str, country: str | None) -> float:
+        return self.quote(channel, country)[0]
+
+    def quote(self, channel: str, country: str | None) -> tuple[float, str]:
+        """The price and where it came from: `Twilio <date of the sync>` or `prices.yaml`."""
+        channel = WHATSAPP if channel == WHATSAPP else SMS
+        found = self.synced.get((channel, (country or "").upper()))
+        if found is not None:
+            return found
         table = self.whatsapp if channel == WHATSAPP else self.sms
-        return float(table.get((country or "").upper(), table.get("default", 0.0)))
+        return float(table.get((country or "").upper(), table.get("default", 0.0))), "prices.yaml"
 
 
 def load_prices(settings: Settings) -> PriceTable:
-    """The configured content folder's prices.yaml, else the bundled one."""
+    """Synced prices in the table's currency over the content folder's prices.yaml (else the bundled one)."""
     path = content_root(settings.content_path) / "prices.yaml"
     if not path.is_file():
         path = BUNDLED / "prices.yaml"
-    return _read_prices(str(path), path.stat().st_mtime)
+    table = _read_prices(str(path), path.stat().st_mtime)
+    session = read_session(settings.database_url)
+    try:
+        rows = synced_prices(session)
+    finally:
+        session.close()
+    # A price in another currency than the table's would not add up with the rest: left out.
+    synced = {
+        (row.channel, row.country): (row.price, f"Twilio {row.synced_at.date().isoformat()}")
+        for row in rows
+        if row.price_unit.upper() == table.currency.upper()
+    }
+    return replace(table, synced=synced)
 
 
 @lru_cache(maxsize=4)

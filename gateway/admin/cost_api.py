@@ -1,0 +1,20 @@
+"""GET /api/v1/costs: estimated and actual cost by country and channel over a date range
+(any token); groups under 10 learners are left out and only counted."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from gateway.admin.api import ApiError, _settings, api, db
+from workers.costs import cost_sheet, parse_period
+
+
+@api.get("/costs")
+def costs() -> Response:
+    try:
+        start, end = parse_period(
+            request.args.get("from"), request.args.get("to"), _settings().clock.now().date()
+        )
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
+    return jsonify(cost_sheet(db(), _settings(), start, end).as_dict())

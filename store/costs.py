@@ -1,0 +1,182 @@
+"""Prices and costs: per-country prices synced from Twilio's Pricing API, the messages whose actual
+price is still to be fetched, and the per-country cost figures the console, the API and the CLI
+show (groups under MIN_GROUP learners left out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Float, Integer, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from store.models import OUTBOUND, Base, Message, MessageStatus, Person, utcnow
+from store.text import CleanString
+
+# Privacy: a per-country figure over fewer learners than this is never shown.
+MIN_GROUP = 10
+
+# Statuses after which Twilio's price for a message no longer changes. `sent` is final only once
+# no delivery report has come for SENT_SETTLES (many SMS routes never report one).
+FINAL_STATUSES = (
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.FAILED,
+    MessageStatus.READ,
+)
+SENT_SETTLES = timedelta(hours=1)
+# Messages that left (and so cost something): TwiML replies included, though Twilio's price for
+# them cannot be fetched (no sid is kept for a reply).
+BILLED_STATUSES = (MessageStatus.REPLIED, MessageStatus.SENT, *FINAL_STATUSES)
+
+
+class SyncedPrice(Base):
+    """The price of one outbound SMS segment to a country, as Twilio's Pricing API gave it."""
+
+    __tablename__ = "synced_prices"
+
+    country: Mapped[str] = mapped_column(CleanString(2), primary_key=True)
+    channel: Mapped[str] = mapped_column(CleanString(10), primary_key=True)
+    price: Mapped[float] = mapped_column(Float)
+    price_unit: Mapped[str] = mapped_column(CleanString(8))
+    # Which of Twilio's number types the price is for (local, toll free, shortcode, mobile), and
+    # over how many carriers the highest current price was taken.
+    number_type: Mapped[str] = mapped_column(CleanString(16))
+    carriers: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def save_synced(session: Session, rows: list[dict[str, object]]) -> None:
+    """Insert or replace synced prices (keyed by country and channel)."""
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SyncedPrice).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["country", "channel"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("price", "price_unit", "number_type", "carriers", "synced_at")
+        },
+    )
+    session.execute(statement)
+
+
+def synced_prices(session: Session) -> list[SyncedPrice]:
+    return list(session.scalars(select(SyncedPrice).order_by(SyncedPrice.country, SyncedPrice.channel)))
+
+
+def countries_in_use(session: Session) -> list[str]:
+    """Every country someone Rounds talks to is in."""
+    return sorted(c for c in session.scalars(select(Person.country).distinct()) if c)
+
+
+def costs_due(
+    session: Session, now: datetime, max_checks: int, max_age: timedelta, limit: int
+) -> list[tuple[int, str, int]]:
+    """(id, sid, checks so far) of final messages whose price is still unknown and due to be asked."""
+    final = or_(
+        Message.status.in_(FINAL_STATUSES),
+        and_(Message.status == MessageStatus.SENT, Message.sent_at <= now - SENT_SETTLES),
+    )
+    rows = session.execute(
+        select(Message.id, Message.twilio_sid, Message.cost_checks)
+        .where(
+            Message.actual_cost.is_(None),
+            Message.twilio_sid.is_not(None),
+            Message.sent_at >= now - max_age,
+            Message.direction == OUTBOUND,
+            Message.cost_checks < max_checks,
+            or_(Message.cost_due_at.is_(None), Message.cost_due_at <= now),
+            final,
+        )
+        .order_by(Message.sent_at, Message.id)
+        .limit(limit)
+    ).all()
+    return [(row.id, row.twilio_sid, row.cost_checks) for row in rows]
+
+
+def record_cost(session: Session, message_id: int, cost: float, unit: str) -> bool:
+    """Store a message's actual cost, once: a row already priced is left as it is."""
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.actual_cost.is_(None))
+        .values(
+            actual_cost=cost,
+            price_unit=unit,
+            cost_checks=Message.cost_checks + 1,
+            cost_due_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def cost_not_yet(session: Session, message_id: int, due_at: datetime, counted: bool) -> None:
+    """No price yet (or Twilio could not answer): ask again at `due_at`; `counted` spends a check."""
+    values: dict[str, object] = {"cost_due_at": due_at}
+    if counted:
+        values["cost_checks"] = Message.cost_checks + 1
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.actual_cost.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass
+class CostGroup:
+    """Messages sent to one country on one channel over a date range."""
+
+    country: str
+    channel: str
+    learners: int
+    messages: int
+    segments: int
+    priced: int  # messages whose actual cost is known
+    actual_cost: float
+    price_units: tuple[str, ...]
+
+
+def cost_groups(session: Session, start: datetime, end: datetime) -> list[CostGroup]:
+    """Outbound messages in [start, end) by the recipient's country and the channel, every group."""
+    country = func.coalesce(Person.country, "??").label("country")
+    rows = session.execute(
+        select(
+            country,
+            Message.channel,
+            func.count(func.distinct(Message.person_id)),
+            func.count(),
+            func.coalesce(func.sum(Message.segments), 0),
+            func.count(Message.actual_cost),
+            func.coalesce(func.sum(Message.actual_cost), 0.0),
+            func.min(Message.price_unit),
+            func.max(Message.price_unit),
+        )
+        .join(Person, Person.id == Message.person_id)
+        .where(
+            Message.direction == OUTBOUND,
+            Message.status.in_(BILLED_STATUSES),
+            Message.created_at >= start,
+            Message.created_at < end,
+        )
+        .group_by(country, Message.channel)
+        .order_by(country, Message.channel)
+    ).all()
+    return [
+        CostGroup(
+            country=row[0],
+            channel=row[1],
+            learners=int(row[2]),
+            messages=int(row[3]),
+            segments=int(row[4]),
+            priced=int(row[5]),
+            actual_cost=float(row[6] or 0.0),
+            price_units=tuple(sorted({unit for unit in (row[7], row[8]) if unit})),
+        )
+        for row in rows
+    ]
