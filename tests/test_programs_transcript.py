@@ -78,7 +78,9 @@ def test_a_program_from_join_to_certificate(program_settings, client, runner, tw
     tick(runner, "2026-11-28T18:00:00Z")
     tick(runner, "2026-11-29T18:00:00Z")
     drain(program_settings)
-    first, second = pushed(twilio, seen)
+    # The 29th is a Sunday: the weekly progress message names the program day, before the day.
+    first, weekly, second = pushed(twilio, seen)
+    assert weekly.startswith("Your week on Rounds") and "Program: TST 3/4." in weekly
     assert first.startswith("TST 3/4: Q1103 ") and second == first
     clock.set(datetime(2026, 11, 29, 18, 10, tzinfo=UTC))
     assert phone.text("NEXT") == ["Answer today's question first (or text SKIP), then NEXT."]
