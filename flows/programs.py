@@ -326,6 +326,12 @@ def leave(ctx: Context, person: Person, command: Command) -> Outcome:
     )
 
 
+def _cohort_waiting(ctx: Context, person: Person, title: str, starts_on: date) -> Outcome:
+    """Enrolled in a cohort that has not started yet."""
+    starts = _short_date(ctx, person, starts_on)
+    return reply(ctx.say(person, "program_waiting_cohort", title=title, starts=starts))
+
+
 def where(ctx: Context, person: Person, command: Command) -> Outcome:
     """PROGRAM: the day they are on and how many of its questions so far they answered."""
     programs = programs_of(ctx)
@@ -337,14 +343,7 @@ def where(ctx: Context, person: Person, command: Command) -> Outcome:
     if enrolment.day == 0:
         today = local_date(person, ctx.now)
         if enrolment.starts_on is not None and enrolment.starts_on > today:
-            return reply(
-                ctx.say(
-                    person,
-                    "program_waiting_cohort",
-                    title=title,
-                    starts=_short_date(ctx, person, enrolment.starts_on),
-                )
-            )
+            return _cohort_waiting(ctx, person, title, enrolment.starts_on)
         return reply(ctx.say(person, "program_waiting", title=title, time=_when(person)))
     progress = programs.progress(person.id, enrolment.id)
     answered = sum(1 for state in progress.values() if state == "answered")
@@ -370,15 +369,7 @@ def next_day(ctx: Context, person: Person, command: Command) -> Outcome:
     program = _program(ctx, enrolment.program_id)
     today = local_date(person, ctx.now)
     if enrolment.starts_on is not None and enrolment.starts_on > today:
-        title = program.title_in(person.language or "en")
-        return reply(
-            ctx.say(
-                person,
-                "program_waiting_cohort",
-                title=title,
-                starts=_short_date(ctx, person, enrolment.starts_on),
-            )
-        )
+        return _cohort_waiting(ctx, person, program.title_in(person.language or "en"), enrolment.starts_on)
     if enrolment.next_used_on == today:
         return reply(ctx.say(person, "program_next_used", time=_when(person)))
     found = _open_day(ctx, person, enrolment, program)

@@ -66,6 +66,7 @@ def test_cohorts_from_the_cli_show_in_programs_and_in_join(loaded, client, runne
         "You're in Study design basics. Your group starts on 7 Dec, at your daily time, 08:00. LEAVE to stop."
     ]
     assert phone.text("NEXT") == ["Study design basics: your group starts on 7 Dec."]
+    assert phone.text("PROGRAM") == ["Study design basics: your group starts on 7 Dec."]
     past = runner.invoke(args=["program", "open", "TST", "--start", "2026-11-01"])
     assert past.exit_code != 0 and "has passed" in past.output
     nope = runner.invoke(args=["program", "open", "NOPE", "--start", "2026-12-07"])
