@@ -153,6 +153,15 @@ def versions(servers: dict[str, str]) -> dict[str, str]:
     return found
 
 
+def _run_line(started: datetime, elapsed: float, load: list[str], others: str) -> str:
+    """When the run was, how long it took and how busy the machine was: full and partial runs alike."""
+    return (
+        f"- Run: {started.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {elapsed / 60:.1f} minutes; "
+        f"load average before it started: {' '.join(load)}; CPU used by other processes during it "
+        f"(not this benchmark's servers, workers or databases): {others}"
+    )
+
+
 def write(
     results: Results,
     command: str,
@@ -175,9 +184,7 @@ def write(
         "Do not edit by hand: run it again.",
         "",
         f"- Command: `{command}`" + (" (quick sizes: smaller populations, shorter runs)" if quick else ""),
-        f"- Run: {started.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {elapsed / 60:.1f} minutes; "
-        f"load average before it started: {' '.join(load)}; CPU used by other processes during it "
-        f"(not this benchmark's servers, workers or databases): {others}",
+        _run_line(started, elapsed, load, others),
         f"- Machine: {host.get('cores')} cores ({host.get('cpu', 'unknown CPU')}), "
         f"{host.get('memory', '?')} memory, Linux {host.get('kernel')}; load generator, servers and "
         "databases all on this one machine",
@@ -214,8 +221,7 @@ def write_partial(
         begin,
         f"## Partial run: `{command}`" + (" (quick sizes)" if quick else ""),
         "",
-        f"- Run: {started.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {elapsed / 60:.1f} minutes; "
-        f"load average before it started: {' '.join(load)}; CPU used by other processes during it: {others}",
+        _run_line(started, elapsed, load, others),
         f"- Machine: {host.get('cores')} cores ({host.get('cpu', 'unknown CPU')}), "
         f"Python {platform.python_version()}",
         "",
