@@ -10,6 +10,7 @@ again at the next daily time: a missed day waits, the program never skips ahead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -257,7 +258,8 @@ def _short_date(ctx: Context, person: Person, day: date) -> str:
 
 def join(ctx: Context, person: Person, command: Command) -> Outcome:
     """JOIN <CODE> for an onboarded student; a bare JOIN (or anyone still signing up) is onboarding's."""
-    code = command.rest.split(" ", 1)[0].strip(".,!?").upper() if command.rest else ""
+    # Codes are capitals and digits: what else was typed is dropped, so a reply never echoes it.
+    code = re.sub(r"[^A-Z0-9]", "", command.rest.split(" ", 1)[0].upper()) if command.rest else ""
     if not code or not onboarding.is_onboarded(person):
         return onboarding.join(ctx, person, command)
     programs = programs_of(ctx)
@@ -392,7 +394,9 @@ def verify_text(ctx: Context, language: str, text: str) -> str:
         return ctx.catalog.render("verify_how", language)
     found = programs_of(ctx).verify(code)
     if found is None:
-        return ctx.catalog.render("verify_none", language, code=code[:16])
+        # Echo only what a code can hold: a control character or emoji would cost the reply GSM-7.
+        shown = re.sub(r"[^0-9A-Za-z-]", "", code)[:16] or "?"
+        return ctx.catalog.render("verify_none", language, code=shown)
     if found.revoked:
         return ctx.catalog.render("verify_revoked", language, code=found.code)
     return ctx.catalog.render(

@@ -88,6 +88,8 @@ def phone_in(state: str, db, chat_settings, now) -> Phone:
 @example(text="RES " + "cardio" * 800)
 @example(text="\x00\x00")
 @example(text="STOP")
+@example(text="JOIN \x1b")
+@example(text="VERIFY \x1b\U0001f600")
 def test_any_text_in_any_state_gets_a_short_helpful_reply(db, chat_settings, now, content_rows, state, text):
     phone = phone_in(state, db, chat_settings, now)
     replies = phone.send(text, at=now + timedelta(hours=1))

@@ -85,6 +85,8 @@ def test_bad_input_gets_one_helpful_segment(loaded, client):
         "NEXT": "You're not in a program. Text PROGRAMS to see them, then JOIN and a code.",
         "VERIFY garbage": "No such certificate: garbage. Check the code, as in VERIFY RND-7K3P9Q.",
         "VERIFY": "Text VERIFY and the certificate code, as in VERIFY RND-7K3P9Q.",
+        "VERIFY \x1b\U0001f600": "No such certificate: ?. Check the code, as in VERIFY RND-7K3P9Q.",
+        "JOIN NO\x1bPE!": "No program called NOPE. Text PROGRAMS to see the codes, then JOIN and a code.",
     }
     for text, expected in answers.items():
         assert phone.text(text) == [expected], text
