@@ -92,7 +92,7 @@ def _ask(
         return None
     source = source_for(enrolment.id, day, index)
     programs_of(ctx).supersede(person.id, source, today)
-    if ctx.learning.insert_attempt(person.id, question.id, today, source, ctx.now) is None:
+    if ctx.learning.insert_attempt(person.id, question.id, today, source, ctx.now, question.version) is None:
         return None
     return quiz.render_question(ctx, person, question, label(program, day) if prefix is None else prefix)
 

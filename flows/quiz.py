@@ -237,7 +237,10 @@ def plan_daily_questions(ctx: Context, people: list[Person], at: datetime) -> li
         if question is not None:
             chosen.append((person, question, local_date(person, at)))
     inserted = learning.insert_attempts(
-        [learning.attempt_values(person.id, question.id, day, DAILY, at) for person, question, day in chosen]
+        [
+            learning.attempt_values(person.id, question.id, day, DAILY, at, question.version)
+            for person, question, day in chosen
+        ]
     )
     texts: dict[tuple[int, str], str] = {}  # the same question reads the same in one language
     planned = []
@@ -257,7 +260,7 @@ def plan_daily_question(ctx: Context, person: Person, at: datetime) -> tuple[Att
     if not planned:
         return None
     (one,) = planned
-    values = ctx.learning.attempt_values(person.id, one.question.id, one.day, DAILY, at)
+    values = ctx.learning.attempt_values(person.id, one.question.id, one.day, DAILY, at, one.question.version)
     return ctx.learning.held_attempt(one.attempt_id, values), one.text
 
 
@@ -418,7 +421,10 @@ def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
         return reply(ctx.say(person, "no_questions"))
     extras = sum(1 for source in sources if source != DAILY)
     for number in range(extras + 1, extras + cap + 2):
-        if learning.insert_attempt(person.id, question.id, day, f"more:{number}", ctx.now) is not None:
+        if (
+            learning.insert_attempt(person.id, question.id, day, f"more:{number}", ctx.now, question.version)
+            is not None
+        ):
             break
     return reply(render_question(ctx, person, question))
 

@@ -93,6 +93,8 @@ class History:
     stats: dict[str, tuple[int, int]] | None = None  # topic -> (answered, correct), when read
 
 
+# Question.status of a question students are served.
+PUBLISHED = "published"
 _BANK = "rounds.active_bank"
 _HELD = "rounds.questions"
 # Answer days read with the question for the streak; only a longer streak reads them all.
@@ -120,7 +122,7 @@ class Learning:
             rows = self.session.execute(
                 select(
                     Question.id, Question.topic, Question.tracks, Question.difficulty, Question.review_by
-                ).where(Question.active.is_(True))
+                ).where(Question.active.is_(True), Question.status == PUBLISHED)
             )
             bank = self.session.info[_BANK] = Bank([BankQuestion(*row) for row in rows])
         return bank
@@ -128,7 +130,9 @@ class Learning:
     def hold_questions(self) -> None:
         """Read every active question into the session at once, for a pass over many students."""
         held: dict[int, Question] = self.session.info.setdefault(_HELD, {})
-        for question in self.session.scalars(select(Question).where(Question.active.is_(True))):
+        for question in self.session.scalars(
+            select(Question).where(Question.active.is_(True), Question.status == PUBLISHED)
+        ):
             held[question.id] = question
 
     def question(self, question_id: int) -> Question | None:
@@ -211,7 +215,12 @@ class Learning:
         due = self.session.execute(
             select(Card.person_id, Card.question_id, Card.state, Card.due)
             .join(Question, Question.id == Card.question_id)
-            .where(Card.person_id.in_(ids), Card.due < max(day_ends.values()), Question.active.is_(True))
+            .where(
+                Card.person_id.in_(ids),
+                Card.due < max(day_ends.values()),
+                Question.active.is_(True),
+                Question.status == PUBLISHED,
+            )
             .order_by(Card.person_id, Card.due, Card.id)
         )
         for person_id, question_id, state, when in due:
@@ -233,10 +242,13 @@ class Learning:
     # --- asking ---------------------------------------------------------------------------
 
     @staticmethod
-    def attempt_values(person_id: int, question_id: int, day: date, source: str, at: datetime) -> dict:
+    def attempt_values(
+        person_id: int, question_id: int, day: date, source: str, at: datetime, version: int | None = None
+    ) -> dict:
         return {
             "person_id": person_id,
             "question_id": question_id,
+            "question_version": version,
             "source": source,
             "local_date": day,
             "asked_at": at,
@@ -253,10 +265,16 @@ class Learning:
         return self.session.merge(attempt, load=False)
 
     def insert_attempt(
-        self, person_id: int, question_id: int, day: date, source: str, at: datetime
+        self,
+        person_id: int,
+        question_id: int,
+        day: date,
+        source: str,
+        at: datetime,
+        version: int | None = None,
     ) -> Attempt | None:
         """One INSERT that yields on the (person, local date, source) key: two passes cannot both send."""
-        values = self.attempt_values(person_id, question_id, day, source, at)
+        values = self.attempt_values(person_id, question_id, day, source, at, version)
         new_id = insert_or_ignore(self.session, Attempt, values, ATTEMPT_KEY)
         return None if new_id is None else self.held_attempt(new_id, values)
 

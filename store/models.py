@@ -259,6 +259,10 @@ class Question(Base):
     reviewer: Mapped[str | None] = mapped_column(CleanString(80))
     review_by: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The published version students are served; each edit that is published adds one.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # draft, review, published or retired: only an active, published question is served.
+    status: Mapped[str] = mapped_column(CleanString(16), default="published", server_default="published")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -290,6 +294,8 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    # The question's version when it was asked: statistics and corrections are per version.
+    question_version: Mapped[int | None] = mapped_column(Integer)
     # 'daily' for the scheduled push; 'more:<n>' for extra ones, so the constraint
     # above binds only the daily push.
     source: Mapped[str] = mapped_column(CleanString(16), default="daily")

@@ -371,3 +371,21 @@ def test_a_pushed_question_is_timed_against_pushed_ones_only(db, student):
     student.say(right[attempt.question_id], at=at + timedelta(hours=3))
     pushed = card_for(db, student, attempt.question_id)
     assert pushed.due == at + timedelta(hours=3, days=2)  # Good's two days, not Hard's one
+
+
+def test_an_attempt_remembers_the_version_it_asked_and_only_published_questions_are_served(db, student):
+    from store.models import Question
+
+    bank = list(db.scalars(select(Question).where(Question.active.is_(True))))
+    first, *others = bank
+    first.version = 3
+    for other in others:
+        other.status = "review"  # held back: a reviewer has not cleared it
+    db.commit()
+    assert ask(student) == first.id
+    assert attempts(db, student)[-1].question_version == 3
+    first.status = "retired"
+    db.commit()
+    db.info.clear()  # each text has a session of its own in the service; this test shares one
+    text = student.say("MORE")
+    assert not text.startswith("Q"), text
