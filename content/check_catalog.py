@@ -180,8 +180,8 @@ def _check_budget(catalog: CatalogFile, key: str, template: str, line: int, out:
         out.error(
             catalog.file, line, f"{label} is {segments} SMS segments with sample values; at most {budget}"
         )
-    if key == "help" and segments != 1:
-        out.error(catalog.file, line, f"{label} is {segments} SMS segments; HELP must fit one")
+    if key in ("help", "help_more") and segments != 1:
+        out.error(catalog.file, line, f"{label} is {segments} SMS segments; HELP and HELP 2 must fit one")
 
 
 @dataclass(frozen=True)

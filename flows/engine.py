@@ -27,6 +27,8 @@ from store.settings import Settings
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
+# The second page of the command list (HELP must fit one segment, and the second wave's words do not).
+HELP_MORE_WORDS = frozenset({"HELP 2", "HELP MORE", "INFO 2", "HELP2"})
 
 # Feature phones add stray punctuation; these are stripped before matching keywords.
 _EDGE_PUNCTUATION = ".,!?;:'\"()[]*-_ "

@@ -19,6 +19,7 @@ from flows import (
     weekly,
 )
 from flows.engine import (
+    HELP_MORE_WORDS,
     HELP_WORDS,
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
@@ -83,6 +84,8 @@ def help_or_start(ctx: Context, person: Person, command: Command) -> Outcome | N
     """HELP (a role with its own conversation has its own HELP) and START while subscribed."""
     if command.whole in HELP_WORDS and person.role not in ROLE_HANDLERS:
         return reply(ctx.say(person, "help"))
+    if command.whole in HELP_MORE_WORDS and person.role not in ROLE_HANDLERS:
+        return reply(ctx.say(person, "help_more"))
     if command.whole in ("START", "UNSTOP"):
         return reply(ctx.say(person, "already_active"))
     return None

@@ -27,8 +27,8 @@ FRENCH_WELCOME = (
     "à laquelle vous répondez par une lettre. Quel est votre prénom ?"
 )
 FRENCH_HELP = (
-    "Rounds : A-D répondre, Q question, SKIP, SCORE, RES thème, TIME 19:00, TZ ville, PAUSE 7, "
-    "LANG en, MENTOR msg, STOP fin. Gratuit ; frais d'opérateur possibles."
+    "Rounds : A-D réponse, Q question, SKIP, SCORE, RES thème, TIME 19:00, TZ ville, PAUSE 7, "
+    "LANG en, MENTOR msg, STOP fin, HELP 2 suite. Gratuit ; frais possibles."
 )
 SPANISH_WELCOME = (
     "Te damos la bienvenida a Rounds: una pregunta de examen al día por {channel}, "
@@ -36,7 +36,7 @@ SPANISH_WELCOME = (
 )
 SPANISH_HELP = (
     "Rounds: A-D responder, Q pregunta, SKIP, SCORE, RES tema, TIME 19:00, TZ ciudad, PAUSE 7, "
-    "LANG en, MENTOR msj, STOP fin. Gratis; puede haber cargos por mensaje."
+    "LANG en, MENTOR msj, STOP fin, HELP 2 más. Gratis; puede haber cargos."
 )
 
 # language, channel, the welcome and HELP as sent, and their (segments, encoding).
@@ -53,7 +53,7 @@ TRANSCRIPTS = [
         # día and Cómo lose the accent GSM-7 lacks; ¿ stays.
         SPANISH_WELCOME.format(channel="SMS").replace("día", "dia").replace("Cómo", "Como"),
         (1, "GSM-7"),
-        SPANISH_HELP,
+        SPANISH_HELP.replace("más", "mas"),
         id="spanish-sms",
     ),
     pytest.param(
@@ -88,7 +88,9 @@ def test_welcome_and_help_transcript_by_channel(
 
     sent_welcome, sent_help = outbound(db)[-2:]
     assert sent_welcome.body == welcome and (sent_welcome.segments, sent_welcome.encoding) == welcome_cost
-    assert sent_help.body == help_text and (sent_help.segments, sent_help.encoding) == (1, "GSM-7")
+    # One SMS segment; on WhatsApp, which does not charge by segment, "más" keeps its accent.
+    help_cost = (3, "UCS-2") if "á" in help_text else (1, "GSM-7")
+    assert sent_help.body == help_text and (sent_help.segments, sent_help.encoding) == help_cost
     assert sent_help.channel == ("whatsapp" if whatsapp else "sms")
 
 
@@ -100,8 +102,8 @@ def test_a_newcomer_is_welcomed_on_the_channel_they_wrote_on(client, whatsapp, c
 
 MEDIA_ONLY = "Rounds reads text only: photos, voice notes and locations don't reach us. What you can text:"
 HELP = (
-    "Rounds: A-D answer, Q new question, SKIP, SCORE, RES topic, TIME 19:00, TZ city, PAUSE 7, "
-    "LANG fr, MENTOR msg, STOP to end. Free; msg rates may apply."
+    "Rounds: A-D answer, Q question, SKIP, SCORE, RES topic, TIME 19:00, TZ city, PAUSE 7, "
+    "LANG fr, MENTOR msg, STOP ends, HELP 2 more. Free; msg rates may apply."
 )
 LOCATION = {"MessageType": "location", "Latitude": "6.4541", "Longitude": "3.3947", "Address": "Lagos"}
 
@@ -138,7 +140,7 @@ def test_a_location_in_spanish_over_sms_is_folded_and_over_whatsapp_is_not(clien
         "Rounds solo lee texto: no recibimos fotos, notas de voz ni ubicaciones. "
         "Esto es lo que puedes escribir:"
     )
-    assert second == SPANISH_HELP
+    assert second == SPANISH_HELP.replace("más", "mas")
 
 
 NUDGE = "Tu pregunta de Rounds sigue abierta: responde A-D. WhatsApp solo nos permite escribirte "
@@ -226,4 +228,5 @@ def test_content_check_lists_both_renderings_for_every_message(runner):
     assert lines[:2] == segment_table(catalog_segments(bank))[:2]
     assert lines[1].split() == ["message", "en", "es", "fr"]
     assert "welcome                       1/1     1/2u    1/1" in lines
-    assert "help                          1/1     1/1     1/1" in lines
+    assert "help                          1/1     1/3u    1/1" in lines  # es: "más" on WhatsApp
+    assert "help_more                     1/1     1/3u    1/1" in lines

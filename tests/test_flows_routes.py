@@ -9,6 +9,7 @@ import pytest
 
 import flows
 from content.catalog import get_catalog
+from content.segments import fold_for_sms, segment_count
 from flows.routes import ROUTES
 from store.mentoring import CheckIn
 from store.models import MENTOR, OPTED_OUT, STUDENT, Attempt, Person
@@ -76,6 +77,19 @@ def test_help_start_and_empty_texts_are_answered_before_any_flow():
         catalog.render("help"),
     ]
     assert _text(_person(role=STUDENT), "", first_contact=True) == [catalog.render("welcome", channel="SMS")]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_help_2_lists_the_second_wave_words_in_one_segment(language):
+    catalog = get_catalog()
+    student = _person(role=STUDENT, track="step1", daily_time="08:00", language=language)
+    assert "HELP 2" in _text(student, "help")[0]
+    for text in ("HELP 2", "help more", "Help 2."):
+        [more] = _text(student, text)
+        assert more == catalog.render("help_more", language=language)
+        for word in ("PROGRAMS", "JOIN", "NEXT", "VERIFY", "OPP", "WEEKLY", "REPORT"):
+            assert word in more
+        assert segment_count(fold_for_sms(more)) == 1
 
 
 def test_a_shared_location_is_answered_like_a_picture():
