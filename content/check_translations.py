@@ -26,6 +26,8 @@ from content.translations import (
 
 FEEDBACK_KEYS = ("feedback_correct", "feedback_wrong")
 TRANSLATED_BY_MAX = 80  # the column's width (store.translations)
+# Counted in place of a feedback message a catalog lacks (the English one's shape).
+FALLBACK_FEEDBACK = "Not quite: it's {answer}. {explanation} Day streak: {streak}"
 MISSING_LISTED = 12  # ids named in the missing-translations warning; the count says the rest
 
 
@@ -130,7 +132,7 @@ def _feedback_templates(bank: Bank, language: str) -> dict[str, str]:
             if catalog is not None and key in catalog.messages:
                 templates[key] = catalog.messages[key]
                 break
-    return templates
+    return templates or {"feedback": FALLBACK_FEEDBACK}
 
 
 def check_translations(bank: Bank, out: Report) -> None:
