@@ -358,3 +358,23 @@ def test_sms_folds_only_what_gsm7_lacks_and_whatsapp_spells_in_full(client, db, 
         assert sent_question.segments <= 2 and sent_feedback.segments <= 2
     else:
         assert sent_question.encoding == count(full).encoding == "UCS-2"
+
+
+def test_a_program_question_comes_in_the_students_language(db, settings, chat_settings, now):
+    from tests.programs_support import load_with_fixture
+
+    load_with_fixture(settings)  # the bundled bank and the fixture program TST (day 1 asks Q1112)
+    db.expire_all()
+    options = {"A": "La spécificité", "B": "La VPP", "C": "La sensibilité", "D": "La prévalence"}
+    stem = "Part des malades dont le test est positif : de quoi s'agit-il, au juste ?"
+    publish_translation(db, 1112, "fr", stem, options, "La sensibilité, bien sûr.", "Équipe test", 1)
+    db.commit()
+    phone = Phone(db, chat_settings, NIGERIA, now)
+    phone.send("hello")
+    phone.send("LANG fr")
+    for text in ("Awa", "1", "08:00"):
+        phone.say(text)
+    phone.say("JOIN TST")
+    day1 = phone.say("NEXT")
+    lines = "\n".join(f"{letter}) {text}" for letter, text in options.items())
+    assert day1.endswith(f"Q1112 {stem}\n{lines}"), day1
