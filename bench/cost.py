@@ -49,6 +49,7 @@ class Tally:
     gsm7: int = 0
     total: int = 0
     kinds: Counter[str] = field(default_factory=Counter)  # segments by kind of message
+    kind_messages: Counter[str] = field(default_factory=Counter)  # texts by kind of message
     # Each text is counted as it leaves on this channel (SMS folds the accents GSM-7 lacks).
     channel: str = "sms"
     # Daily questions asked of a French or Spanish student: in their language, and in English.
@@ -60,6 +61,7 @@ class Tally:
         self.segments[phase] += counted.segments
         self.messages[phase] += 1
         self.kinds[kind] += counted.segments
+        self.kind_messages[kind] += 1
         self.total += 1
         self.gsm7 += counted.encoding == "GSM-7"
 
@@ -462,6 +464,12 @@ def translated_figures(results: Results, size: int) -> None:
             share = tally.gsm7 / tally.total * 100
             results.add(
                 Figure("languages", f"{label}: GSM-7 share of {tally.total:,} texts", "%", [share], "%")
+            )
+            each = {kind: tally.kinds[kind] / max(tally.kind_messages[kind], 1) for kind in tally.kinds}
+            results.note(
+                "languages",
+                f"{language} on {channel}: a daily question is {each.get('daily question', 0):.2f} segments "
+                f"on average, its feedback {each.get('answer feedback', 0):.2f}",
             )
             if language != "en":
                 asked = tally.translated + tally.untranslated
