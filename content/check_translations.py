@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from content import translations
-from content.bank import LETTERS, Bank, QuestionItem, render_question
+from content.bank import LETTERS, Bank, render_question
+from content.catalog import Catalog
 from content.check_catalog import SAMPLE_VALUES
 from content.report import Report, describe_char
 from content.segments import count, for_channel, is_gsm7, normalise
@@ -40,13 +42,26 @@ class _Text:
     options: Mapping[str, str]
 
 
+class EnglishItem(Protocol):
+    """What a translation is checked against: a bank QuestionItem or a stored Question row."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+    @property
+    def answer(self) -> str: ...
+
+
 def sms_rendering(text: str) -> str:
     """How `text` goes out by SMS: look-alikes mapped, the accents GSM-7 lacks folded."""
     return for_channel(normalise(text), "sms")
 
 
 def translation_problems(
-    english: QuestionItem,
+    english: EnglishItem,
     language: str,
     stem: str,
     options: Mapping[str, str],
@@ -120,6 +135,30 @@ def translation_problems(
             )
             break
     return found
+
+
+def publishing_problems(
+    catalog: Catalog,
+    english: EnglishItem,
+    language: str,
+    stem: str,
+    options: Mapping[str, str],
+    explanation: str,
+    translated_by: str,
+) -> list[str]:
+    """What stops this text being published as `language`'s version of the stored question `english`,
+    each said as a reviewer can act on it; empty when it may be published.
+
+    For the review workflow to run before `store.translations.publish_translation`, with the
+    catalog students get their feedback from.
+    """
+    templates = {key: catalog.template(key, language) for key in FEEDBACK_KEYS}
+    return [
+        message
+        for _, message in translation_problems(
+            english, language, stem, options, explanation, translated_by, templates
+        )
+    ]
 
 
 def _feedback_templates(bank: Bank, language: str) -> dict[str, str]:

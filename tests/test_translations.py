@@ -378,3 +378,59 @@ def test_a_program_question_comes_in_the_students_language(db, settings, chat_se
     day1 = phone.say("NEXT")
     lines = "\n".join(f"{letter}) {text}" for letter, text in options.items())
     assert day1.endswith(f"Q1112 {stem}\n{lines}"), day1
+
+
+# --- what the review workflow checks before it publishes --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({}, None),
+        ({"stem": "Quelle réponse ? " * 300}, "segments; it must fit 2"),  # about 5,000 characters
+        ({"stem": "Quelle réponse ? 🩺"}, "not GSM-7 by SMS even folded"),
+        ({"stem": "مرحبا"}, "not GSM-7 by SMS even folded"),
+        ({"explanation": ""}, "explanation is empty"),
+        ({"explanation": "Exact\x00 ici."}, "U+0000"),
+        (
+            {"explanation": "La raison est longue et détaillée. " * 10},
+            "the feedback (feedback_correct) as sent by SMS",
+        ),
+        ({"options": {"A": "un", "B": "deux"}}, "options A, B must be the English item's letters A, B, C, D"),
+        ({"translated_by": ""}, "translated_by is empty"),
+        ({"language": "de"}, "language 'de' is not one of fr, es"),
+    ],
+)
+def test_publishing_problems_for_a_stored_question(db: Session, change: dict, said: str | None) -> None:
+    from content.check_translations import publishing_problems
+
+    seed_bank(db)
+    stem, options, explanation = french(17, "cardiology", "B")
+    values = {
+        "language": "fr",
+        "stem": stem,
+        "options": options,
+        "explanation": explanation,
+        "translated_by": "R",
+    }
+    values.update(change)
+    found = publishing_problems(get_catalog(), db.get(Question, 17), **values)
+    if said is None:
+        assert found == []
+    else:
+        assert any(said in message for message in found), found
+
+
+def test_cli_load_and_stats_report_translations(runner, tmp_path: Path) -> None:
+    root = write_content(tmp_path)
+    (root / "translations" / "es" / "sample.yaml").write_text(translation(201, "es"), encoding="utf-8")
+    loaded = runner.invoke(args=["content", "load", str(root)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "translations: fr 3 inserted, 0 updated, 0 unchanged, 0 removed; es 1 inserted" in loaded.output
+    again = runner.invoke(args=["content", "load", str(root)])
+    assert "translations: fr 0 inserted, 0 updated, 3 unchanged, 0 removed; es 0 inserted" in again.output
+    stats = runner.invoke(args=["content", "stats", str(root)])
+    assert "translations: fr 3 (0 missing), es 1 (2 missing)" in stats.output
+    checked = runner.invoke(args=["content", "check", str(root)])
+    assert checked.exit_code == 0
+    assert "warning: 2 of 3 questions have no es translation" in checked.output
