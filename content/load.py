@@ -184,7 +184,7 @@ def sync_translations(session: Session, items: list[TranslationItem]) -> Transla
     """
     counts = TranslationCounts()
     stored = stored_translations(session)
-    versions = dict(session.execute(select(Question.id, Question.version)).tuples().all())
+    versions = {qid: version for qid, version in session.execute(select(Question.id, Question.version))}
     for item in items:
         key, language = (item.id, item.language), item.language
         values = {
