@@ -35,6 +35,7 @@ BENCHMARKS = {
     "tick": tick.run,
     "weekly": weekly.run,
     "cost": cost.run,
+    "languages": cost.run_languages,  # French and Spanish students' segments (bench/cost.py)
     "search": search.run,
     "prune": prune.run,
     "memory": memory.run,  # last: it reports what webhook and send read

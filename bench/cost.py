@@ -20,8 +20,9 @@ from bench import services
 from bench.report import Figure, Results
 from content import segments
 from content.catalog import get_catalog
-from content.load import sync_programs
+from content.load import sync_programs, sync_translations
 from content.programs import ProgramDay, ProgramItem, read_program
+from content.translations import read_translations
 from flows.programs import plan_program_days
 from flows.quiz import open_attempt, plan_daily_question
 from flows.schedule import push_instant
@@ -30,6 +31,7 @@ from store.learning import Learning
 from store.links import CODE_LENGTH
 from store.models import Person, Question
 from store.settings import Settings
+from store.translations import translations_for
 
 DAYS = 30
 FIRST_DAY = date(2026, 11, 2)
@@ -47,12 +49,19 @@ class Tally:
     gsm7: int = 0
     total: int = 0
     kinds: Counter[str] = field(default_factory=Counter)  # segments by kind of message
+    kind_messages: Counter[str] = field(default_factory=Counter)  # texts by kind of message
+    # Each text is counted as it leaves on this channel (SMS folds the accents GSM-7 lacks).
+    channel: str = "sms"
+    # Daily questions asked of a French or Spanish student: in their language, and in English.
+    translated: int = 0
+    untranslated: int = 0
 
     def add(self, phase: str, kind: str, text: str) -> None:
-        counted = segments.count(text)
+        counted = segments.count(segments.for_channel(text, self.channel))
         self.segments[phase] += counted.segments
         self.messages[phase] += 1
         self.kinds[kind] += counted.segments
+        self.kind_messages[kind] += 1
         self.total += 1
         self.gsm7 += counted.encoding == "GSM-7"
 
@@ -60,14 +69,15 @@ class Tally:
 class Cohort:
     """People texting through flows.handle, as the webhook runs it, against one database."""
 
-    def __init__(self, settings: Settings, language: str, size: int, seed: int):
+    def __init__(self, settings: Settings, language: str, size: int, seed: int, channel: str = "sms"):
         self.settings = settings
         self.language = language
+        self.channel = channel
         self.catalog = get_catalog(settings.content_path)
         self.sessions = session_factory(settings.database_url)
         self.rng = random.Random(seed)
         self.phones = [f"{PREFIXES[n % len(PREFIXES)]}{seed:02d}{n:05d}" for n in range(size)]
-        self.tally = Tally()
+        self.tally = Tally(channel=channel)
 
     def text(self, session, phone: str, body: str, at: datetime, phase: str, kind: str) -> list[str]:
         person = session.scalar(select(Person).where(Person.phone == phone))
@@ -75,7 +85,7 @@ class Cohort:
         if created:
             person = Person(
                 phone=phone,
-                channel="sms",
+                channel=self.channel,
                 language="en",
                 role="student",
                 status="active",
@@ -87,7 +97,7 @@ class Cohort:
             session.add(person)
             session.flush()
         ctx = flows.Context(session, self.catalog, self.settings, at)
-        outcome = flows.handle(ctx, person, flows.Inbound(body, "sms", at), first_contact=created)
+        outcome = flows.handle(ctx, person, flows.Inbound(body, self.channel, at), first_contact=created)
         for reply in outcome.replies:
             self.tally.add(phase, kind, reply)
         return outcome.replies
@@ -114,6 +124,10 @@ class Cohort:
             if planned is None:
                 continue
             self.tally.add("daily", "daily question", planned[1])
+            if self.language != "en":
+                translated = Learning(session).translation(planned[0].question_id, self.language)
+                self.tally.translated += translated is not None
+                self.tally.untranslated += translated is None
             later = at + timedelta(minutes=20)
             attempt = open_attempt(Learning(session), person, later)
             if attempt is not None and self.rng.random() < ANSWER_SHARE:
@@ -237,8 +251,8 @@ def short_link_figures(results: Results, settings: Settings) -> None:
         )
 
 
-def simulate(settings: Settings, language: str, size: int, seed: int) -> Tally:
-    cohort = Cohort(settings, language, size, seed)
+def simulate(settings: Settings, language: str, size: int, seed: int, channel: str = "sms") -> Tally:
+    cohort = Cohort(settings, language, size, seed, channel)
     cohort.onboard(FIRST_DAY - timedelta(days=1))
     for offset in range(DAYS):
         cohort.live(FIRST_DAY + timedelta(days=offset))
@@ -374,6 +388,109 @@ def program_figures(results: Results, settings: Settings, size: int) -> None:
         results.add(
             Figure("cost", f"{language}: program student, worst two-question day", "segments", [worst_two])
         )
+
+
+# --- French and Spanish students ----------------------------------------------------------------
+
+# Translations of a few bundled Step 1 questions, for when the bank's own are not there yet.
+FIXTURE_TRANSLATIONS = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+# The bundled translations are used once at least this many Step 1 questions have both languages.
+BUNDLED_POOL_MIN = 30
+
+
+def translated_pool(url: str) -> tuple[str, list[int]]:
+    """Leave active only the Step 1 questions translated into both French and Spanish (the students
+    answer Step 1), from the bundled translations if there are enough, else from the fixture ones.
+
+    Returns where the translations came from and the questions left, so that every figure of this
+    database, the English baseline's included, is over the same questions.
+    """
+    session = session_factory(url)()
+    step1 = [q.id for q in session.scalars(select(Question)) if "step1" in (q.tracks or [])]
+    both = lambda found: sorted({qid for qid, _ in found if (qid, "fr") in found and (qid, "es") in found})  # noqa: E731
+    pool = both(translations_for(session, step1, ("fr", "es")))
+    source = f"the bundled translations ({len(pool)} Step 1 questions in fr and es)"
+    if len(pool) < BUNDLED_POOL_MIN:
+        problems: list = []
+        items = read_translations(FIXTURE_TRANSLATIONS, problems)
+        assert items and not problems, problems
+        sync_translations(session, items)
+        session.flush()
+        pool = both(translations_for(session, step1, ("fr", "es")))
+        source = (
+            f"fixture translations of {len(pool)} Step 1 questions ({', '.join(map(str, pool))}; "
+            "tests/fixtures/translations), since the bank's own were not there yet"
+        )
+    for question in session.scalars(select(Question)):
+        question.active = question.id in pool
+    session.commit()
+    session.close()
+    return source, pool
+
+
+def translated_figures(results: Results, size: int) -> None:
+    """Segments per student-day for French and Spanish students on SMS and on WhatsApp, against
+    English students asked the same questions in the same run."""
+    with services.sqlite_database("cost-i18n") as url:
+        settings = Settings(database_url=url, environment="test")
+        source, pool = translated_pool(url)
+        baseline: dict[str, float] = {}
+        for n, (language, channel) in enumerate(
+            (lang, channel) for channel in ("sms", "whatsapp") for lang in ("en", "fr", "es")
+        ):
+            tally = simulate(settings, language, size, seed=40 + n, channel=channel)
+            per_kind = {kind: count / size / DAYS for kind, count in tally.kinds.items()}
+            core = per_kind.get("daily question", 0) + per_kind.get("answer feedback", 0)
+            total = tally.segments["daily"] / size / DAYS
+            label = (
+                f"{language} on {'SMS' if channel == 'sms' else 'WhatsApp'}, {size} students x {DAYS} days"
+            )
+            if language == "en":
+                baseline[channel] = core
+            results.add(
+                Figure(
+                    "languages",
+                    f"{label}: daily question + feedback ({len(pool)} translated questions)",
+                    "segments/day",
+                    [core],
+                    ratio=core / baseline[channel] if language != "en" else None,
+                    baseline="en, same channel" if language != "en" else "",
+                    # English: 2 + 1; a translation's: question 2 + feedback 2 (content/translations.py).
+                    target=("" if channel != "sms" else "<= 3" if language == "en" else "<= 4"),
+                    met=None if channel != "sms" else core <= (3 if language == "en" else 4),
+                )
+            )
+            results.add(Figure("languages", f"{label}: all outbound", "segments/day", [total]))
+            share = tally.gsm7 / tally.total * 100
+            results.add(
+                Figure("languages", f"{label}: GSM-7 share of {tally.total:,} texts", "%", [share], "%")
+            )
+            each = {kind: tally.kinds[kind] / max(tally.kind_messages[kind], 1) for kind in tally.kinds}
+            results.note(
+                "languages",
+                f"{language} on {channel}: a daily question is {each.get('daily question', 0):.2f} segments "
+                f"on average, its feedback {each.get('answer feedback', 0):.2f}",
+            )
+            if language != "en":
+                asked = tally.translated + tally.untranslated
+                results.note(
+                    "languages",
+                    f"{language} on {channel}: {tally.translated} of {asked} daily questions "
+                    f"went out in {language}",
+                )
+        results.note(
+            "languages",
+            f"fr/es rows: the questions asked are {source}; every other question was made inactive in "
+            "that run's database, and the en rows on the same channel were asked the same questions. SMS "
+            "rows count each text as SMS sends it (the accents GSM-7 lacks folded); WhatsApp rows count "
+            "the full spelling as segments would be counted were it an SMS (WhatsApp bills per "
+            "conversation, not per segment)",
+        )
+
+
+def run_languages(results: Results, quick: bool, redis: services.RedisServer, memory: dict[str, int]) -> None:
+    """`python -m bench --only languages`: French and Spanish students' segments, SMS and WhatsApp."""
+    translated_figures(results, 30 if quick else 50)
 
 
 def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict[str, int]) -> None:

@@ -18,6 +18,7 @@ from content.programs import ProgramItem, read_programs
 from content.report import Problem
 from content.segments import normalise
 from content.source import Fields, LineDict, LineList, items_of, read_yaml
+from content.translations import TranslationItem, read_translations
 
 LETTERS = ("A", "B", "C", "D")
 # Budgets (content/README.md): a question goes out in two SMS segments, feedback
@@ -166,6 +167,12 @@ class Bank:
     synonyms: list[SynonymGroup] = field(default_factory=list)
     catalogs: dict[str, CatalogFile] = field(default_factory=dict)
     programs: list[ProgramItem] = field(default_factory=list)
+    translations: list[TranslationItem] = field(default_factory=list)
+    # Every id a question file gives, its item loaded or not (one with errors is left out of
+    # `questions`): a translation of such an item waits for the English fix, adding no error.
+    written_ids: set[int] = field(default_factory=set)
+    # A question file that could not be read at all: its ids are unknown.
+    unread_question_files: bool = False
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -330,7 +337,10 @@ def load_bank(root: Path | str | None = None) -> Bank:
     for path in question_files:
         data, trouble = read_yaml(path)
         problems += trouble
+        bank.unread_question_files |= bool(trouble)
         for item in [] if trouble else items_of(data, path, "question", problems):
+            if isinstance(item.get("id"), int):
+                bank.written_ids.add(item["id"])
             if (question := _question(item, path, problems)) is not None:
                 bank.questions.append(question)
 
@@ -347,4 +357,5 @@ def load_bank(root: Path | str | None = None) -> Bank:
         if (catalog := _catalog(path, problems)) is not None:
             bank.catalogs[catalog.language] = catalog
     bank.programs = read_programs(root, problems)
+    bank.translations = read_translations(root, problems)
     return bank

@@ -25,6 +25,7 @@ from content.bank import (
     render_question,
 )
 from content.check_catalog import check_catalog
+from content.check_translations import check_translations
 from content.programs import check_programs
 from content.report import Problem, Report
 from content.rules import check_rules
@@ -71,6 +72,7 @@ def check_bank(bank: Bank, today: date) -> list[Problem]:
     _check_resources(bank, today, out)
     _check_synonyms(bank, out)
     check_catalog(bank, out)
+    check_translations(bank, out)
     check_programs(bank.programs, {q.id for q in bank.questions}, bank.taxonomy.track_keys, out)
     return sorted(out.problems, key=lambda p: (str(p.file), p.line, p.message))
 

@@ -6,6 +6,7 @@ never deleted, so students' attempts and cards keep pointing at it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,8 +19,10 @@ from content.bank import QuestionItem, ResourceItem, load_bank
 from content.check import check_bank
 from content.programs import ProgramItem
 from content.report import Problem
-from store.models import Question, Resource
+from content.translations import TRANSLATED_LANGUAGES, TranslationItem
+from store.models import Question, Resource, utcnow
 from store.programs import Program, ProgramDay
+from store.translations import FROM_CONTENT, QuestionTranslation, delete_translations, stored_translations
 
 _Content = TypeVar("_Content", Question, Resource)
 
@@ -51,19 +54,51 @@ class Counts:
 
 
 @dataclass
+class TranslationCounts:
+    """What a load did to question_translations, per language."""
+
+    inserted: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    removed: Counter[str] = field(default_factory=Counter)
+    # Published through the review workflow: the files never overwrite or remove those.
+    kept: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return bool(+self.inserted or +self.updated or +self.removed)
+
+    def __str__(self) -> str:
+        parts = []
+        for language in TRANSLATED_LANGUAGES:
+            part = (
+                f"{language} {self.inserted[language]} inserted, {self.updated[language]} updated, "
+                f"{self.unchanged[language]} unchanged, {self.removed[language]} removed"
+            )
+            if self.kept[language]:
+                part += f", {self.kept[language]} kept as published in review"
+            parts.append(part)
+        return "; ".join(parts)
+
+
+@dataclass
 class LoadReport:
     questions: Counts = field(default_factory=Counts)
     resources: Counts = field(default_factory=Counts)
     programs: Counts = field(default_factory=Counts)
+    translations: TranslationCounts = field(default_factory=TranslationCounts)
     warnings: list[Problem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         counts = (self.questions, self.resources, self.programs)
-        return any(c.inserted or c.updated or c.deactivated for c in counts)
+        return any(c.inserted or c.updated or c.deactivated for c in counts) or self.translations.changed
 
     def __str__(self) -> str:
-        return f"questions: {self.questions}\nresources: {self.resources}\nprograms: {self.programs}"
+        return (
+            f"questions: {self.questions}\nresources: {self.resources}\nprograms: {self.programs}\n"
+            f"translations: {self.translations}"
+        )
 
 
 def _question_values(q: QuestionItem) -> dict[str, Any]:
@@ -135,8 +170,55 @@ def load_content(session: Session, root: Path | str | None, today: date) -> Load
         questions=_sync(session, Question, {q.id: _question_values(q) for q in bank.questions}),
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
         programs=sync_programs(session, bank.programs),
+        translations=sync_translations(session, bank.translations),
         warnings=problems,
     )
+
+
+def sync_translations(session: Session, items: list[TranslationItem]) -> TranslationCounts:
+    """question_translations as the files give them, each marked as translating the English item's
+    version now published (the files are checked together, so they translate the text beside them).
+
+    A row the review workflow published is left as it is; a row a load wrote whose file item is gone
+    is removed, so its students get the English again rather than a withdrawn text.
+    """
+    counts = TranslationCounts()
+    stored = stored_translations(session)
+    versions = {qid: version for qid, version in session.execute(select(Question.id, Question.version))}
+    for item in items:
+        key, language = (item.id, item.language), item.language
+        values = {
+            "version": versions[item.id],
+            "stem": item.stem.strip(),
+            "options": {letter: text.strip() for letter, text in sorted(item.options.items())},
+            "explanation": item.explanation.strip(),
+            "translated_by": item.translated_by.strip(),
+            "source": FROM_CONTENT,
+        }
+        row = stored.pop(key, None)
+        if row is None:
+            session.add(QuestionTranslation(question_id=item.id, language=language, **values))
+            counts.inserted[language] += 1
+        elif row.source != FROM_CONTENT:
+            counts.kept[language] += 1
+        else:
+            changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+            for name, value in changed.items():
+                setattr(row, name, value)
+            if changed:
+                row.updated_at = utcnow()
+                counts.updated[language] += 1
+            else:
+                counts.unchanged[language] += 1
+    gone = [key for key, row in stored.items() if row.source == FROM_CONTENT]
+    for _, language in gone:
+        counts.removed[language] += 1
+    for key, row in stored.items():
+        if row.source != FROM_CONTENT:
+            counts.kept[key[1]] += 1
+    delete_translations(session, gone)
+    session.flush()
+    return counts
 
 
 def sync_programs(session: Session, programs: list[ProgramItem]) -> Counts:

@@ -68,7 +68,7 @@ _TABLE = str.maketrans(_REPLACEMENTS)
 
 # Letters outside GSM-7 that do not decompose into a GSM-7 letter plus a mark.
 _LETTER_FOLDS = {"œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"}
-WHATSAPP = "whatsapp"
+SMS, WHATSAPP = "sms", "whatsapp"
 # A text of GSM-7's basic letters only (one septet each, no escape pairs) is unchanged by
 # normalising and folding, and costs one unit a character: checked in C, not letter by letter.
 _PLAIN_GSM7 = re.compile("[" + "".join(re.escape(c) for c in sorted(GSM7_BASIC)) + "]*")

@@ -7,16 +7,17 @@ key is the single longest option, bank-wide and per topic and track.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from content.bank import LETTERS, QuestionItem
 from content.rules import key_is_single_longest
+from content.translations import TRANSLATED_LANGUAGES, TranslationItem
 
 
-def item_languages(q: QuestionItem) -> tuple[str, ...]:
-    """The languages an item is written in; the bank is English-only until translations land."""
-    return ("en",)
+def item_languages(q: QuestionItem, translated: frozenset[tuple[int, str]] = frozenset()) -> tuple[str, ...]:
+    """The languages an item is written in: English, and each language it has a translation in."""
+    return ("en", *(language for language in TRANSLATED_LANGUAGES if (q.id, language) in translated))
 
 
 def _keys(group: Sequence[QuestionItem]) -> dict[str, Any]:
@@ -33,12 +34,16 @@ def _longest(group: Sequence[QuestionItem]) -> dict[str, Any]:
     return {"items": longest, "share": round(longest / (len(group) or 1), 3)}
 
 
-def bank_stats(questions: Sequence[QuestionItem]) -> dict[str, Any]:
+def bank_stats(
+    questions: Sequence[QuestionItem], translations: Iterable[TranslationItem] = ()
+) -> dict[str, Any]:
     """Everything `rounds content stats` prints, as plain data (the --json output)."""
+    ids = {q.id for q in questions}
+    translated = frozenset((t.id, t.language) for t in translations if t.id in ids)
     cells: Counter[tuple[str, str, str, str]] = Counter()
     for q in questions:
         for track in q.tracks:
-            for language in item_languages(q):
+            for language in item_languages(q, translated):
                 cells[(track, q.topic, q.locale or "-", language)] += 1
     by_topic: dict[str, list[QuestionItem]] = defaultdict(list)
     by_track: dict[str, list[QuestionItem]] = defaultdict(list)
@@ -53,6 +58,14 @@ def bank_stats(questions: Sequence[QuestionItem]) -> dict[str, Any]:
             for (track, topic, locale, language), n in sorted(cells.items())
         ],
         "tracks": {t: len(g) for t, g in sorted(by_track.items())},
+        # Items with a translation, and without one, per language.
+        "translations": {
+            language: {
+                "translated": sum(1 for q in questions if (q.id, language) in translated),
+                "missing": sum(1 for q in questions if (q.id, language) not in translated),
+            }
+            for language in TRANSLATED_LANGUAGES
+        },
         "locales": dict(sorted(Counter(q.locale or "-" for q in questions).items())),
         "keys": {
             "bank": _keys(questions),
@@ -82,7 +95,15 @@ def stats_lines(stats: dict[str, Any]) -> list[str]:
             f"{row['track']:<8} {row['topic']:<14} {row['locale']:<6} {row['language']:<4} {row['items']:>5}"
         )
     lines += ["", "tracks: " + ", ".join(f"{t} {n}" for t, n in stats["tracks"].items())]
-    lines += ["locales: " + ", ".join(f"{loc} {n}" for loc, n in stats["locales"].items()), ""]
+    lines += ["locales: " + ", ".join(f"{loc} {n}" for loc, n in stats["locales"].items())]
+    lines.append(
+        "translations: "
+        + ", ".join(
+            f"{language} {counts['translated']} ({counts['missing']} missing)"
+            for language, counts in stats["translations"].items()
+        )
+    )
+    lines.append("")
     lines.append("key letters and the key as the single longest option:")
     keys, longest = stats["keys"], stats["longest_option"]
     lines.append(_key_line("bank", keys["bank"], longest["bank"], stats["items"]))

@@ -21,7 +21,8 @@ from fsrs import Rating, Scheduler
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from content.segments import is_gsm7, segment_count, truncate_to
+from content.segments import SMS, for_channel, is_gsm7, segment_count, truncate_to
+from content.translations import TRANSLATED_FEEDBACK_SEGMENTS
 from flows import onboarding
 from flows.engine import Answered, Command, Context, Outcome, reply
 from flows.resources import topic_name
@@ -78,16 +79,22 @@ def parse_answer(text: str) -> Answer | None:
     return Answer(letter, int(match["qid"]) if match["qid"] else None)
 
 
+def _sms_segments(text: str) -> int:
+    """Segments of `text` as SMS sends it (the accents GSM-7 lacks folded): the budget's measure on
+    every channel, so a WhatsApp student reads the same words, only fully spelt."""
+    return segment_count(for_channel(text, SMS))
+
+
 def _fit(render: Callable[[str], str], value: str, segments: int) -> str:
     """Render with as much of `value` as fits `segments` (cut with an ellipsis when it must be)."""
     text = render(value)
-    budget = segments if is_gsm7(text) else MAX_SEGMENTS
-    if segment_count(text) <= budget:
+    budget = segments if is_gsm7(for_channel(text, SMS)) else MAX_SEGMENTS
+    if _sms_segments(text) <= budget:
         return text
     low, high = 0, len(value)
     while low < high:
         middle = (low + high + 1) // 2
-        if segment_count(render(value[:middle].rstrip() + "...")) <= budget:
+        if _sms_segments(render(value[:middle].rstrip() + "...")) <= budget:
             low = middle
         else:
             high = middle - 1
@@ -95,13 +102,16 @@ def _fit(render: Callable[[str], str], value: str, segments: int) -> str:
 
 
 def render_question(ctx: Context, person: Person, question: Question, prefix: str = "") -> str:
-    """`Q{id} {stem}` then `A) ...` lines (after `prefix`: a program day's label), in two GSM-7 segments."""
-    options = "\n".join(
-        f"{letter}) {str(text).strip()}" for letter, text in sorted((question.options or {}).items())
-    )
+    """`Q{id} {stem}` then `A) ...` lines (after `prefix`: a program day's label), in two GSM-7 segments.
+
+    In the person's language when the question has a published translation, else in English.
+    """
+    translated = ctx.learning.translation(question.id, person.language)
+    stem, choices = (translated.stem, translated.options) if translated else (question.stem, question.options)
+    options = "\n".join(f"{letter}) {str(text).strip()}" for letter, text in sorted((choices or {}).items()))
     return _fit(
-        lambda stem: prefix + ctx.say(person, "question", id=question.id, stem=stem, options=options),
-        question.stem.strip(),
+        lambda words: prefix + ctx.say(person, "question", id=question.id, stem=words, options=options),
+        stem.strip(),
         QUESTION_SEGMENTS,
     )
 
@@ -242,6 +252,8 @@ def plan_daily_questions(ctx: Context, people: list[Person], at: datetime) -> li
             for person, question, day in chosen
         ]
     )
+    # One query for the translations the whole pass needs, not one per student.
+    learning.hold_translations({q.id for _, q, _ in chosen}, {p.language or "en" for p, _, _ in chosen})
     texts: dict[tuple[int, str], str] = {}  # the same question reads the same in one language
     planned = []
     for person, question, day in chosen:
@@ -358,11 +370,13 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
     learning.save_answer(person.id, asking, answered, review_card(asking, rating, now))
     streak = streak_days(learning, person, now, latest_days, asking.local_date)
     key = "feedback_correct" if correct else "feedback_wrong"
+    # In the person's language when the question has a translation (which runs longer: two segments).
+    translated = learning.translation(asking.question_id, person.language)
     outcome = reply(
         _fit(
             lambda why: ctx.say(person, key, answer=answer, explanation=why, streak=streak),
-            asking.explanation.strip(),
-            FEEDBACK_SEGMENTS,
+            (translated.explanation if translated else asking.explanation).strip(),
+            TRANSLATED_FEEDBACK_SEGMENTS if translated else FEEDBACK_SEGMENTS,
         )
     )
     outcome.answered = Answered(asking.source, answer, correct)

@@ -91,7 +91,8 @@ def content_stats(path: str | None, as_json: bool) -> None:
     from content.bank import load_bank
     from content.stats import bank_stats, stats_lines
 
-    stats = bank_stats(load_bank(_content_path(path)).questions)
+    bank = load_bank(_content_path(path))
+    stats = bank_stats(bank.questions, bank.translations)
     if as_json:
         click.echo(json.dumps(stats, indent=2))
     else:

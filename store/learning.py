@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from store.db import core_connection, insert_many_or_ignore, insert_or_ignore
 from store.models import Attempt, Card, Question, Resource
+from store.translations import TRANSLATED_LANGUAGES, Translated, translations_for
 
 # Attempt.source of the scheduled push; extra questions are 'more:<n>'.
 DAILY = "daily"
@@ -97,6 +98,7 @@ class History:
 PUBLISHED = "published"
 _BANK = "rounds.active_bank"
 _HELD = "rounds.questions"
+_TRANSLATIONS = "rounds.translations"
 # Answer days read with the question for the streak; only a longer streak reads them all.
 STREAK_FIRST_READ = 16
 ANSWER_COLUMNS = ("choice", "correct", "skipped", "answered_at", "response_seconds")
@@ -144,6 +146,26 @@ class Learning:
                 return None
             held[question_id] = question
         return held[question_id]
+
+    def hold_translations(self, question_ids: set[int], languages: set[str]) -> None:
+        """Read the translations of these questions into these languages at once, for a pass over
+        many students (one query, however many students; a missing one is remembered as missing)."""
+        held: dict[tuple[int, str], Translated | None] = self.session.info.setdefault(_TRANSLATIONS, {})
+        wanted = {language for language in languages if language in TRANSLATED_LANGUAGES}
+        pairs = {(qid, language) for qid in question_ids for language in wanted} - held.keys()
+        if not pairs:
+            return
+        found = translations_for(self.session, {qid for qid, _ in pairs}, {lang for _, lang in pairs})
+        for pair in pairs:
+            held[pair] = found.get(pair)
+
+    def translation(self, question_id: int, language: str | None) -> Translated | None:
+        """The question's published text in `language`, held for the session; None for English, or
+        when there is none for the version now published (the student then gets the English)."""
+        if language not in TRANSLATED_LANGUAGES:
+            return None
+        self.hold_translations({question_id}, {language})
+        return self.session.info[_TRANSLATIONS][question_id, language]
 
     def resources(self) -> list[Resource]:
         """The active study resources, in id order."""

@@ -7,6 +7,7 @@ import store.mentoring  # noqa: F401 - registers mentoring tables
 import store.opportunities  # noqa: F401 - registers opportunity tables
 import store.programs  # noqa: F401 - registers program tables
 import store.retention  # noqa: F401 - registers the prune's tables
+import store.translations  # noqa: F401 - registers question translations
 import store.weekly  # noqa: F401 - registers the weekly progress switch and the attempts' date index
 from store.models import Base
 

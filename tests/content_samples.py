@@ -5,6 +5,7 @@ Tests break one thing in it and expect exactly that to be reported.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 TAXONOMY = """\
@@ -121,8 +122,58 @@ score: "Serie {streak}, precision {accuracy} %."
 """
 
 
+def translation(ident: int, language: str = "fr", **changes: str) -> str:
+    """One translation item (7 lines; its fields at TRANSLATION_OFFSET), the sample's A-D letters."""
+    text = dict(TRANSLATION_TEXT[language], id=str(ident))
+    text.update(changes)
+    return f"""\
+- id: {text["id"]}
+  stem: "{text["stem"]}"
+  options: {{A: "{text["A"]}", B: "{text["B"]}", C: "{text["C"]}", D: "{text["D"]}"}}
+  explanation: "{text["explanation"]}"
+  translated_by: "{text["translated_by"]}"
+"""
+
+
+TRANSLATION_OFFSET = {"id": 0, "stem": 1, "options": 2, "explanation": 3, "translated_by": 4}
+TRANSLATION_LINES = 5
+# Accents GSM-7 lacks (ê, î, ó, á) on purpose: SMS folds them, so they cost nothing.
+TRANSLATION_TEXT = {
+    "fr": {
+        "stem": "Quel ion un diurétique de l'anse fait-il le plus perdre ? Quelle conséquence surveiller ?",
+        "A": "Sodium seul",
+        "B": "Potassium",
+        "C": "Phosphate",
+        "D": "Bicarbonate",
+        "explanation": "Le diurétique de l'anse bloque NKCC2 et fait perdre le K ; "
+        "le bicarbonate est gardé, même à forte dose.",
+        "translated_by": "Équipe test",
+    },
+    "es": {
+        "stem": "¿Qué ion hace perder más un diurético de asa? ¿Qué consecuencia vigilar?",
+        "A": "Solo sodio",
+        "B": "Potasio",
+        "C": "Fosfato",
+        "D": "Bicarbonato",
+        "explanation": "El diurético de asa bloquea NKCC2 y hace perder K; "
+        "el bicarbonato se conserva aún a dosis altas.",
+        "translated_by": "Equipo de prueba",
+    },
+}
+
+
+def write_translations(root: Path, *texts: str) -> None:
+    """French and Spanish versions of every question id in `texts` (translations/<lang>/sample.yaml)."""
+    ids = sorted({int(found) for text in texts for found in re.findall(r"^- id: (\d+)$", text, re.M)})
+    for language in TRANSLATION_TEXT:
+        folder = root / "translations" / language
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "sample.yaml").write_text("".join(translation(i, language) for i in ids), encoding="utf-8")
+
+
 def write_content(root: Path, renal: str | None = None, cardiology: str | None = None) -> Path:
-    """Write a valid content folder under `root` (questions overridable) and return it."""
+    """Write a valid content folder under `root` (questions overridable), with a French and a
+    Spanish version of each question, and return it."""
     (root / "questions").mkdir(parents=True, exist_ok=True)
     (root / "catalog").mkdir(exist_ok=True)
     (root / "taxonomy.yaml").write_text(TAXONOMY)
@@ -135,4 +186,5 @@ def write_content(root: Path, renal: str | None = None, cardiology: str | None =
     (root / "resources.yaml").write_text(RESOURCES)
     (root / "catalog" / "en.yaml").write_text(CATALOG_EN)
     (root / "catalog" / "fr.yaml").write_text(CATALOG_FR)
+    write_translations(root, renal, cardiology)
     return root

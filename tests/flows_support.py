@@ -90,6 +90,41 @@ def seed_bank(db: Session) -> None:
     db.flush()
 
 
+# The small bank in French and Spanish. Written with the accents GSM-7 lacks (ê, î, û; á, í, ó, ú)
+# and those it has (é, è, à; ñ, ¿), so SMS folding shows: the first fold, the second stay.
+FRENCH_OPTIONS = {"A": "Première réponse", "B": "Deuxième réponse", "C": "Troisième réponse", "D": "Dernière"}
+SPANISH_OPTIONS = {"A": "Opción uno", "B": "Opción dos", "C": "Opción tres", "D": "Opción cuatro"}
+
+
+def french(qid: int, topic: str, answer: str) -> tuple[str, dict[str, str], str]:
+    """Question `qid`'s French stem, options and explanation."""
+    return (
+        f"Question {qid} de {topic} : quelle réponse est la bonne, à votre avis ? Prêt ?",
+        dict(FRENCH_OPTIONS),
+        f"{answer} est juste pour {qid}. La raison tient en une ligne, c'est sûr et bien connu.",
+    )
+
+
+def spanish(qid: int, topic: str, answer: str) -> tuple[str, dict[str, str], str]:
+    """Question `qid`'s Spanish stem, options and explanation."""
+    return (
+        f"¿Pregunta {qid} de {topic}: qué opción es la correcta según la guía? Señale una.",
+        dict(SPANISH_OPTIONS),
+        f"{answer} es la correcta para {qid}. La razón cabe en una línea, sin más.",
+    )
+
+
+def seed_translations(db: Session, languages: tuple[str, ...] = ("fr", "es")) -> None:
+    """Publish the small bank's French and Spanish text, as the review workflow would."""
+    from store.translations import publish_translation
+
+    for qid, topic, _tracks, answer in BANK:
+        for language in languages:
+            stem, options, explanation = (french if language == "fr" else spanish)(qid, topic, answer)
+            publish_translation(db, qid, language, stem, options, explanation, "Test translators", 1)
+    db.flush()
+
+
 def seed_library(db: Session) -> None:
     for rid, title, url, topics in LIBRARY:
         db.add(Resource(id=rid, title=title, url=url, topics=topics, kind="reference", languages=["en"]))
