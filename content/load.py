@@ -7,17 +7,18 @@ never deleted, so students' attempts and cards keep pointing at it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from content.bank import QuestionItem, ResourceItem, load_bank
+from content.bank import ResourceItem, load_bank
 from content.check import check_bank
 from content.programs import ProgramItem
 from content.report import Problem
+from content.seed import Counts, read_translations, seed_questions
 from store.models import Question, Resource
 from store.programs import Program, ProgramDay
 
@@ -37,47 +38,23 @@ class ContentError(Exception):
 
 
 @dataclass
-class Counts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deactivated: int = 0
-
-    def __str__(self) -> str:
-        return (
-            f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.deactivated} deactivated"
-        )
-
-
-@dataclass
 class LoadReport:
     questions: Counts = field(default_factory=Counts)
     resources: Counts = field(default_factory=Counts)
     programs: Counts = field(default_factory=Counts)
+    translations: Counts = field(default_factory=Counts)
     warnings: list[Problem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        counts = (self.questions, self.resources, self.programs)
+        counts = (self.questions, self.resources, self.programs, self.translations)
         return any(c.inserted or c.updated or c.deactivated for c in counts)
 
     def __str__(self) -> str:
-        return f"questions: {self.questions}\nresources: {self.resources}\nprograms: {self.programs}"
-
-
-def _question_values(q: QuestionItem) -> dict[str, Any]:
-    return {
-        "topic": q.topic,
-        "tracks": list(q.tracks),
-        "difficulty": q.difficulty,
-        "stem": q.stem,
-        "options": dict(sorted(q.options.items())),
-        "answer": q.answer,
-        "explanation": q.explanation,
-        "reviewer": q.reviewer,
-        "review_by": q.review_by,
-    }
+        return (
+            f"questions: {self.questions}\ntranslations: {self.translations}\n"
+            f"resources: {self.resources}\nprograms: {self.programs}"
+        )
 
 
 def _resource_values(r: ResourceItem) -> dict[str, Any]:
@@ -118,24 +95,34 @@ def _sync(session: Session, model: type[_Content], wanted: dict[Any, dict[str, A
     return counts
 
 
-def load_content(session: Session, root: Path | str | None, today: date) -> LoadReport:
+def load_content(
+    session: Session, root: Path | str | None, today: date, now: datetime | None = None
+) -> LoadReport:
     """Check the content under `root`, then upsert it; the caller commits the session.
 
-    Raises ContentError, changing nothing, when the check finds any error.
+    Questions and their translations follow the seed rule of content/seed.py: the files never
+    overwrite an item an educator has changed in the database. `now` stamps new versions
+    (default: the start of `today`, UTC). Raises ContentError, changing nothing, when the check
+    finds any error.
     """
     bank = load_bank(root)
     problems = check_bank(bank, today)
     if any(p.is_error for p in problems):
         raise ContentError(problems)
+    translations, trouble = read_translations(bank.root)
     # Two loads at once (two deploys) would race to insert the same ids; SQLite's
     # BEGIN IMMEDIATE already serialises writers, PostgreSQL needs a lock.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK})
+    seeded = seed_questions(
+        session, bank.questions, translations, now or datetime.combine(today, time(), tzinfo=UTC)
+    )
     return LoadReport(
-        questions=_sync(session, Question, {q.id: _question_values(q) for q in bank.questions}),
+        questions=seeded.questions,
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
         programs=sync_programs(session, bank.programs),
-        warnings=problems,
+        translations=seeded.translations,
+        warnings=problems + trouble + seeded.problems,
     )
 
 
