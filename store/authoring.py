@@ -556,8 +556,10 @@ def edit(
         base = published_version(session, question_id, language) or latest_version(
             session, question_id, language
         )
+        if base is None and language != ENGLISH:
+            return create_draft(session, actor, changes, now, language, question_id)
         if base is None:
-            raise NotFound(f"there is no question {question_id} in {language}")
+            raise NotFound(f"there is no question {question_id}; GET /api/v1/questions lists them")
         allow(actor, WRITE)
         top = latest_version(session, question_id, language)
         version = QuestionVersion(
