@@ -3,7 +3,7 @@ two reviews, publish, a new version, and every role rule enforced wherever the c
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,8 @@ DRAFT = {
     "review_by": "2027-10-15",
 }
 FIXED = {
-    "explanation": "SGLT2 inhibitors cause glycosuria, so genital thrush is common. Lactic acidosis is metformin's.",
+    "explanation": "SGLT2 inhibitors cause glycosuria, so genital thrush is common. "
+    "Lactic acidosis is metformin's.",
     "sources": [{"title": "ADA Standards of Care in Diabetes", "edition": "2025"}],
 }
 
