@@ -19,6 +19,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, UniqueCo
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.admin import ADMIN, EDUCATOR, REVIEWER, AdminUser
+from store.learning import forget_bank
 from store.models import Base, Question, utcnow
 from store.text import CleanString, CleanText
 from store.translations import publish_translation
@@ -744,6 +745,7 @@ def serve(session: Session, version: QuestionVersion, approvals: int) -> Questio
         for name, value in values.items():
             if getattr(question, name) != value:
                 setattr(question, name, value)
+    forget_bank(session)
     return question
 
 
