@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, UniqueConstraint, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.admin import ADMIN, EDUCATOR, REVIEWER, AdminUser
@@ -487,6 +488,17 @@ def _next_id(session: Session) -> int:
     return max(highest + 1, FIRST_CONSOLE_ID)
 
 
+def _insert(session: Session, version: QuestionVersion) -> bool:
+    """Add a new version under a savepoint; False when another request took its number first."""
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 def _language(language: str) -> str:
     if language not in LANGUAGES:
         raise Invalid(f"language must be one of {', '.join(LANGUAGES)}, not {language[:8]!r}")
@@ -517,23 +529,27 @@ def create_draft(
             raise Refused(f"question {question_id} already has a {language} version; edit it with PATCH")
         values = {**_item_values(english), **clean_changes(fields, TRANSLATION_FIELDS)}
         number, base = 1, english.version
-    version = QuestionVersion(
-        question_id=question_id,
-        language=language,
-        version=number,
-        **{**values, "base_version": base},
-        author=actor.email[:AUTHOR_MAX],
-        author_id=actor.id,
-        reviewers=[],
-        review=PEER,
-        status=DRAFT,
-        origin=CONSOLE,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(version)
-    session.flush()
-    return version
+    for _ in range(5):  # two new items at once draw the same id: the second draws again
+        version = QuestionVersion(
+            question_id=question_id,
+            language=language,
+            version=number,
+            **{**values, "base_version": base},
+            author=actor.email[:AUTHOR_MAX],
+            author_id=actor.id,
+            reviewers=[],
+            review=PEER,
+            status=DRAFT,
+            origin=CONSOLE,
+            created_at=now,
+            updated_at=now,
+        )
+        if _insert(session, version):
+            return version
+        if language != ENGLISH:
+            break
+        question_id = _next_id(session)
+    raise Refused("someone else saved the same question at the same moment; try again")
 
 
 def edit(
@@ -576,7 +592,10 @@ def edit(
             origin=CONSOLE,
             created_at=now,
         )
-        session.add(version)
+        if not _insert(session, version):
+            raise Refused(
+                f"someone else just started version {version.version} of question {question_id}; reload it"
+            )
     else:
         allow(actor, WRITE, version)
     if language != ENGLISH:

@@ -196,7 +196,7 @@ def test_a_translation_is_reviewed_and_published_on_its_own(client, app_settings
     assert next(t for t in written if t["id"] == qid)["stem"] == french["stem"]
 
 
-def test_roles_are_enforced_with_clear_403s(client, tokens):
+def test_roles_are_enforced_with_clear_403s(client, app_settings, tokens):
     writer, rev1, rev2 = tokens["writer"], tokens["rev1"], tokens["rev2"]
     # A token without the educator role cannot write, whatever its rank.
     for name in ("viewer", "editor", "rev1"):
