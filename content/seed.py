@@ -31,7 +31,6 @@ from store.authoring import (
     SEED,
     QuestionVersion,
     add_published,
-    latest_version,
     published_version,
     published_versions,
     serve,
@@ -157,24 +156,32 @@ def _translation_values(t: TranslationText, english: QuestionVersion) -> dict[st
 
 
 def _seed_one(
-    session: Session, values: dict[str, Any], language: str, now: datetime, counts: Counts
+    session: Session,
+    values: dict[str, Any],
+    language: str,
+    now: datetime,
+    counts: Counts,
+    newest: dict[tuple[int, str], QuestionVersion],
 ) -> QuestionVersion | None:
     """Insert or update one item in one language by the seed rule; the version now published."""
     question_id = values["question_id"]
-    latest = latest_version(session, question_id, language)
+    latest = newest.get((question_id, language))
     if latest is None:
         row = session.get(Question, question_id) if language == ENGLISH else None
         # A database from before versions: its questions row already counts versions.
         number = row.version if row is not None else 1
         counts.inserted += 1
-        return add_published(session, values, language, number, now)
+        added = newest[question_id, language] = add_published(session, values, language, number, now)
+        return added
     if latest.origin != SEED or latest.status != "published":
         counts.kept += 1
         return None
     changed = {name: value for name, value in values.items() if getattr(latest, name) != value}
     if any(name in CONTENT_FIELDS for name in changed):
         counts.updated += 1
-        return add_published(session, values, language, latest.version + 1, now)
+        added = add_published(session, values, language, latest.version + 1, now, replaces=latest)
+        newest[question_id, language] = added
+        return added
     for name, value in changed.items():
         setattr(latest, name, value)
     if changed:
@@ -195,26 +202,33 @@ def seed_questions(
     report = SeedReport()
     wanted = set()
     counts = report.questions
+    # Read once: every version (the newest per item and language wins) and every questions row.
+    newest: dict[tuple[int, str], QuestionVersion] = {}
+    for version in session.scalars(select(QuestionVersion).order_by(QuestionVersion.version)):
+        newest[version.question_id, version.language] = version
+    rows = {row.id: row for row in session.scalars(select(Question))}
     for q in questions:
         wanted.add(q.id)
-        question = session.get(Question, q.id)
+        question = rows.get(q.id)
         revived = question is not None and not question.active
         unchanged = counts.unchanged
-        seeded = _seed_one(session, _english_values(q), ENGLISH, now, counts)
+        seeded = _seed_one(session, _english_values(q), ENGLISH, now, counts, newest)
         if seeded is None:
             continue
         serve(session, seeded, len(seeded.reviewers or []))
         if revived and counts.unchanged > unchanged:  # an item back in the files is served again
             counts.unchanged, counts.updated = counts.unchanged - 1, counts.updated + 1
-    for question in session.scalars(select(Question).where(Question.active.is_(True))):
-        if question.id in wanted:
+    for question in rows.values():
+        if question.id in wanted or not question.active:
             continue
-        latest = latest_version(session, question.id)
+        latest = newest.get((question.id, ENGLISH))
         if latest is None or latest.origin == SEED:
             question.active = False
             report.questions.deactivated += 1
     for t in translations:
-        english = published_version(session, t.id)
+        english = newest.get((t.id, ENGLISH))
+        if english is not None and english.status != "published":  # an educator's draft is newest
+            english = published_version(session, t.id)
         if english is None:
             report.problems.append(
                 Problem(
@@ -222,7 +236,7 @@ def seed_questions(
                 )
             )
             continue
-        _seed_one(session, _translation_values(t, english), t.language, now, report.translations)
+        _seed_one(session, _translation_values(t, english), t.language, now, report.translations, newest)
     session.flush()
     return report
 

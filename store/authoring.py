@@ -769,9 +769,17 @@ def serve(session: Session, version: QuestionVersion, approvals: int) -> Questio
 
 
 def add_published(
-    session: Session, values: Mapping[str, Any], language: str, number: int, now: datetime
+    session: Session,
+    values: Mapping[str, Any],
+    language: str,
+    number: int,
+    now: datetime,
+    replaces: QuestionVersion | None = None,
 ) -> QuestionVersion:
-    """Record seed text as a published version (a content load); the caller serves English ones."""
+    """Record seed text as a published version (a content load); the caller serves English ones.
+
+    `replaces`: the newest version so far (retired if published), or None for the item's first
+    in this language; a bulk load knows it, and so saves a query per item."""
     version = QuestionVersion(
         language=language,
         version=number,
@@ -800,3 +808,21 @@ def published_versions(session: Session, language: str | None = None) -> list[Qu
     if language is not None:
         query = query.where(QuestionVersion.language == language)
     return list(session.scalars(query.order_by(QuestionVersion.question_id, QuestionVersion.language)))
+
+
+def signed_off_by(session: Session, name: str) -> list[QuestionVersion]:
+    """The published versions a named reviewer signed off (case and spaces ignored), by id."""
+    wanted = " ".join(name.split()).casefold()
+    if not wanted:
+        return []
+    return [
+        v
+        for v in published_versions(session)
+        if any(" ".join(str(r.get("name", "")).split()).casefold() == wanted for r in v.reviewers or [])
+    ]
+
+
+def reviewer_names(session: Session) -> list[str]:
+    """Everyone who has signed off a published version, for a console's list of clinicians."""
+    names = {str(r.get("name", "")).strip() for v in published_versions(session) for r in v.reviewers or []}
+    return sorted(n for n in names if n)

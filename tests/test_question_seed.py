@@ -22,6 +22,8 @@ from store.authoring import (
     edit,
     publish,
     published_version,
+    reviewer_names,
+    signed_off_by,
     submit,
     versions_of,
 )
@@ -123,6 +125,8 @@ def test_named_reviewers_and_several_sources_round_trip(db: Session, tmp_path: P
     version = published_version(db, 201)
     assert version is not None and version.reviewers == [{"name": "Dr Mensah", "date": "2026-10-02"}]
     assert db.get(Question, 201).approvals == 1
+    assert [v.question_id for v in signed_off_by(db, "dr  mensah")] == [201]
+    assert reviewer_names(db) == ["Dr Mensah"]
     export_content(db, tmp_path / "out", root)
     assert not load_content(db, tmp_path / "out", TODAY, NOW).changed
     item = yaml.safe_load((tmp_path / "out" / "questions" / "renal.yaml").read_text())[0]
@@ -183,3 +187,25 @@ def test_a_load_keeps_what_educators_changed_and_their_new_items(db: Session, tm
 def test_quoting_reads_back_exactly(tmp_path: Path) -> None:
     for text in ['He said "no" \\ then', "tab\tand line\nbreak", "é ñ ü – “x”", "a\u2028b", "emoji 🩺"]:
         assert yaml.safe_load(f"value: {quote(text)}\n")["value"] == text
+
+
+def test_translations_load_while_an_educator_drafts_the_english_and_keep_their_own_edits(
+    db: Session, tmp_path: Path
+) -> None:
+    root = write_content(tmp_path / "seed")
+    load_content(db, root, TODAY, NOW)
+    writer, one, two = accounts(db)
+    edit(db, writer, 201, {"review_by": "2031-01-01"}, NOW)  # an English draft is now the newest
+    (root / "translations" / "fr").mkdir(parents=True)
+    (root / "translations" / "fr" / "renal.yaml").write_text(FRENCH, encoding="utf-8")
+    assert load_content(db, root, TODAY, NOW).translations.inserted == 1
+    # A reviewer-published French edit is kept when the files still have the old text.
+    edit(db, writer, 201, {"stem": "Quel ion le furosémide fait-il perdre le plus ?"}, NOW, "fr")
+    submit(db, writer, 201, lambda v: [], NOW, "fr")
+    add_review(db, one, 201, "approve", "", NOW, "fr")
+    add_review(db, two, 201, "approve", "", NOW, "fr")
+    publish(db, one, 201, 2, NOW, "fr")
+    report = load_content(db, root, TODAY, NOW)
+    assert report.translations.kept == 1 and not report.translations.updated
+    french = published_version(db, 201, "fr")
+    assert french is not None and french.stem.startswith("Quel ion le furosémide") and french.version == 2
