@@ -18,7 +18,7 @@ from content.programs import ProgramItem, read_programs
 from content.report import Problem
 from content.segments import normalise
 from content.source import Fields, LineDict, LineList, items_of, read_yaml
-from store.authoring import INTERNAL, parse_source, source_text
+from store.authoring import EXTERNAL, INTERNAL, parse_source, source_text
 
 LETTERS = ("A", "B", "C", "D")
 # Budgets (content/README.md): a question goes out in two SMS segments, feedback
@@ -260,7 +260,8 @@ def _provenance(f: Fields) -> tuple[str, tuple[dict[str, str], ...], str]:
                 f.fail("reviewers", f"each reviewer needs a name and a date like 2027-01-31, not {entry!r}")
                 continue
             reviewers.append({"name": entry["name"].strip(), "date": when.isoformat()})
-    review = f.text("review", required=False) or INTERNAL
+    # Named reviewers without a word on how: they are not the in-house team's.
+    review = f.text("review", required=False) or (EXTERNAL if reviewers else INTERNAL)
     return author, tuple(reviewers), review
 
 

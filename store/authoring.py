@@ -33,8 +33,9 @@ OPEN = (DRAFT, REVIEW)
 # QuestionVersion.origin: loaded from the YAML seed, or written by an educator. A content load
 # updates only items whose newest version came from the seed (see content/seed.py).
 SEED, CONSOLE = "seed", "console"
-# QuestionVersion.review: how the published text was reviewed.
-INTERNAL, PEER = "internal", "peer"
+# QuestionVersion.review: how the published text was reviewed: in-house only, through the
+# workflow's approvals, or by named reviewers outside it (the YAML files may say other words).
+INTERNAL, PEER, EXTERNAL = "internal", "peer", "external"
 # QuestionReview.verdict
 APPROVE, CHANGES = "approve", "changes"
 VERDICTS = (APPROVE, CHANGES)
