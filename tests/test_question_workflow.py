@@ -278,3 +278,18 @@ def test_bad_input_gets_a_clear_answer(client, tokens):
     ).get_json()["id"]
     problems = call(client, "POST", f"/questions/{qid}/submit", writer).get_json()["problems"]
     assert any("GSM-7" in p or "segment" in p for p in problems)
+
+
+def test_a_draft_meets_the_banks_rules_near_duplicates_and_locale(client, tokens):
+    writer = tokens["writer"]
+    copied = {
+        **DRAFT,
+        **FIXED,
+        "locale": "uk",  # a UK item cannot be on a USMLE track
+        "stem": "A 62yo man has 1 h of crushing chest pain. BP 86/54, HR 58, raised JVP, clear lungs. "
+        "ECG: ST elevation in II, III, aVF and V4R. Which drug should be avoided?",
+    }
+    qid = call(client, "POST", "/questions", writer, copied).get_json()["id"]
+    problems = call(client, "POST", f"/questions/{qid}/submit", writer).get_json()["problems"]
+    assert any("similar to question 101" in p for p in problems), problems
+    assert any("cannot be on track step1" in p for p in problems), problems
