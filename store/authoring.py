@@ -569,6 +569,8 @@ def edit(
     language = _language(language)
     allowed = ITEM_FIELDS if language == ENGLISH else TRANSLATION_FIELDS
     values = clean_changes(changes, allowed)
+    if not values:
+        raise Invalid(f"send at least one field to change: {', '.join(allowed)}")
     version = open_version(session, question_id, language)
     if version is None:
         base = published_version(session, question_id, language) or latest_version(

@@ -271,6 +271,7 @@ def test_bad_input_gets_a_clear_answer(client, tokens):
     assert cleaned.status_code == 201 and cleaned.get_json()["stem"] == "nulbyte"
     refused(call(client, "GET", "/questions/99999999999", writer), 404, "no question")
     refused(call(client, "GET", "/questions?language=de", writer), 400, "language")
+    refused(call(client, "PATCH", "/questions/101", writer, {}), 400, "at least one field")
     refused(call(client, "POST", "/questions/1999999/submit", writer), 404, "no en draft")
     # Arabic and emoji are kept as written; the checker then says they cannot go by SMS.
     qid = call(
