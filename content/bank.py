@@ -19,6 +19,7 @@ from content.report import Problem
 from content.segments import normalise
 from content.source import Fields, LineDict, LineList, items_of, read_yaml
 from content.translations import TranslationItem, read_translations
+from store.authoring import EXTERNAL, INTERNAL, parse_source, source_text
 
 LETTERS = ("A", "B", "C", "D")
 # Budgets (content/README.md): a question goes out in two SMS segments, feedback
@@ -35,12 +36,23 @@ QUESTION_FIELDS = (
     "options",
     "answer",
     "explanation",
-    "reviewer",
     "review_by",
 )
 # Optional at load time so one missing field never hides an item; the rules require
-# `source` and `locale` (content/rules.py).
-QUESTION_OPTIONAL = ("source", "locale", "pair_with", "pair_reason")
+# `source` and `locale` (content/rules.py). Provenance is either today's `reviewer:` (the
+# author; reviewed in-house only) or `author:`, `reviewers:` (name and date each) and `review:`.
+# Sources are `source: "Title (year)"` or `sources:` [{title, edition, url}].
+QUESTION_OPTIONAL = (
+    "source",
+    "sources",
+    "locale",
+    "pair_with",
+    "pair_reason",
+    "reviewer",
+    "author",
+    "reviewers",
+    "review",
+)
 LOCALES = ("us", "uk", "intl")
 RESOURCE_FIELDS = (
     "id",
@@ -100,12 +112,19 @@ class QuestionItem:
     options: dict[str, str]
     answer: str
     explanation: str
+    # The author (today's `reviewer:` field names the author of an in-house item).
     reviewer: str
     review_by: date
     file: Path
     line: int
+    # The sources in one line, "; " between them, for the rules and messages.
     source: str = ""
     locale: str = ""
+    # Provenance: who signed the item off ({"name", "date"} each; none for an in-house item)
+    # and how it was reviewed ("internal", "peer", ...); the sources as {"title", "edition", "url"}.
+    reviewers: tuple[dict[str, str], ...] = ()
+    review: str = "internal"
+    sources: tuple[dict[str, str], ...] = ()
     # Items deliberately alike (a stem above the similarity threshold), and why.
     pair_with: tuple[int, ...] = ()
     pair_reason: str = ""
@@ -201,9 +220,63 @@ def _label(item: LineDict, what: str) -> str:
     return f"{what} {ident}" if isinstance(ident, int | str) else what
 
 
+def _sources(f: Fields) -> tuple[dict[str, str], ...]:
+    """`source: "Title (2023)"` or `sources: [{title, edition, url}]` as source records."""
+    one, many = f.item.get("source"), f.item.get("sources")
+    if one is not None and many is not None:
+        f.fail("sources", "give `source:` or `sources:`, not both")
+        return ()
+    if many is None:
+        text = f.text("source", required=False)
+        return (parse_source(text),) if text.strip() else ()
+    if not isinstance(many, list) or not all(isinstance(s, dict) for s in many):
+        f.fail("sources", 'sources must be a list of {title: "...", edition: "2023", url: "https://..."}')
+        return ()
+    found = []
+    for source in many:
+        bad = sorted(set(map(str, source)) - {"title", "edition", "url"})
+        if bad or not all(isinstance(v, str) for v in source.values()):
+            f.fail("sources", f"a source takes text fields title, edition and url; got {dict(source)!r}")
+            return ()
+        found.append({k: source[k].strip() for k in ("title", "edition", "url") if source.get(k, "").strip()})
+    return tuple(found)
+
+
+def _provenance(f: Fields) -> tuple[str, tuple[dict[str, str], ...], str]:
+    """(author, reviewers, review): today's `reviewer: X` means author X, reviewers [], review internal."""
+    if "reviewer" in f.item:
+        if any(name in f.item for name in ("author", "reviewers", "review")):
+            f.fail(
+                "reviewer", "give `reviewer:` (the old form) or `author:`/`reviewers:`/`review:`, not both"
+            )
+        return f.text("reviewer"), (), INTERNAL
+    author = f.text("author")
+    raw = f.item.get("reviewers")
+    reviewers: list[dict[str, str]] = []
+    if raw is not None:
+        if not isinstance(raw, list):
+            f.fail("reviewers", 'reviewers must be a list of {name: "...", date: 2027-01-31}, or []')
+            raw = []
+        for entry in raw:
+            when = entry.get("date") if isinstance(entry, dict) else None
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get("name"), str)
+                or not isinstance(when, date)
+            ):
+                f.fail("reviewers", f"each reviewer needs a name and a date like 2027-01-31, not {entry!r}")
+                continue
+            reviewers.append({"name": entry["name"].strip(), "date": when.isoformat()})
+    # Named reviewers without a word on how: they are not the in-house team's.
+    review = f.text("review", required=False) or (EXTERNAL if reviewers else INTERNAL)
+    return author, tuple(reviewers), review
+
+
 def _question(item: LineDict, path: Path, problems: list[Problem]) -> QuestionItem | None:
     f = Fields(item, path, _label(item, "question"), problems)
     lines = f.lines()
+    author, reviewers, review = _provenance(f)
+    sources = _sources(f)
     question = QuestionItem(
         id=f.number("id"),
         topic=f.text("topic"),
@@ -213,12 +286,15 @@ def _question(item: LineDict, path: Path, problems: list[Problem]) -> QuestionIt
         options=f.options("options", lines),
         answer=f.letter("answer"),
         explanation=f.text("explanation"),
-        reviewer=f.text("reviewer"),
+        reviewer=author,
         review_by=f.day("review_by"),
         file=path,
         line=item.line,
-        source=f.text("source", required=False),
+        source="; ".join(source_text(s) for s in sources),
         locale=f.text("locale", required=False),
+        reviewers=reviewers,
+        review=review,
+        sources=sources,
         pair_with=f.numbers("pair_with"),
         pair_reason=f.text("pair_reason", required=False),
         lines=lines,
@@ -322,6 +398,11 @@ def _catalog(path: Path, problems: list[Problem]) -> CatalogFile | None:
     for key, line in data.duplicate_keys:
         problems.append(Problem(path, line, f"message '{key}' is given twice; keep one"))
     return CatalogFile(path.stem, path, messages, dict(data.key_lines))
+
+
+def read_taxonomy(root: Path | str | None = None) -> Taxonomy:
+    """The topics and tracks of a content folder alone (a draft is checked against them)."""
+    return _taxonomy(content_root(str(root) if root else "") / "taxonomy.yaml", [])
 
 
 def load_bank(root: Path | str | None = None) -> Bank:

@@ -28,10 +28,10 @@ from content.check_catalog import check_catalog
 from content.check_translations import check_translations
 from content.programs import check_programs
 from content.report import Problem, Report
-from content.rules import check_rules
+from content.rules import check_item_rules, check_near_duplicates, check_rules
 from content.segments import count, normalise
 
-__all__ = ["Problem", "check_content", "check_bank", "exit_code"]
+__all__ = ["Problem", "check_content", "check_bank", "check_item", "exit_code"]
 
 RESOURCE_TITLE_MAX = 32
 # Column widths in store.models: longer values would fail to load on PostgreSQL.
@@ -75,6 +75,21 @@ def check_bank(bank: Bank, today: date) -> list[Problem]:
     check_translations(bank, out)
     check_programs(bank.programs, {q.id for q in bank.questions}, bank.taxonomy.track_keys, out)
     return sorted(out.problems, key=lambda p: (str(p.file), p.line, p.message))
+
+
+def check_item(bank: Bank, q: QuestionItem, today: date) -> list[Problem]:
+    """Every check `check_bank` makes on one item, against the published items in `bank`.
+
+    The per-item checks (schema, key, GSM-7, segment budgets, review date) and rules (sources,
+    locale against tracks, a distractor named in the explanation, near-duplicate stems). What only
+    a whole bank has (key balance, the longest-option share) is left to `rounds content check`.
+    """
+    out = Report([])
+    _check_question(bank, q, f"question {q.id}", today, out)
+    others = [other for other in bank.questions if other.id != q.id]
+    check_item_rules(q, {other.id for other in others} | {q.id}, out)
+    check_near_duplicates(q, others, out)
+    return sorted(out.problems, key=lambda p: (p.line, p.message))
 
 
 def _too_long(out: Report, file: Path, line: int, what: str, value: str) -> None:
@@ -209,9 +224,10 @@ def _check_question(bank: Bank, q: QuestionItem, label: str, today: date, out: R
             "so the feedback fits one SMS segment",
         )
 
+    who = "reviewer" if "reviewer" in q.lines else "author"
     if not q.reviewer.strip():
-        out.error(q.file, at("reviewer"), f"{label}: reviewer is empty")
-    _too_long(out, q.file, at("reviewer"), "reviewer", q.reviewer)
+        out.error(q.file, at(who), f"{label}: {who} is empty")
+    _too_long(out, q.file, at(who), "reviewer", q.reviewer)
     if q.review_by < today:
         # A lapsed date must not stop a fresh install from loading its own content.
         out.warn(

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from content.bank import QuestionItem, ResourceItem, load_bank
+from content.bank import ResourceItem, load_bank
 from content.check import check_bank
 from content.programs import ProgramItem
 from content.report import Problem
+from content.seed import Counts, seed_questions
 from content.translations import TRANSLATED_LANGUAGES, TranslationItem
 from store.models import Question, Resource, utcnow
 from store.programs import Program, ProgramDay
@@ -37,20 +38,6 @@ class ContentError(Exception):
         self.problems = problems
         errors = [p for p in problems if p.is_error]
         super().__init__(f"content has {len(errors)} error(s); run `rounds content check`")
-
-
-@dataclass
-class Counts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deactivated: int = 0
-
-    def __str__(self) -> str:
-        return (
-            f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.deactivated} deactivated"
-        )
 
 
 @dataclass
@@ -86,33 +73,23 @@ class LoadReport:
     questions: Counts = field(default_factory=Counts)
     resources: Counts = field(default_factory=Counts)
     programs: Counts = field(default_factory=Counts)
+    # The served text per language (question_translations), and the versions the history holds.
     translations: TranslationCounts = field(default_factory=TranslationCounts)
+    translation_versions: Counts = field(default_factory=Counts)
     warnings: list[Problem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        counts = (self.questions, self.resources, self.programs)
-        return any(c.inserted or c.updated or c.deactivated for c in counts) or self.translations.changed
+        counts = (self.questions, self.resources, self.programs, self.translation_versions)
+        changed = any(c.inserted or c.updated or c.deactivated for c in counts)
+        return changed or self.translations.changed
 
     def __str__(self) -> str:
         return (
-            f"questions: {self.questions}\nresources: {self.resources}\nprograms: {self.programs}\n"
-            f"translations: {self.translations}"
+            f"questions: {self.questions}\ntranslations: {self.translations}\n"
+            f"translation versions: {self.translation_versions}\n"
+            f"resources: {self.resources}\nprograms: {self.programs}"
         )
-
-
-def _question_values(q: QuestionItem) -> dict[str, Any]:
-    return {
-        "topic": q.topic,
-        "tracks": list(q.tracks),
-        "difficulty": q.difficulty,
-        "stem": q.stem,
-        "options": dict(sorted(q.options.items())),
-        "answer": q.answer,
-        "explanation": q.explanation,
-        "reviewer": q.reviewer,
-        "review_by": q.review_by,
-    }
 
 
 def _resource_values(r: ResourceItem) -> dict[str, Any]:
@@ -153,10 +130,15 @@ def _sync(session: Session, model: type[_Content], wanted: dict[Any, dict[str, A
     return counts
 
 
-def load_content(session: Session, root: Path | str | None, today: date) -> LoadReport:
+def load_content(
+    session: Session, root: Path | str | None, today: date, now: datetime | None = None
+) -> LoadReport:
     """Check the content under `root`, then upsert it; the caller commits the session.
 
-    Raises ContentError, changing nothing, when the check finds any error.
+    Questions and their translations follow the seed rule of content/seed.py: the files never
+    overwrite an item an educator has changed in the database. `now` stamps new versions
+    (default: the start of `today`, UTC). Raises ContentError, changing nothing, when the check
+    finds any error.
     """
     bank = load_bank(root)
     problems = check_bank(bank, today)
@@ -166,12 +148,16 @@ def load_content(session: Session, root: Path | str | None, today: date) -> Load
     # BEGIN IMMEDIATE already serialises writers, PostgreSQL needs a lock.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK})
+    seeded = seed_questions(
+        session, bank.questions, bank.translations, now or datetime.combine(today, time(), tzinfo=UTC)
+    )
     return LoadReport(
-        questions=_sync(session, Question, {q.id: _question_values(q) for q in bank.questions}),
+        questions=seeded.questions,
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
         programs=sync_programs(session, bank.programs),
         translations=sync_translations(session, bank.translations),
-        warnings=problems,
+        translation_versions=seeded.translations,
+        warnings=problems + seeded.problems,
     )
 
 

@@ -150,51 +150,54 @@ def check_rules(bank: Bank, out: Report) -> None:
 def _check_items(bank: Bank, out: Report) -> None:
     ids = {q.id for q in bank.questions}
     for q in bank.questions:
-        label, at = f"question {q.id}", q.line_of
-        if not q.source.strip():
-            out.error(
-                q.file,
-                q.line,
-                f"{label}: no source; add `source:` naming a current guideline or open "
-                'textbook with its year or edition, e.g. "NICE NG185 (2020)"',
-            )
-        elif not re.search(r"\b(19|20)\d\d\b|\b\d+(st|nd|rd|th) ed", q.source):
-            out.error(
-                q.file,
-                at("source"),
-                f"{label}: source {q.source!r} gives no year or edition; a reader must "
-                "know which version the item follows",
-            )
-        if not q.locale:
-            out.error(q.file, q.line, f"{label}: no locale; add `locale: us`, `uk` or `intl`")
-        elif q.locale not in LOCALES:
-            out.error(
-                q.file, at("locale"), f"{label}: locale '{q.locale}' must be one of {', '.join(LOCALES)}"
-            )
-        else:
-            _check_locale(q, label, out)
-        if distractor_named(q) is None:
-            out.error(
-                q.file,
-                at("explanation"),
-                f"{label}: the explanation names no distractor; say why the most tempting "
-                "wrong option is wrong, using its words (e.g. 'Sclerosis has a normal pulse')",
-            )
-        for other in q.pair_with:
-            if other not in ids:
-                out.error(
-                    q.file,
-                    at("pair_with"),
-                    f"{label}: pair_with names question {other}, which does not exist",
-                )
-            elif other == q.id:
-                out.error(q.file, at("pair_with"), f"{label}: pair_with names the item itself")
-        if q.pair_with and not q.pair_reason.strip():
+        check_item_rules(q, ids, out)
+
+
+def check_item_rules(q: QuestionItem, ids: set[int], out: Report) -> None:
+    """The rules one item must meet on its own: sources, locale, a named distractor, its pairs."""
+    label, at = f"question {q.id}", q.line_of
+    if not q.source.strip():
+        out.error(
+            q.file,
+            q.line,
+            f"{label}: no source; add `source:` naming a current guideline or open "
+            'textbook with its year or edition, e.g. "NICE NG185 (2020)"',
+        )
+    elif not re.search(r"\b(19|20)\d\d\b|\b\d+(st|nd|rd|th) ed", q.source):
+        out.error(
+            q.file,
+            at("source"),
+            f"{label}: source {q.source!r} gives no year or edition; a reader must "
+            "know which version the item follows",
+        )
+    if not q.locale:
+        out.error(q.file, q.line, f"{label}: no locale; add `locale: us`, `uk` or `intl`")
+    elif q.locale not in LOCALES:
+        out.error(q.file, at("locale"), f"{label}: locale '{q.locale}' must be one of {', '.join(LOCALES)}")
+    else:
+        _check_locale(q, label, out)
+    if distractor_named(q) is None:
+        out.error(
+            q.file,
+            at("explanation"),
+            f"{label}: the explanation names no distractor; say why the most tempting "
+            "wrong option is wrong, using its words (e.g. 'Sclerosis has a normal pulse')",
+        )
+    for other in q.pair_with:
+        if other not in ids:
             out.error(
                 q.file,
                 at("pair_with"),
-                f"{label}: pair_with needs a `pair_reason` saying how the two items differ on purpose",
+                f"{label}: pair_with names question {other}, which does not exist",
             )
+        elif other == q.id:
+            out.error(q.file, at("pair_with"), f"{label}: pair_with names the item itself")
+    if q.pair_with and not q.pair_reason.strip():
+        out.error(
+            q.file,
+            at("pair_with"),
+            f"{label}: pair_with needs a `pair_reason` saying how the two items differ on purpose",
+        )
 
 
 def _check_locale(q: QuestionItem, label: str, out: Report) -> None:
@@ -310,15 +313,31 @@ def _paired(a: QuestionItem, b: QuestionItem) -> bool:
     )
 
 
+def _similar(out: Report, a: QuestionItem, b: QuestionItem, score: float) -> None:
+    """Report `b` as a near-duplicate of `a`, unless the two are a deliberate pair."""
+    if _paired(a, b) or a.id == b.id:
+        return
+    out.error(
+        b.file,
+        b.line_of("stem"),
+        f"question {b.id}: stem is {score:.0f}% similar to question {a.id} "
+        f"({a.file.name}:{a.line_of('stem')}; threshold {SIMILARITY_THRESHOLD}); merge them, "
+        f"make them test different points, or mark a deliberate pair with "
+        f"`pair_with: [{a.id}]` and a `pair_reason`",
+    )
+
+
 def _check_similar(questions: Sequence[QuestionItem], out: Report) -> None:
     for a, b, score in similar_pairs(questions):
-        if _paired(a, b) or a.id == b.id:
-            continue
-        out.error(
-            b.file,
-            b.line_of("stem"),
-            f"question {b.id}: stem is {score:.0f}% similar to question {a.id} "
-            f"({a.file.name}:{a.line_of('stem')}; threshold {SIMILARITY_THRESHOLD}); merge them, "
-            f"make them test different points, or mark a deliberate pair with "
-            f"`pair_with: [{a.id}]` and a `pair_reason`",
+        _similar(out, a, b, score)
+
+
+def check_near_duplicates(q: QuestionItem, others: Sequence[QuestionItem], out: Report) -> None:
+    """`q` against every item of `others` (a draft against the published bank)."""
+    stem = utils.default_process(q.stem)
+    for other in others:
+        score = fuzz.token_sort_ratio(
+            utils.default_process(other.stem), stem, score_cutoff=SIMILARITY_THRESHOLD
         )
+        if score:
+            _similar(out, other, q, score)

@@ -89,8 +89,11 @@ class Context:
 
     @cached_property
     def learning(self) -> Learning:
-        """Questions, askings, answers and cards, queried on this context's session."""
-        return Learning(self.session)
+        """Questions, askings, answers and cards, queried on this context's session.
+
+        With ROUNDS_SERVE_ONLY_REVIEWED, the bank holds only items with the required approvals."""
+        settings = self.settings
+        return Learning(self.session, settings.reviews_required if settings.serve_only_reviewed else 0)
 
     @cached_property
     def mentoring(self) -> Mentoring:

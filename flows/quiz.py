@@ -176,7 +176,11 @@ def pick_question(
             (q for q in fresh if ranked[q.topic] == weakest),
             key=lambda q: (q.difficulty, _spread(person.id, q.id)),
         ).id
-    repeats = pool or general or ([q for q in bank.rows if q.id not in overdue] if overdue else bank.rows)
+    if bank.track_only:
+        # Only reviewed items are served: another track's would be the wrong exam.
+        repeats = pool or general
+    else:
+        repeats = pool or general or ([q for q in bank.rows if q.id not in overdue] if overdue else bank.rows)
     if not repeats:
         return None
     return min(repeats, key=lambda q: (asked.get(q.id) or now, q.id)).id
@@ -432,7 +436,7 @@ def question_now(ctx: Context, person: Person, command: Command) -> Outcome:
         return reply(ctx.say(person, "daily_cap", cap=cap))
     question = choose_question(learning, person, ctx.now, ctx.settings.skip_overdue)
     if question is None:
-        return reply(ctx.say(person, "no_questions"))
+        return reply(ctx.say(person, "reviewed_none" if ctx.settings.serve_only_reviewed else "no_questions"))
     extras = sum(1 for source in sources if source != DAILY)
     for number in range(extras + 1, extras + cap + 2):
         if (

@@ -30,10 +30,16 @@ admin = AppGroup("admin", help="Admin accounts, API tokens, broadcasts and peopl
 
 @admin.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), default="admin", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "editor", "viewer", "educator", "reviewer"]),
+    default="admin",
+    show_default=True,
+    help="educator and reviewer are held besides the rank: a new account is then a viewer",
+)
 @click.option("--password", help="for scripts; without it the password is asked for twice, hidden")
 def admin_create(email: str, role: str, password: str | None) -> None:
-    """Create an account (or reset its password and role)."""
+    """Create an account (or reset its password and role; educator/reviewer are added)."""
     from gateway.admin.accounts import AccountError, create_admin
 
     if password is None:
@@ -41,10 +47,29 @@ def admin_create(email: str, role: str, password: str | None) -> None:
     try:
         with session_scope(_settings().database_url) as session:
             user = create_admin(session, email, password, role)
-            email, role = user.email, user.role
+            email, role = user.email, " + ".join(user.roles)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{email} can sign in at /admin as {role}")
+
+
+@admin.command("grant")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["educator", "reviewer"]), required=True)
+@click.option("--remove", is_flag=True, help="take the role away instead")
+def admin_grant(email: str, role: str, remove: bool) -> None:
+    """Give an existing account a second role (educator or reviewer), keeping its rank and password."""
+    from gateway.admin.accounts import find_user, grant_role, remove_role
+
+    with session_scope(_settings().database_url) as session:
+        user = find_user(session, email)
+        if user is None:
+            raise click.ClickException(
+                f"there is no account {email!r}; create it with rounds admin create {email} --role {role}"
+            )
+        (remove_role if remove else grant_role)(user, role)
+        roles = " + ".join(user.roles)
+    click.echo(f"{email} now holds: {roles}")
 
 
 @admin.command("token")
@@ -98,7 +123,7 @@ def admin_list() -> None:
             if lock is not None:
                 state = f"LOCKED until {lock.until:%Y-%m-%d %H:%M} UTC ({lock.failures} failures)"
             last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
-            click.echo(f"{user.email:<40} {user.role:<8} last sign-in {last:<16}  {state}")
+            click.echo(f"{user.email:<40} {'+'.join(user.roles):<8} last sign-in {last:<16}  {state}")
         for lock in [*by_email.values(), *(lock for lock in locked if lock.kind == "address")]:
             what = "address" if lock.kind == "address" else "no such account"
             until = f"{lock.until:%Y-%m-%d %H:%M} UTC"

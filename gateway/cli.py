@@ -108,9 +108,28 @@ def content_load(path: str | None) -> None:
     from store.db import session_scope
 
     root = _content_path(path)
+    now = _settings().clock.now()
     with session_scope(_settings().database_url) as session:
-        report = load_content(session, root, _settings().clock.now().date())
+        report = load_content(session, root, now.date(), now)
     click.echo(str(report))
+
+
+@content.command("export")
+@click.argument("path", required=False)
+def content_export(path: str | None) -> None:
+    """Write the database's published items back as YAML (questions/, translations/): the seed's format.
+
+    Without PATH the content folder itself is rewritten; with one, the rest of the content folder
+    is copied next to them, so `rounds content load PATH` reads it and changes nothing.
+    """
+    from content.seed import export_content
+    from store.db import session_scope
+
+    source = _content_path(None)
+    out = Path(path) if path else source
+    with session_scope(_settings().database_url) as session:
+        report = export_content(session, out, source)
+    click.echo(f"wrote {report} to {out}")
 
 
 @click.command()

@@ -19,6 +19,11 @@ from store.text import CleanString, CleanText
 # broadcasts and pairs, an admin also erases people and manages accounts.
 VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
 ROLES = (VIEWER, EDITOR, ADMIN)
+# Capabilities an account holds besides its rank, either or both (AdminUser.capabilities): an
+# educator writes question drafts, a reviewer reviews and publishes other people's. An admin
+# may do both, but nobody reviews an item they wrote.
+EDUCATOR, REVIEWER = "educator", "reviewer"
+CAPABILITIES = (EDUCATOR, REVIEWER)
 
 # Broadcast.status values
 DRAFT, QUEUED, SENDING, DONE, CANCELLED = "draft", "queued", "sending", "done", "cancelled"
@@ -43,10 +48,21 @@ class AdminUser(Base):
     # Carried in the session cookie; sign-out, a new password and `rounds admin disable` bump
     # it, so every cookie issued before stops working at once.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # educator and/or reviewer, next to the rank in `role`.
+    capabilities: Mapped[list[str]] = mapped_column(default=list)
 
     def can(self, role: str) -> bool:
         """True when this user's role is `role` or stronger."""
         return ROLES.index(self.role) >= ROLES.index(role)
+
+    def holds(self, capability: str) -> bool:
+        """True when this account may act as an educator or reviewer (an admin always may)."""
+        return self.role == ADMIN or capability in (self.capabilities or [])
+
+    @property
+    def roles(self) -> list[str]:
+        """The rank, then the capabilities held, e.g. ["viewer", "educator", "reviewer"]."""
+        return [self.role, *(c for c in CAPABILITIES if c in (self.capabilities or []))]
 
 
 class ApiToken(Base):

@@ -60,6 +60,8 @@ class Bank:
 
     rows: list[BankQuestion]
     pools: dict[str, list[BankQuestion]] = field(default_factory=dict)
+    # Serving only reviewed items: a track without any is told so, never given another track's.
+    track_only: bool = False
     topic_of: dict[int, str] = field(init=False)
     review_by: dict[int, date] = field(init=False)
 
@@ -105,11 +107,29 @@ ANSWER_COLUMNS = ("choice", "correct", "skipped", "answered_at", "response_secon
 CARD_COLUMNS = ("due", "state", "reviews", "lapses")
 
 
-class Learning:
-    """The learning queries over one session (the caller commits)."""
+def forget_bank(session: Session) -> None:
+    """Drop the bank this session read, after a change to which questions are served."""
+    for key in [k for k in session.info if str(k).startswith(_BANK)]:
+        del session.info[key]
+    session.info.pop(_HELD, None)
 
-    def __init__(self, session: Session):
+
+class Learning:
+    """The learning queries over one session (the caller commits).
+
+    `min_approvals` > 0 (ROUNDS_SERVE_ONLY_REVIEWED) leaves questions with fewer approvals of
+    their published version out of the bank students are served from.
+    """
+
+    def __init__(self, session: Session, min_approvals: int = 0):
         self.session = session
+        self.min_approvals = min_approvals
+
+    def _served(self) -> list[ColumnElement[bool]]:
+        served = [Question.active.is_(True), Question.status == PUBLISHED]
+        if self.min_approvals > 0:
+            served.append(Question.approvals >= self.min_approvals)
+        return served
 
     # --- the bank -------------------------------------------------------------------------
 
@@ -119,14 +139,17 @@ class Learning:
         The scheduling pass asks for it once per due student in one long session; a webhook's
         session lives for one text. Content loads run in sessions of their own.
         """
-        bank = self.session.info.get(_BANK)
+        # Kept per approval floor: one session may serve under both settings (tests, the console).
+        key = f"{_BANK}:{self.min_approvals}"
+        bank = self.session.info.get(key)
         if bank is None:
             rows = self.session.execute(
                 select(
                     Question.id, Question.topic, Question.tracks, Question.difficulty, Question.review_by
-                ).where(Question.active.is_(True), Question.status == PUBLISHED)
+                ).where(*self._served())
             )
-            bank = self.session.info[_BANK] = Bank([BankQuestion(*row) for row in rows])
+            bank = Bank([BankQuestion(*row) for row in rows], track_only=self.min_approvals > 0)
+            self.session.info[key] = bank
         return bank
 
     def hold_questions(self) -> None:
@@ -240,8 +263,7 @@ class Learning:
             .where(
                 Card.person_id.in_(ids),
                 Card.due < max(day_ends.values()),
-                Question.active.is_(True),
-                Question.status == PUBLISHED,
+                *self._served(),
             )
             .order_by(Card.person_id, Card.due, Card.id)
         )

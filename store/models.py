@@ -263,6 +263,9 @@ class Question(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # draft, review, published or retired: only an active, published question is served.
     status: Mapped[str] = mapped_column(CleanString(16), default="published", server_default="published")
+    # Approvals of the published English version (store/authoring.py); ROUNDS_SERVE_ONLY_REVIEWED
+    # serves only questions with enough of them.
+    approvals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -1,6 +1,7 @@
 """Every table Rounds has, gathered from each model module (for migrations and tests)."""
 
 import store.admin  # noqa: F401 - registers admin tables
+import store.authoring  # noqa: F401 - registers question versions and reviews
 import store.costs  # noqa: F401 - registers synced prices
 import store.links  # noqa: F401 - registers short-link tables
 import store.mentoring  # noqa: F401 - registers mentoring tables

@@ -102,6 +102,14 @@ def _env_flag(env: dict[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+def _env_reviews(env: dict[str, str]) -> int:
+    """ROUNDS_REVIEWS_REQUIRED: at least one approval, or review would mean nothing."""
+    value = _env_int(env, "ROUNDS_REVIEWS_REQUIRED", 2)
+    if value < 1:
+        raise ValueError(f"ROUNDS_REVIEWS_REQUIRED must be 1 or more, got {value}")
+    return value
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -187,6 +195,10 @@ class Settings:
     progress_weekday: int = 6
     # Days of message rows kept; older ones are folded into daily counts and deleted (0: keep all).
     message_retention_days: int = 90
+    # Approvals from accounts other than the author a draft needs before it can be published.
+    reviews_required: int = 2
+    # The organisation's choice to serve only questions with `reviews_required` approvals.
+    serve_only_reviewed: bool = False
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -294,4 +306,6 @@ class Settings:
             skip_overdue=_env_flag(env, "ROUNDS_SKIP_OVERDUE"),
             progress_weekday=_env_weekday(env, "ROUNDS_PROGRESS_WEEKDAY", 6),
             message_retention_days=_env_retention(env),
+            reviews_required=_env_reviews(env),
+            serve_only_reviewed=_env_flag(env, "ROUNDS_SERVE_ONLY_REVIEWED"),
         )

@@ -18,6 +18,7 @@ from gateway.admin import (  # noqa: F401
     pages,
     program_api,
     program_pages,
+    question_api,
     simulator_page,
     student_pages,
 )

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from store.admin import ROLES, VIEWER, AdminUser, ApiToken, LoginFailure
+from store.admin import CAPABILITIES, ROLES, VIEWER, AdminUser, ApiToken, LoginFailure
 
 log = logging.getLogger("rounds.admin")
 
@@ -66,20 +66,45 @@ def hash_password(password: str) -> str:
 
 
 def create_admin(session: Session, email: str, password: str, role: str = VIEWER) -> AdminUser:
-    """Add an account; an existing email gets the new password and role instead."""
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    """Add an account; an existing email gets the new password and role instead.
+
+    `educator` and `reviewer` are capabilities, not ranks: a new account with one of them is a
+    viewer holding it; an existing account keeps its rank and other capabilities and gains it.
+    """
+    if role not in ROLES + CAPABILITIES:
+        raise AccountError(f"role must be one of {', '.join(ROLES + CAPABILITIES)}")
     email = normalise_email(email)
     password_hash = hash_password(password)
     user = session.scalar(select(AdminUser).where(AdminUser.email == email))
+    rank = role if role in ROLES else None
     if user is None:
-        user = AdminUser(email=email, password_hash=password_hash, role=role, active=True)
+        user = AdminUser(
+            email=email, password_hash=password_hash, role=rank or VIEWER, active=True, capabilities=[]
+        )
         session.add(user)
     else:
-        user.password_hash, user.role, user.active = password_hash, role, True
+        user.password_hash, user.active = password_hash, True
+        user.role = rank or user.role
         user.session_generation += 1  # a new password signs every session out
+    if role in CAPABILITIES:
+        grant_role(user, role)
     session.flush()
     return user
+
+
+def grant_role(user: AdminUser, capability: str) -> None:
+    """Give an account the educator or reviewer capability, keeping its rank and other one."""
+    if capability not in CAPABILITIES:
+        raise AccountError(f"a second role is one of {', '.join(CAPABILITIES)}, not {capability!r}")
+    held = set(user.capabilities or []) | {capability}
+    user.capabilities = [c for c in CAPABILITIES if c in held]  # a new list, so the change is saved
+
+
+def remove_role(user: AdminUser, capability: str) -> None:
+    """Take the educator or reviewer capability away (the rank stays)."""
+    if capability not in CAPABILITIES:
+        raise AccountError(f"a second role is one of {', '.join(CAPABILITIES)}, not {capability!r}")
+    user.capabilities = [c for c in (user.capabilities or []) if c != capability]
 
 
 def find_user(session: Session, email: str) -> AdminUser | None:

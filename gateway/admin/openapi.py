@@ -147,6 +147,139 @@ CLICKS = {
 }
 
 
+QUESTION_INPUT = {
+    "type": "object",
+    "description": "every field optional in a draft; all are checked when it is submitted. "
+    "A translation (?language=fr|es) takes only stem, options and explanation.",
+    "properties": {
+        "topic": {"type": "string"},
+        "tracks": {"type": "array", "items": {"type": "string"}},
+        "difficulty": {"type": "integer", "enum": [1, 2, 3]},
+        "locale": {"type": "string", "enum": ["us", "uk", "intl"]},
+        "stem": {"type": "string"},
+        "options": {
+            "type": "object",
+            "required": ["A", "B", "C", "D"],
+            "properties": {letter: {"type": "string"} for letter in "ABCD"},
+        },
+        "answer": {"type": "string", "enum": ["A", "B", "C", "D"]},
+        "explanation": {"type": "string"},
+        "sources": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["title"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "edition": {"type": "string", "description": "edition or year"},
+                    "url": {"type": "string", "format": "uri"},
+                },
+            },
+        },
+        "review_by": {"type": "string", "format": "date"},
+        "pair_with": {"type": "array", "items": {"type": "integer"}},
+        "pair_reason": {"type": "string"},
+    },
+}
+_LANGUAGE = {
+    "name": "language",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["en", "fr", "es"]},
+    "description": "which language's versions (default en); each is reviewed and published on its own",
+}
+
+
+def question_paths(ok: Any, obj: dict[str, Any]) -> dict[str, Any]:
+    """The educators' question workflow: drafts, versions, reviews, publishing."""
+    item = [_id("id"), _LANGUAGE]
+    body = {"content": {"application/json": {"schema": _ref("QuestionInput")}}}
+    refused = WRITE_ERRORS | NOT_FOUND | {"409": {"$ref": "#/components/responses/Conflict"}}
+    return {
+        "/questions": {
+            "get": {
+                "summary": "Questions at their newest version per language, with their published version "
+                "and approvals",
+                "parameters": [
+                    _query("status", {"type": "string", "enum": ["draft", "review", "published", "retired"]}),
+                    _query("topic", {"type": "string"}),
+                    _query("track", {"type": "string"}),
+                    _LANGUAGE,
+                ],
+                "responses": ok(obj) | ERRORS,
+            },
+            "post": {
+                "summary": "Write a new question as a draft (educator)",
+                "requestBody": body,
+                "responses": {"201": _json(obj, "Created")} | WRITE_ERRORS,
+            },
+        },
+        "/questions/{id}": {
+            "get": {
+                "summary": "A question's versions in one language, each with its reviews",
+                "parameters": item,
+                "responses": ok(obj) | ERRORS | NOT_FOUND,
+            },
+            "patch": {
+                "summary": "Edit the open draft (its author), or start a new draft version of a published "
+                "item (educator); a change of stem, options, answer or explanation sets approvals aside",
+                "parameters": item,
+                "requestBody": body,
+                "responses": ok(obj) | refused,
+            },
+        },
+        "/questions/{id}/diff": {
+            "get": {
+                "summary": "What changed between two versions, field by field (options per letter)",
+                "parameters": [
+                    *item,
+                    _query("from", {"type": "integer"}),
+                    _query("to", {"type": "integer"}),
+                ],
+                "responses": ok(obj) | ERRORS | NOT_FOUND,
+            }
+        },
+        "/questions/{id}/submit": {
+            "post": {
+                "summary": "Submit the draft for review (its author); 400 with `problems`, every check "
+                "`rounds content check` makes on an item, when it does not pass",
+                "parameters": item,
+                "responses": ok(obj) | refused,
+            }
+        },
+        "/questions/{id}/reviews": {
+            "post": {
+                "summary": "Approve the submitted version, or ask for changes with a note (reviewer; never "
+                "the author)",
+                "parameters": item,
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["verdict"],
+                                "properties": {
+                                    "verdict": {"type": "string", "enum": ["approve", "changes"]},
+                                    "note": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"201": _json(obj, "Created")} | refused,
+            }
+        },
+        "/questions/{id}/publish": {
+            "post": {
+                "summary": "Publish the submitted version once it has ROUNDS_REVIEWS_REQUIRED approvals "
+                "(reviewer): students are served it from then on",
+                "parameters": item,
+                "responses": ok(obj) | refused,
+            }
+        },
+    }
+
+
 def spec(server: str) -> dict[str, Any]:
     """The document served at /api/v1/openapi.json, with `server` as its base URL."""
     ok = lambda schema, text="OK": {"200": _json(schema, text)}  # noqa: E731
@@ -455,6 +588,7 @@ def spec(server: str) -> dict[str, Any]:
                     | ERRORS,
                 }
             },
+            **question_paths(ok, obj),
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": ok(obj)}},
         },
         "components": {
@@ -469,6 +603,7 @@ def spec(server: str) -> dict[str, Any]:
                 "OpportunityInput": OPPORTUNITY_INPUT,
                 "Clicks": CLICKS,
                 "CostSheet": COST_SHEET,
+                "QuestionInput": QUESTION_INPUT,
             },
             "responses": {
                 name: _json(_ref("Error"), text)
@@ -477,6 +612,7 @@ def spec(server: str) -> dict[str, Any]:
                     ("Unauthorized", "No token, or an unknown or revoked one"),
                     ("Forbidden", "The token's role is not allowed to do this"),
                     ("NotFound", "No such id or path"),
+                    ("Conflict", "Not in a state for this yet (e.g. too few approvals); the error says why"),
                     ("Unavailable", "The job queue is down; nothing was sent"),
                 )
             },
