@@ -101,11 +101,16 @@ def retract(
         raise RetractError(f"there is no question {question_id}")
     letter = (key or "").strip().upper() or None
     if letter is not None and letter not in (question.options or {}):
-        raise RetractError(f"Q{question_id} has no option {letter[:3]}; its options are {', '.join(sorted(question.options))}")
+        letters = ", ".join(sorted(question.options))
+        raise RetractError(f"Q{question_id} has no option {letter[:3]}; its options are {letters}")
     if question.status == RETIRED:
-        return Retraction(question_id, None, 0, f"Q{question_id} is already retired; nothing changed, nothing sent")
+        return Retraction(
+            question_id, None, 0, f"Q{question_id} is already retired; nothing changed, nothing sent"
+        )
     if letter is not None and letter == question.answer:
-        return Retraction(question_id, None, 0, f"Q{question_id}'s key is already {letter}; nothing changed, nothing sent")
+        return Retraction(
+            question_id, None, 0, f"Q{question_id}'s key is already {letter}; nothing changed, nothing sent"
+        )
     version = question.version
     correction = Correction(
         question_id=question_id,
@@ -131,7 +136,9 @@ def retract(
     session.execute(delete(Card).where(Card.question_id == question_id))
     Reports(session).resolve_all_on(question_id, version, f"retracted: {reason}", by, at)
     what = f"re-keyed to {letter} (version {version + 1})" if letter else "retired"
-    return Retraction(question_id, correction, owed, f"Q{question_id} {what}; {owed} student(s) will get a correction")
+    return Retraction(
+        question_id, correction, owed, f"Q{question_id} {what}; {owed} student(s) will get a correction"
+    )
 
 
 def _owe_notices(session: Session, correction: Correction, at: datetime) -> int:
@@ -151,10 +158,14 @@ def _owe_notices(session: Session, correction: Correction, at: datetime) -> int:
     result = session.execute(
         insert(CorrectionNotice).from_select(
             ["correction_id", "person_id", "due_at"],
-            select(literal(correction.id), answered.c.person_id, literal(at, CorrectionNotice.__table__.c.due_at.type)),
+            select(
+                literal(correction.id),
+                answered.c.person_id,
+                literal(at, CorrectionNotice.__table__.c.due_at.type),
+            ),
         )
     )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)
@@ -191,5 +202,3 @@ class Corrections:
                 select(Correction).where(Correction.question_id == question_id).order_by(Correction.id)
             )
         )
-
-

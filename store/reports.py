@@ -32,7 +32,9 @@ class QuestionReport(Base):
     """One student's report on the version of a question they were asked."""
 
     __tablename__ = "question_reports"
-    __table_args__ = (Index("ix_question_reports_question_status", "question_id", "question_version", "status"),)
+    __table_args__ = (
+        Index("ix_question_reports_question_status", "question_id", "question_version", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
@@ -75,7 +77,9 @@ class Reports:
         )
         if question_id is not None:
             statement = statement.where(Attempt.question_id == question_id)
-        row = self.session.execute(statement.order_by(Attempt.asked_at.desc(), Attempt.id.desc()).limit(1)).first()
+        row = self.session.execute(
+            statement.order_by(Attempt.asked_at.desc(), Attempt.id.desc()).limit(1)
+        ).first()
         return None if row is None else (int(row[0]), int(row[1]))
 
     def record(self, person_id: int, question_id: int, version: int, text: str, at: datetime) -> Reported:
@@ -111,6 +115,7 @@ class Reports:
         if self.open_reporters(question_id, version) < HOLD_AFTER:
             return False
         question.status = REVIEW
+        self.session.flush()
         return True
 
     def listing(self, status: str | None = OPEN, limit: int = 200) -> list[QuestionReport]:
@@ -154,6 +159,7 @@ class Reports:
             and self.open_reporters(question.id, question.version) < HOLD_AFTER
         ):
             question.status = PUBLISHED
+        self.session.flush()
         return chosen
 
     def resolve_all_on(self, question_id: int, version: int, note: str, by: str, at: datetime) -> int:
