@@ -1,0 +1,223 @@
+"""Item statistics per question version, computed by the database in one statement over attempts.
+
+For each (question, version): how many answered and the share correct (difficulty), the
+point-biserial discrimination against each student's accuracy on the other items (the rest
+score), the share choosing each option, the median response time, and the option shares among
+the top and bottom quartiles of students by accuracy. `flags` reads them the way the large exam
+boards do; nothing is read per item in Python, only the grouped rows are turned into figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from store.models import Question
+
+LETTERS = ("A", "B", "C", "D", "E")
+# Below this many answers the shares swing too much to accuse an item: 30 answers put a 50 % share
+# within about +/- 18 points (95 %), enough to tell > 95 % or < 20 % apart from an ordinary item.
+MIN_ANSWERED_FOR_FLAGS = 30
+TOO_EASY, TOO_HARD = 0.95, 0.20
+# Flag names
+EASY, HARD, NEGATIVE, DISTRACTOR = "too_easy", "too_hard", "negative_discrimination", "distractor_beats_key"
+
+
+def _letter_sums(prefix: str, condition: str) -> str:
+    when = f"{condition} AND " if condition else ""
+    return ",\n  ".join(
+        f"SUM(CASE WHEN {when}choice = '{letter}' THEN 1 ELSE 0 END) AS {prefix}_{letter.lower()}"
+        for letter in LETTERS
+    )
+
+
+# The attempts are read once (`answered`); the students' totals, their per-question totals and
+# their quartile are grouped from that, joined back, and every figure is one GROUP BY.
+_COMMON = """
+WITH answered AS (
+  SELECT person_id, question_id, COALESCE(question_version, 1) AS version, choice,
+         CASE WHEN correct THEN 1 ELSE 0 END AS c, response_seconds AS rs
+  FROM attempts
+  WHERE answered_at IS NOT NULL AND choice IS NOT NULL
+),
+students AS (
+  SELECT person_id, COUNT(*) AS n, SUM(c) AS k FROM answered GROUP BY person_id
+),
+ranked AS (
+  SELECT person_id, n, k, NTILE(4) OVER (ORDER BY 1.0 * k / n DESC, person_id) AS quartile FROM students
+),
+on_item AS (
+  SELECT person_id, question_id, COUNT(*) AS n, SUM(c) AS k FROM answered GROUP BY person_id, question_id
+),
+observed AS (
+  SELECT a.question_id, a.version, a.choice, a.c, a.rs, r.quartile,
+         CASE WHEN r.n > i.n THEN 1.0 * (r.k - i.k) / (r.n - i.n) END AS rest
+  FROM answered a
+  JOIN ranked r ON r.person_id = a.person_id
+  JOIN on_item i ON i.person_id = a.person_id AND i.question_id = a.question_id
+)"""
+
+_FIGURES = f"""
+  question_id, version, COUNT(*) AS answered, SUM(c) AS correct,
+  COUNT(rest) AS m, SUM(rest) AS sx, SUM(rest * rest) AS sxx,
+  SUM(CASE WHEN rest IS NOT NULL THEN c ELSE 0 END) AS sy, SUM(c * rest) AS sxy,
+  MAX(CASE WHEN c = 1 THEN choice END) AS answered_key,
+  SUM(CASE WHEN quartile = 1 THEN 1 ELSE 0 END) AS top_n,
+  SUM(CASE WHEN quartile = 4 THEN 1 ELSE 0 END) AS bottom_n,
+  {_letter_sums("all", "")},
+  {_letter_sums("top", "quartile = 1")},
+  {_letter_sums("bottom", "quartile = 4")}"""
+
+# PostgreSQL has the median as an ordered-set aggregate in the same GROUP BY.
+_POSTGRESQL = f"""{_COMMON}
+SELECT {_FIGURES},
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY rs) AS median_seconds
+FROM observed
+WHERE CAST(:question_id AS INTEGER) IS NULL OR question_id = :question_id
+GROUP BY question_id, version
+ORDER BY question_id, version"""
+
+# SQLite has none: the middle row(s) of each version's times by their rank, still set-wise.
+_SQLITE = f"""{_COMMON},
+timed AS (
+  SELECT question_id, version, rs,
+         ROW_NUMBER() OVER (PARTITION BY question_id, version ORDER BY rs) AS place,
+         COUNT(*) OVER (PARTITION BY question_id, version) AS total
+  FROM answered WHERE rs IS NOT NULL
+),
+medians AS (
+  SELECT question_id, version, AVG(rs) AS median_seconds FROM timed
+  WHERE place IN ((total + 1) / 2, (total + 2) / 2)
+  GROUP BY question_id, version
+),
+figures AS (
+  SELECT {_FIGURES}
+  FROM observed
+  WHERE CAST(:question_id AS INTEGER) IS NULL OR question_id = :question_id
+  GROUP BY question_id, version
+)
+SELECT figures.*, medians.median_seconds FROM figures
+LEFT JOIN medians ON medians.question_id = figures.question_id AND medians.version = figures.version
+ORDER BY figures.question_id, figures.version"""
+
+
+@dataclass
+class ItemStats:
+    """One version's figures; shares are fractions (0..1), None where nothing was counted."""
+
+    question_id: int
+    version: int
+    answered: int
+    difficulty: float
+    discrimination: float | None
+    median_seconds: float | None
+    key: str | None
+    options: dict[str, float]
+    top: dict[str, float]
+    bottom: dict[str, float]
+    top_answered: int
+    bottom_answered: int
+    flags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "question_id": self.question_id,
+            "version": self.version,
+            "answered": self.answered,
+            "difficulty": _round(self.difficulty),
+            "discrimination": _round(self.discrimination),
+            "median_seconds": _round(self.median_seconds),
+            "key": self.key,
+            "options": {k: _round(v) for k, v in self.options.items()},
+            "top_quartile": {"answered": self.top_answered, "options": _rounded(self.top)},
+            "bottom_quartile": {"answered": self.bottom_answered, "options": _rounded(self.bottom)},
+            "flags": self.flags,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _rounded(shares: dict[str, float]) -> dict[str, float | None]:
+    return {k: _round(v) for k, v in shares.items()}
+
+
+def point_biserial(m: int, sx: float, sxx: float, sy: float, sxy: float) -> float | None:
+    """Pearson's r between a 0/1 item score (sums sy, sxy) and the rest score x, from the sums;
+    None when either side does not vary (everyone right, or the same rest score)."""
+    if m < 2:
+        return None
+    spread = (m * sxx - sx * sx) * (m * sy - sy * sy)  # y*y == y for a 0/1 score
+    if spread <= 1e-12:
+        return None
+    return (m * sxy - sx * sy) / math.sqrt(spread)
+
+
+def flags(stats: ItemStats, min_answered: int = MIN_ANSWERED_FOR_FLAGS) -> list[str]:
+    """What points to a bad item, once enough students answered it."""
+    if stats.answered < min_answered:
+        return []
+    found = []
+    if stats.difficulty > TOO_EASY:
+        found.append(EASY)
+    if stats.difficulty < TOO_HARD:
+        found.append(HARD)
+    if stats.discrimination is not None and stats.discrimination < 0:
+        found.append(NEGATIVE)
+    if stats.key is not None and stats.top_answered:
+        key_share = stats.top.get(stats.key, 0.0)
+        if any(share > key_share for letter, share in stats.top.items() if letter != stats.key):
+            found.append(DISTRACTOR)
+    return found
+
+
+def _shares(row: Any, prefix: str, total: int, letters: list[str]) -> dict[str, float]:
+    if not total:
+        return {}
+    return {letter: (getattr(row, f"{prefix}_{letter.lower()}") or 0) / total for letter in letters}
+
+
+def item_stats(session: Session, question_id: int | None = None) -> list[ItemStats]:
+    """Every answered version's figures (or one question's), in one statement over attempts."""
+    dialect = session.get_bind().dialect.name
+    statement = text(_POSTGRESQL if dialect == "postgresql" else _SQLITE)
+    rows = session.execute(statement, {"question_id": question_id}).all()
+    current = {
+        qid: (version, answer, sorted(options or {}))
+        for qid, version, answer, options in session.execute(
+            select(Question.id, Question.version, Question.answer, Question.options).where(
+                Question.id.in_({row.question_id for row in rows})
+            )
+        )
+    }
+    found = []
+    for row in rows:
+        version, answer, letters = current.get(row.question_id, (None, None, list(LETTERS[:4])))
+        letters = letters or list(LETTERS[:4])
+        # The version's own key (a re-keyed old version was marked against its old key).
+        key = row.answered_key or (answer if version == row.version else None)
+        answered = int(row.answered)
+        stats = ItemStats(
+            question_id=int(row.question_id),
+            version=int(row.version),
+            answered=answered,
+            difficulty=int(row.correct or 0) / answered,
+            discrimination=point_biserial(
+                int(row.m), float(row.sx or 0), float(row.sxx or 0), float(row.sy or 0), float(row.sxy or 0)
+            ),
+            median_seconds=None if row.median_seconds is None else float(row.median_seconds),
+            key=key,
+            options=_shares(row, "all", answered, letters),
+            top=_shares(row, "top", int(row.top_n), letters),
+            bottom=_shares(row, "bottom", int(row.bottom_n), letters),
+            top_answered=int(row.top_n),
+            bottom_answered=int(row.bottom_n),
+        )
+        stats.flags = flags(stats)
+        found.append(stats)
+    return found
