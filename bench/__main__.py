@@ -17,6 +17,7 @@ from bench import (
     contention,
     cost,
     fanout,
+    itemstats,
     memory,
     prune,
     report,
@@ -37,6 +38,7 @@ BENCHMARKS = {
     "cost": cost.run,
     "search": search.run,
     "prune": prune.run,
+    "itemstats": itemstats.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

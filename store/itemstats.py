@@ -30,7 +30,7 @@ EASY, HARD, NEGATIVE, DISTRACTOR = "too_easy", "too_hard", "negative_discriminat
 def _letter_sums(prefix: str, condition: str) -> str:
     when = f"{condition} AND " if condition else ""
     return ",\n  ".join(
-        f"SUM(CASE WHEN {when}choice = '{letter}' THEN 1 ELSE 0 END) AS {prefix}_{letter.lower()}"
+        f"COUNT(*) FILTER (WHERE {when}choice = '{letter}') AS {prefix}_{letter.lower()}"
         for letter in LETTERS
     )
 
@@ -48,14 +48,15 @@ students AS (
   SELECT person_id, COUNT(*) AS n, SUM(c) AS k FROM answered GROUP BY person_id
 ),
 ranked AS (
-  SELECT person_id, n, k, NTILE(4) OVER (ORDER BY 1.0 * k / n DESC, person_id) AS quartile FROM students
+  SELECT person_id, n, k, NTILE(4) OVER (ORDER BY CAST(k AS DOUBLE PRECISION) / n DESC, person_id) AS quartile
+  FROM students
 ),
 on_item AS (
   SELECT person_id, question_id, COUNT(*) AS n, SUM(c) AS k FROM answered GROUP BY person_id, question_id
 ),
 observed AS (
   SELECT a.question_id, a.version, a.choice, a.c, a.rs, r.quartile,
-         CASE WHEN r.n > i.n THEN 1.0 * (r.k - i.k) / (r.n - i.n) END AS rest
+         CASE WHEN r.n > i.n THEN CAST(r.k - i.k AS DOUBLE PRECISION) / (r.n - i.n) END AS rest
   FROM answered a
   JOIN ranked r ON r.person_id = a.person_id
   JOIN on_item i ON i.person_id = a.person_id AND i.question_id = a.question_id
@@ -64,25 +65,23 @@ observed AS (
 _FIGURES = f"""
   question_id, version, COUNT(*) AS answered, SUM(c) AS correct,
   COUNT(rest) AS m, SUM(rest) AS sx, SUM(rest * rest) AS sxx,
-  SUM(CASE WHEN rest IS NOT NULL THEN c ELSE 0 END) AS sy, SUM(c * rest) AS sxy,
-  MAX(CASE WHEN c = 1 THEN choice END) AS answered_key,
-  SUM(CASE WHEN quartile = 1 THEN 1 ELSE 0 END) AS top_n,
-  SUM(CASE WHEN quartile = 4 THEN 1 ELSE 0 END) AS bottom_n,
+  COALESCE(SUM(c) FILTER (WHERE rest IS NOT NULL), 0) AS sy, SUM(c * rest) AS sxy,
+  MAX(choice) FILTER (WHERE c = 1) AS answered_key,
+  COUNT(*) FILTER (WHERE quartile = 1) AS top_n,
+  COUNT(*) FILTER (WHERE quartile = 4) AS bottom_n,
   {_letter_sums("all", "")},
   {_letter_sums("top", "quartile = 1")},
   {_letter_sums("bottom", "quartile = 4")}"""
 
-# PostgreSQL has the median as an ordered-set aggregate in the same GROUP BY.
-_POSTGRESQL = f"""{_COMMON}
-SELECT {_FIGURES},
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY rs) AS median_seconds
-FROM observed
-WHERE CAST(:question_id AS INTEGER) IS NULL OR question_id = :question_id
-GROUP BY question_id, version
-ORDER BY question_id, version"""
-
-# SQLite has none: the middle row(s) of each version's times by their rank, still set-wise.
-_SQLITE = f"""{_COMMON},
+# The median of each version's times: PostgreSQL's ordered-set aggregate; SQLite has none, so
+# the middle row(s) of each version's times by their rank, still set-wise.
+_MEDIANS = {
+    "postgresql": """
+medians AS (
+  SELECT question_id, version, percentile_cont(0.5) WITHIN GROUP (ORDER BY rs) AS median_seconds
+  FROM answered WHERE rs IS NOT NULL GROUP BY question_id, version
+)""",
+    "sqlite": """
 timed AS (
   SELECT question_id, version, rs,
          ROW_NUMBER() OVER (PARTITION BY question_id, version ORDER BY rs) AS place,
@@ -93,7 +92,14 @@ medians AS (
   SELECT question_id, version, AVG(rs) AS median_seconds FROM timed
   WHERE place IN ((total + 1) / 2, (total + 2) / 2)
   GROUP BY question_id, version
-),
+)""",
+}
+
+
+def statement_for(dialect: str) -> str:
+    """The one statement: the figures grouped apart from the median, whose ordered aggregate would
+    otherwise make PostgreSQL sort every observation instead of hashing 1 row per version."""
+    return f"""{_COMMON},{_MEDIANS["postgresql" if dialect == "postgresql" else "sqlite"]},
 figures AS (
   SELECT {_FIGURES}
   FROM observed
@@ -185,7 +191,7 @@ def _shares(row: Any, prefix: str, total: int, letters: list[str]) -> dict[str, 
 def item_stats(session: Session, question_id: int | None = None) -> list[ItemStats]:
     """Every answered version's figures (or one question's), in one statement over attempts."""
     dialect = session.get_bind().dialect.name
-    statement = text(_POSTGRESQL if dialect == "postgresql" else _SQLITE)
+    statement = text(statement_for(dialect))
     rows = session.execute(statement, {"question_id": question_id}).all()
     current = {
         qid: (version, answer, sorted(options or {}))

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from store.admin import ADMIN, AdminUser
 from store.learning import PUBLISHED
 from store.models import Attempt, Base, BigId, Question, utcnow
 from store.text import CleanString, clean
@@ -55,6 +56,12 @@ class Reported:
 
     report: QuestionReport
     held: bool
+
+
+def is_reviewer(user: AdminUser) -> bool:
+    """Who may clear reports and retract questions: for now an admin; the one place to switch to
+    the reviewer role once accounts carry it."""
+    return user.can(ADMIN)
 
 
 def report_text(raw: str) -> str:

@@ -69,6 +69,14 @@ def _env_retention(env: dict[str, str]) -> int:
     return days
 
 
+def _env_correction_days(env: dict[str, str]) -> int:
+    """ROUNDS_CORRECTION_DAYS: how far back a retraction looks for students to correct (1 or more)."""
+    days = _env_int(env, "ROUNDS_CORRECTION_DAYS", 60)
+    if days < 1:
+        raise ValueError(f"ROUNDS_CORRECTION_DAYS must be 1 or more (days), got {days}")
+    return days
+
+
 def _env_environment(env: dict[str, str]) -> str:
     """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
     if "ROUNDS_ENV" not in env:
@@ -187,6 +195,8 @@ class Settings:
     progress_weekday: int = 6
     # Days of message rows kept; older ones are folded into daily counts and deleted (0: keep all).
     message_retention_days: int = 90
+    # A retracted question's correction goes to those who answered it in this many days before.
+    correction_days: int = 60
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -294,4 +304,5 @@ class Settings:
             skip_overdue=_env_flag(env, "ROUNDS_SKIP_OVERDUE"),
             progress_weekday=_env_weekday(env, "ROUNDS_PROGRESS_WEEKDAY", 6),
             message_retention_days=_env_retention(env),
+            correction_days=_env_correction_days(env),
         )
