@@ -155,7 +155,7 @@ def _owe_notices(session: Session, correction: Correction, at: datetime) -> int:
         .distinct()
         .subquery()
     )
-    result = session.execute(
+    session.execute(
         insert(CorrectionNotice).from_select(
             ["correction_id", "person_id", "due_at"],
             select(
@@ -165,7 +165,9 @@ def _owe_notices(session: Session, correction: Correction, at: datetime) -> int:
             ),
         )
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    # Counted, not the INSERT's rowcount: PostgreSQL's driver reports -1 for INSERT ... SELECT here.
+    owed = select(func.count()).where(CorrectionNotice.correction_id == correction.id)
+    return int(session.scalar(owed) or 0)
 
 
 @dataclass(frozen=True)
