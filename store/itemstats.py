@@ -23,6 +23,10 @@ LETTERS = ("A", "B", "C", "D", "E")
 # within about +/- 18 points (95 %), enough to tell > 95 % or < 20 % apart from an ordinary item.
 MIN_ANSWERED_FOR_FLAGS = 30
 TOO_EASY, TOO_HARD = 0.95, 0.20
+# Figures of fewer answers than this are never shown (the project's rule for groups of learners):
+# a share of three answers, or a top quartile of one student, would show what individuals chose.
+MIN_GROUP = 10
+WITHHELD = f"fewer than {MIN_GROUP} answers: groups that small are never shown"
 # Flag names
 EASY, HARD, NEGATIVE, DISTRACTOR = "too_easy", "too_hard", "negative_discrimination", "distractor_beats_key"
 
@@ -129,18 +133,31 @@ class ItemStats:
     bottom_answered: int
     flags: list[str] = field(default_factory=list)
 
+    @property
+    def shown(self) -> bool:
+        return self.answered >= MIN_GROUP
+
+    @property
+    def top_shown(self) -> bool:
+        return self.top_answered >= MIN_GROUP
+
+    @property
+    def bottom_shown(self) -> bool:
+        return self.bottom_answered >= MIN_GROUP
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "question_id": self.question_id,
-            "version": self.version,
-            "answered": self.answered,
+        """The figures as the API shows them: a group under MIN_GROUP answers is withheld."""
+        head = {"question_id": self.question_id, "version": self.version, "answered": self.answered}
+        if not self.shown:
+            return head | {"withheld": WITHHELD, "flags": []}
+        return head | {
             "difficulty": _round(self.difficulty),
             "discrimination": _round(self.discrimination),
             "median_seconds": _round(self.median_seconds),
             "key": self.key,
-            "options": {k: _round(v) for k, v in self.options.items()},
-            "top_quartile": {"answered": self.top_answered, "options": _rounded(self.top)},
-            "bottom_quartile": {"answered": self.bottom_answered, "options": _rounded(self.bottom)},
+            "options": _rounded(self.options),
+            "top_quartile": _quartile(self.top_answered, self.top),
+            "bottom_quartile": _quartile(self.bottom_answered, self.bottom),
             "flags": self.flags,
         }
 
@@ -151,6 +168,12 @@ def _round(value: float | None) -> float | None:
 
 def _rounded(shares: dict[str, float]) -> dict[str, float | None]:
     return {k: _round(v) for k, v in shares.items()}
+
+
+def _quartile(answered: int, shares: dict[str, float]) -> dict[str, Any]:
+    if answered < MIN_GROUP:
+        return {"answered": answered, "withheld": WITHHELD}
+    return {"answered": answered, "options": _rounded(shares)}
 
 
 def point_biserial(m: int, sx: float, sxx: float, sy: float, sxy: float) -> float | None:

@@ -32,7 +32,9 @@ FIXTURE = [
 # quartile: top = s1, bottom = s4.
 
 
-def seed(db) -> None:
+def seed(db, copies: int = 1) -> None:
+    """The fixture; `copies` repeats every student (and their answers) that many times, which
+    leaves every share, the correlations and the medians as they are."""
     for qid, key in ((1, "A"), (2, "B"), (3, "C")):
         db.add(
             Question(
@@ -45,9 +47,17 @@ def seed(db) -> None:
                 explanation="because",
             )
         )
+    for copy in range(copies):
+        _students(db, copy)
+    db.flush()
+
+
+def _students(db, copy: int) -> None:
     people = {}
     for n, name in enumerate(("s1", "s2", "s3", "s4"), 1):
-        people[name] = Person(phone=f"+23480312340{n:02d}", channel="sms", status="active", flow_state={})
+        people[name] = Person(
+            phone=f"+2348031{copy:03d}{n:03d}", channel="sms", status="active", flow_state={}
+        )
         db.add(people[name])
     db.flush()
     for n, (name, qid, choice, correct, seconds) in enumerate(FIXTURE):
@@ -183,3 +193,28 @@ def test_the_flags_thresholds():
 def test_point_biserial_is_none_without_spread():
     assert point_biserial(3, 3.0, 3.0, 3.0, 3.0) is None  # everyone the same rest score
     assert point_biserial(1, 1.0, 1.0, 1.0, 1.0) is None
+
+
+def test_ten_copies_of_the_fixture_keep_the_figures_and_are_shown(db):
+    seed(db, copies=10)
+    q3 = by_question(db)[3]
+    # Every observation ten times: the same shares, r and medians; 30 answers now, so flags too.
+    assert (q3.answered, q3.top_answered, q3.bottom_answered) == (30, 10, 10)
+    assert q3.difficulty == pytest.approx(1 / 3) and q3.discrimination == pytest.approx(-1.0)
+    assert q3.median_seconds == pytest.approx(12.0)
+    assert q3.flags == [NEGATIVE, DISTRACTOR]
+    assert by_question(db)[1].median_seconds == pytest.approx(25.0)
+    shown = q3.as_dict()
+    assert shown["options"] == {"A": 0.0, "B": 0.0, "C": 0.3333, "D": 0.6667}
+    assert shown["top_quartile"] == {"answered": 10, "options": {"A": 0.0, "B": 0.0, "C": 0.0, "D": 1.0}}
+
+
+def test_groups_under_ten_are_withheld_when_shown(db):
+    seed(db)
+    assert by_question(db)[3].as_dict() == {
+        "question_id": 3,
+        "version": 1,
+        "answered": 3,
+        "withheld": "fewer than 10 answers: groups that small are never shown",
+        "flags": [],
+    }

@@ -72,7 +72,7 @@ def item_stats_page(question_id: int) -> str:
     question = db().get(Question, question_id)
     if question is None:
         not_found(f"There is no question {question_id}.")
-    versions = [(s, option_chart(s)) for s in item_stats(db(), question_id)]
+    versions = [(s, option_chart(s) if s.shown else None) for s in item_stats(db(), question_id)]
     return render_template(
         "admin/item_stats.html",
         question=question,
