@@ -267,3 +267,13 @@ def test_a_long_reason_is_shortened_to_two_segments(tick_settings, runner):
     (message,) = corrections(tick_settings)
     assert message.segments <= 2 and "..." in message.body and message.body.startswith("Rounds correction")
     assert date(2026, 12, 1) == message.created_at.date()
+
+
+def test_the_correction_window_is_a_setting():
+    from store.settings import Settings
+
+    assert Settings.from_env({}, dotenv=False).correction_days == 60
+    assert Settings.from_env({"ROUNDS_CORRECTION_DAYS": "30"}, dotenv=False).correction_days == 30
+    for bad in ("0", "-5", "soon"):
+        with pytest.raises(ValueError, match="ROUNDS_CORRECTION_DAYS"):
+            Settings.from_env({"ROUNDS_CORRECTION_DAYS": bad}, dotenv=False)

@@ -157,3 +157,28 @@ def test_three_students_hold_a_question_until_a_reviewer_clears_it(db, chat_sett
     assert {r.status for r in reports(db)} == {RESOLVED}
     cleared = reports(db)[1]
     assert cleared.note == "the key is right: B" and cleared.resolved_by == "reviewer@example.org"
+
+
+def test_a_report_through_the_signed_webhook(client, app_settings):
+    from content.load import load_content
+    from store.db import session_scope
+    from tests.conftest import Phone as WebhookPhone
+
+    with session_scope(app_settings.database_url) as session:
+        load_content(session, None, app_settings.clock.now().date())
+    phone = WebhookPhone(client, "+2348031234999")
+    for text in ("JOIN", "Ada Obi", "1", "7pm"):
+        phone.text(text)
+    assert phone.text("REPORT the key is wrong") == [
+        "You haven't had a question yet, so there is nothing to report. Text Q for one."
+    ]
+    (question,) = phone.text("Q")
+    asked = int(question[1:].split(" ", 1)[0])
+    (thanks,) = phone.text("report: the key is wrong " + "x" * 5000)
+    assert (
+        thanks
+        == f"Thank you: your report on Q{asked} is with our reviewers. Reports like yours keep Rounds right."
+    )
+    with session_scope(app_settings.database_url) as session:
+        (row,) = session.scalars(select(QuestionReport)).all()
+        assert row.question_id == asked and row.question_version == 1 and len(row.text) <= TEXT_MAX
