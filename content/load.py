@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from content.bank import QuestionItem, ResourceItem, load_bank
 from content.check import check_bank
 from content.programs import ProgramItem
-from content.report import Problem
+from content.report import WARNING, Problem
+from store.corrections import corrected_keys
 from store.models import Question, Resource
 from store.programs import Program, ProgramDay
 
@@ -56,6 +57,8 @@ class LoadReport:
     resources: Counts = field(default_factory=Counts)
     programs: Counts = field(default_factory=Counts)
     warnings: list[Problem] = field(default_factory=list)
+    # Corrected keys a file would have undone (also among the warnings), for the command to show.
+    kept_keys: list[Problem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -118,6 +121,29 @@ def _sync(session: Session, model: type[_Content], wanted: dict[Any, dict[str, A
     return counts
 
 
+def _keep_corrected_keys(
+    session: Session, items: list[QuestionItem], wanted: dict[int, dict[str, Any]]
+) -> list[Problem]:
+    """A key corrected with `rounds content retract --key` stays, whatever an older file says: a
+    load must not quietly teach the wrong answer again. Each such file gets a warning to update."""
+    corrected = corrected_keys(session)
+    problems = []
+    for item in items:
+        key = corrected.get(item.id)
+        if key is not None and item.answer != key:
+            wanted[item.id]["answer"] = key
+            problems.append(
+                Problem(
+                    item.file,
+                    item.lines.get("answer", item.line),
+                    f"question {item.id}'s key was corrected to {key} (rounds content retract); the file "
+                    f"still says {item.answer}: the database keeps {key}, update the file",
+                    WARNING,
+                )
+            )
+    return problems
+
+
 def load_content(session: Session, root: Path | str | None, today: date) -> LoadReport:
     """Check the content under `root`, then upsert it; the caller commits the session.
 
@@ -131,11 +157,14 @@ def load_content(session: Session, root: Path | str | None, today: date) -> Load
     # BEGIN IMMEDIATE already serialises writers, PostgreSQL needs a lock.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOAD_LOCK})
+    questions = {q.id: _question_values(q) for q in bank.questions}
+    kept = _keep_corrected_keys(session, bank.questions, questions)
     return LoadReport(
-        questions=_sync(session, Question, {q.id: _question_values(q) for q in bank.questions}),
+        questions=_sync(session, Question, questions),
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
         programs=sync_programs(session, bank.programs),
-        warnings=problems,
+        warnings=problems + kept,
+        kept_keys=kept,
     )
 
 

@@ -110,6 +110,8 @@ def content_load(path: str | None) -> None:
     with session_scope(_settings().database_url) as session:
         report = load_content(session, root, _settings().clock.now().date())
     click.echo(str(report))
+    for kept in report.kept_keys:
+        click.echo(str(kept))
 
 
 @content.command("retract")

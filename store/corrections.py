@@ -180,6 +180,16 @@ class Due:
     person: Person
 
 
+def corrected_keys(session: Session) -> dict[int, str]:
+    """Question id -> the key its latest re-key set: what a content load must not undo."""
+    rows = session.execute(
+        select(Correction.question_id, Correction.new_answer)
+        .where(Correction.kind == REKEY)
+        .order_by(Correction.question_id, Correction.version)
+    )
+    return {question_id: answer for question_id, answer in rows if answer}
+
+
 class Corrections:
     """Correction queries over one session (the caller commits)."""
 

@@ -277,3 +277,19 @@ def test_the_correction_window_is_a_setting():
     for bad in ("0", "-5", "soon"):
         with pytest.raises(ValueError, match="ROUNDS_CORRECTION_DAYS"):
             Settings.from_env({"ROUNDS_CORRECTION_DAYS": bad}, dotenv=False)
+
+
+def test_a_content_load_keeps_a_corrected_key(tick_settings, runner):
+    question, _ = pick_questions(tick_settings)
+    new_key = next(letter for letter in "ABCD" if letter != question.answer)
+    result = runner.invoke(
+        args=["content", "retract", str(question.id), "--reason", REASON, "--key", new_key]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = runner.invoke(args=["content", "load"])
+    assert loaded.exit_code == 0, loaded.output
+    assert f"question {question.id}'s key was corrected to {new_key}" in loaded.output
+    assert f"the file still says {question.answer}" in loaded.output
+    with session_scope(tick_settings.database_url) as session:
+        row = session.get(Question, question.id)
+        assert (row.answer, row.version) == (new_key, 2)
