@@ -5,6 +5,7 @@ shares and a form to retract it. No JavaScript."""
 from __future__ import annotations
 
 from flask import Response, render_template, request
+from sqlalchemy import select
 
 from gateway.admin.charts import percent_bars
 from gateway.admin.web import back, console, current_user, db, forbidden, not_found, settings
@@ -28,9 +29,8 @@ def reports() -> str:
         show = OPEN
     store = Reports(db())
     rows = store.listing(None if show == "all" else show)
-    statuses = {
-        q.id: q.status for q in db().query(Question).filter(Question.id.in_({r.question_id for r in rows}))
-    }
+    asked = {r.question_id for r in rows}
+    statuses = dict(db().execute(select(Question.id, Question.status).where(Question.id.in_(asked))).all())
     return render_template(
         "admin/reports.html", rows=rows, show=show, statuses=statuses, reviewer=_reviewer()
     )
