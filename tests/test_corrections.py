@@ -293,3 +293,24 @@ def test_a_content_load_keeps_a_corrected_key(tick_settings, runner):
     with session_scope(tick_settings.database_url) as session:
         row = session.get(Question, question.id)
         assert (row.answer, row.version) == (new_key, 2)
+
+
+def test_retract_refuses_what_it_cannot_do(tick_settings, runner):
+    question, _ = pick_questions(tick_settings)
+    unknown = runner.invoke(args=["content", "retract", "999999", "--reason", "wrong"])
+    assert unknown.exit_code == 1 and "there is no question 999999" in unknown.output
+    bad_key = runner.invoke(args=["content", "retract", str(question.id), "--reason", "wrong", "--key", "Q"])
+    assert (
+        bad_key.exit_code == 1
+        and f"Q{question.id} has no option Q; its options are A, B, C, D" in bad_key.output
+    )
+    blank = runner.invoke(args=["content", "retract", str(question.id), "--reason", " \x00 "])
+    assert blank.exit_code == 1 and "give a reason" in blank.output
+    no_reason = runner.invoke(args=["content", "retract", str(question.id)])
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+    same = runner.invoke(
+        args=["content", "retract", str(question.id), "--reason", "x", "--key", question.answer]
+    )
+    assert same.exit_code == 0 and f"key is already {question.answer}; nothing changed" in same.output
+    with session_scope(tick_settings.database_url) as session:
+        assert session.get(Question, question.id).version == 1

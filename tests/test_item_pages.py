@@ -116,3 +116,21 @@ def test_reports_stats_and_retraction_in_a_browser(page, server, live_settings, 
     with session_scope(live_settings.database_url) as session:
         question = session.get(Question, 3)
         assert (question.answer, question.version) == ("D", 2)
+
+
+def test_the_console_refuses_a_viewer_the_reviewers_work(client, app_settings):
+    from tests.admin_support import post
+    from tests.admin_support import sign_in as console_sign_in
+
+    seeded(app_settings)
+    make_admin(app_settings, "viewer@example.org", role="viewer")
+    console_sign_in(client, "viewer@example.org")
+    stats_page = client.get("/admin/questions/3/stats")
+    assert (
+        stats_page.status_code == 200 and b"Retract" not in stats_page.data and len(stats_page.data) < 100_000
+    )
+    assert post(client, "/admin/questions/3/retract", {"reason": "wrong", "key": "D"}).status_code == 403
+    assert post(client, "/admin/reports/1/resolve", {"note": "fine"}).status_code == 403
+    assert client.get("/admin/questions/424242/stats").status_code == 404
+    with session_scope(app_settings.database_url) as session:
+        assert session.get(Question, 3).answer == "C"
