@@ -17,6 +17,7 @@ from bench import (
     contention,
     cost,
     fanout,
+    itemstats,
     memory,
     prune,
     report,
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "languages": cost.run_languages,  # French and Spanish students' segments (bench/cost.py)
     "search": search.run,
     "prune": prune.run,
+    "itemstats": itemstats.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

@@ -55,9 +55,20 @@ SAMPLE_VALUES: dict[str, str | int] = {
     "top": 50,
     "program": "ECG 14/14",
     "weekday": "Wednesday",
+    # Corrections (the flow shortens the reason to fit)
+    "reason": "The key said B but current guidelines make C right.",
+    "answer_text": "Intravenous ceftriaxone 2 g daily",
 }
 # Messages held to fewer segments than MESSAGE_SEGMENTS (HELP is checked on its own below).
-SEGMENT_BUDGETS = {"weekly_on": 1, "weekly_off": 1, "weekly_help": 1}
+SEGMENT_BUDGETS = {
+    "weekly_on": 1,
+    "weekly_off": 1,
+    "weekly_help": 1,
+    "report_thanks": 1,
+    "report_how": 1,
+    "report_unknown": 1,
+    "report_no_question": 1,
+}
 DEFAULT_SAMPLE = "sample value"
 
 

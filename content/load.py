@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from content.bank import ResourceItem, load_bank
+from content.bank import QuestionItem, ResourceItem, load_bank
 from content.check import check_bank
 from content.programs import ProgramItem
-from content.report import Problem
+from content.report import WARNING, Problem
 from content.seed import Counts, seed_questions
 from content.translations import TRANSLATED_LANGUAGES, TranslationItem
+from store.corrections import corrected_keys
 from store.models import Question, Resource, utcnow
 from store.programs import Program, ProgramDay
 from store.translations import FROM_CONTENT, QuestionTranslation, delete_translations, stored_translations
@@ -77,6 +78,8 @@ class LoadReport:
     translations: TranslationCounts = field(default_factory=TranslationCounts)
     translation_versions: Counts = field(default_factory=Counts)
     warnings: list[Problem] = field(default_factory=list)
+    # Corrected keys a file would have undone (also among the warnings), for the command to show.
+    kept_keys: list[Problem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -130,6 +133,27 @@ def _sync(session: Session, model: type[_Content], wanted: dict[Any, dict[str, A
     return counts
 
 
+def _stale_keys(session: Session, items: list[QuestionItem]) -> list[Problem]:
+    """A key corrected with `rounds content retract --key` stays, whatever an older file says (the
+    correction is a version written in the console, which the seed rule keeps): a load must not
+    quietly teach the wrong answer again. Each such file gets a warning to update."""
+    corrected = corrected_keys(session)
+    problems = []
+    for item in items:
+        key = corrected.get(item.id)
+        if key is not None and item.answer != key:
+            problems.append(
+                Problem(
+                    item.file,
+                    item.lines.get("answer", item.line),
+                    f"question {item.id}'s key was corrected to {key} (rounds content retract); the file "
+                    f"still says {item.answer}: the database keeps {key}, update the file",
+                    WARNING,
+                )
+            )
+    return problems
+
+
 def load_content(
     session: Session, root: Path | str | None, today: date, now: datetime | None = None
 ) -> LoadReport:
@@ -151,13 +175,15 @@ def load_content(
     seeded = seed_questions(
         session, bank.questions, bank.translations, now or datetime.combine(today, time(), tzinfo=UTC)
     )
+    kept = _stale_keys(session, bank.questions)
     return LoadReport(
         questions=seeded.questions,
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
         programs=sync_programs(session, bank.programs),
         translations=sync_translations(session, bank.translations),
         translation_versions=seeded.translations,
-        warnings=problems + seeded.problems,
+        warnings=problems + seeded.problems + kept,
+        kept_keys=kept,
     )
 
 

@@ -13,6 +13,7 @@ from flows import (
     opportunities,
     programs,
     quiz,
+    reports,
     resources,
     safeguarding,
     settings,
@@ -56,6 +57,7 @@ KEYWORDS: dict[str, Handler] = {
     **dict.fromkeys(["NEXT", "SUIVANT", "SIGUIENTE"], programs.next_day),
     **dict.fromkeys(["VERIFY", "VERIFIER", "VERIFICAR"], programs.verify),
     "WEEKLY": weekly.weekly,
+    **dict.fromkeys(["REPORT", "SIGNALER", "REPORTAR"], reports.report),
 }
 # People whose role has a conversation of its own, after the opt-out words.
 ROLE_HANDLERS: dict[str, Handler] = {MENTOR: mentors.handle_mentor, ONCALL: safeguarding.handle_oncall}

@@ -112,6 +112,29 @@ def content_load(path: str | None) -> None:
     with session_scope(_settings().database_url) as session:
         report = load_content(session, root, now.date(), now)
     click.echo(str(report))
+    for kept in report.kept_keys:
+        click.echo(str(kept))
+
+
+@content.command("retract")
+@click.argument("question_id", type=click.IntRange(1, 2**31 - 1), metavar="QID")
+@click.option("--reason", required=True, help="what was wrong, as the students will read it")
+@click.option("--key", "key", help="the right option letter: publish a corrected version instead of retiring")
+@click.option("--by", "by", default="rounds content retract", show_default=True, help="who retracts it")
+def content_retract(question_id: int, reason: str, key: str | None, by: str) -> None:
+    """Retire a question or correct its key; each student who answered it recently gets one correction."""
+    from store.corrections import RetractError, retract
+    from store.db import session_scope
+
+    settings = _settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            done = retract(
+                session, question_id, reason, key, settings.clock.now(), settings.correction_days, by
+            )
+    except RetractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(done.message + (". The scheduling pass sends them outside quiet hours." if done.owed else ""))
 
 
 @content.command("export")

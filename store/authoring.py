@@ -829,3 +829,57 @@ def reviewer_names(session: Session) -> list[str]:
     """Everyone who has signed off a published version, for a console's list of clinicians."""
     names = {str(r.get("name", "")).strip() for v in published_versions(session) for r in v.reviewers or []}
     return sorted(n for n in names if n)
+
+
+# Columns a corrected version copies from the one it corrects.
+_COPIED = (
+    "language",
+    "base_version",
+    "topic",
+    "tracks",
+    "difficulty",
+    "locale",
+    "stem",
+    "options",
+    "explanation",
+    "sources",
+    "author",
+    "author_id",
+    "reviewers",
+    "review",
+    "review_by",
+    "pair_with",
+    "pair_reason",
+)
+
+
+def record_retraction(session: Session, question_id: int, key: str | None, by: str, at: datetime) -> None:
+    """The history's side of a retraction (store.corrections.retract, which moves the questions
+    row): a corrected key is a new published English version written in the console, so a
+    content load keeps it and the export writes it; a retired item's published versions retire.
+    An item loaded before the history existed has no versions: nothing to record."""
+    current = published_version(session, question_id, ENGLISH)
+    if key is None:
+        for version in versions_of(session, question_id):
+            if version.status == PUBLISHED:
+                version.status, version.updated_at = RETIRED, at
+        session.flush()
+        return
+    if current is None:
+        return
+    corrected = QuestionVersion(
+        question_id=question_id,
+        version=current.version + 1,
+        answer=key,
+        status=PUBLISHED,
+        origin=CONSOLE,
+        created_at=at,
+        updated_at=at,
+        published_at=at,
+        **{name: getattr(current, name) for name in _COPIED},
+    )
+    corrected.explanation = f"{current.explanation}"
+    current.status, current.updated_at = RETIRED, at
+    session.add(corrected)
+    session.flush()
+    forget_bank(session)

@@ -69,6 +69,14 @@ def _env_retention(env: dict[str, str]) -> int:
     return days
 
 
+def _env_correction_days(env: dict[str, str]) -> int:
+    """ROUNDS_CORRECTION_DAYS: how far back a retraction looks for students to correct (1 or more)."""
+    days = _env_int(env, "ROUNDS_CORRECTION_DAYS", 60)
+    if days < 1:
+        raise ValueError(f"ROUNDS_CORRECTION_DAYS must be 1 or more (days), got {days}")
+    return days
+
+
 def _env_environment(env: dict[str, str]) -> str:
     """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
     if "ROUNDS_ENV" not in env:
@@ -199,6 +207,8 @@ class Settings:
     reviews_required: int = 2
     # The organisation's choice to serve only questions with `reviews_required` approvals.
     serve_only_reviewed: bool = False
+    # A retracted question's correction goes to those who answered it in this many days before.
+    correction_days: int = 60
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -308,4 +318,5 @@ class Settings:
             message_retention_days=_env_retention(env),
             reviews_required=_env_reviews(env),
             serve_only_reviewed=_env_flag(env, "ROUNDS_SERVE_ONLY_REVIEWED"),
+            correction_days=_env_correction_days(env),
         )

@@ -54,7 +54,7 @@ def test_without_a_token_every_endpoint_answers_401_with_a_hint(client, app):
             continue
         path = rule.rule.replace("<int:", "<").replace("<person_id>", "1").replace("<broadcast_id>", "1")
         path = path.replace("<student_id>", "1").replace("<flag_id>", "1").replace("<opportunity_id>", "1")
-        path = path.replace("<question_id>", "1")
+        path = path.replace("<report_id>", "1").replace("<question_id>", "1")
         method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         response = client.open(path, method=method)
         assert response.status_code == 401, (method, path)
@@ -91,7 +91,14 @@ def test_openapi_describes_every_endpoint(client, app):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
             path = rule.rule[len("/api/v1") :]
-            for name in ("person_id", "broadcast_id", "flag_id", "opportunity_id", "question_id"):
+            for name in (
+                "person_id",
+                "broadcast_id",
+                "flag_id",
+                "opportunity_id",
+                "report_id",
+                "question_id",
+            ):
                 path = path.replace(f"<int:{name}>", "{id}")
             path = path.replace("<int:student_id>", "{student_id}").replace("<code>", "{code}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:

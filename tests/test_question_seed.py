@@ -212,3 +212,29 @@ def test_translations_load_while_an_educator_drafts_the_english_and_keep_their_o
     assert report.translation_versions.kept == 1 and not report.translation_versions.updated
     french = published_version(db, 201, "fr")
     assert french is not None and french.stem.startswith("Quel ion le furosémide") and french.version == 2
+
+
+def test_a_corrected_key_is_a_version_the_next_load_keeps_and_the_export_writes(
+    db: Session, tmp_path: Path
+) -> None:
+    from store.corrections import retract
+    from store.translations import QuestionTranslation
+
+    root = write_content(tmp_path)
+    load_content(db, root, TODAY, NOW)
+    db.commit()
+    retract(db, 201, "the key was C", "C", NOW, 60, "reviewer@example.org")
+    db.commit()
+    assert [(v.version, v.status, v.answer) for v in versions_of(db, 201, "en")] == [
+        (1, "retired", "B"),
+        (2, "published", "C"),
+    ]
+    # Only the letter changed: the French text still translates version 2, so it is still served.
+    assert db.get(QuestionTranslation, (201, "fr")).version == 2
+    report = load_content(db, root, TODAY, NOW)  # the file still says B
+    db.commit()
+    assert db.get(Question, 201).answer == "C" and report.questions.kept == 1
+    assert any("key was corrected to C" in p.message for p in report.kept_keys)
+    export_content(db, tmp_path / "out", root)
+    exported = yaml.safe_load((tmp_path / "out" / "questions" / "renal.yaml").read_text())
+    assert next(item for item in exported if item["id"] == 201)["answer"] == "C"

@@ -31,6 +31,7 @@ TIERS = {
     "workers.callbacks": 3,
     "workers.opportunities": 3,
     "workers.weekly": 3,
+    "workers.corrections": 3,
     "workers.schedule": 3,
     "workers.jobs": 3,
     "workers.broadcasts": 3,

@@ -22,6 +22,7 @@ from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.programs import PROGRAM_DAY
 from store.settings import Settings
+from workers.corrections import run_corrections
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
 from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
@@ -42,6 +43,7 @@ class TickReport:
     checkins: int = 0
     nudges: int = 0
     weekly: int = 0
+    corrections: int = 0
     conflicts: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -50,12 +52,14 @@ class TickReport:
     def __str__(self) -> str:
         return (
             f"tick at {self.at}: {self.due} due, {self.questions} question(s), {self.checkins} check-in(s), "
-            f"{self.nudges} nudge(s), {self.weekly} weekly progress message(s) queued"
+            f"{self.nudges} nudge(s), {self.weekly} weekly progress message(s), "
+            f"{self.corrections} correction(s) queued"
         )
 
 
 def run_tick(settings: Settings, at: datetime) -> TickReport:
-    """One scheduling pass at `at`: weekly progress, daily questions, mentor check-ins and WhatsApp nudges."""
+    """One scheduling pass at `at`: weekly progress, daily questions, mentor check-ins, WhatsApp nudges,
+    opportunities and corrections."""
     report = TickReport(at.isoformat())
     # Before the daily questions move the due students on: a pass stopped in between finds them again.
     report.weekly = run_weekly_progress(settings, at)
@@ -63,6 +67,7 @@ def run_tick(settings: Settings, at: datetime) -> TickReport:
     _whatsapp_nudges(settings, at, report)
     report.checkins = run_checkins(settings, at)
     run_opportunities(settings, at)  # expiry, weekly digests, saved reminders
+    report.corrections = run_corrections(settings, at)  # owed after a question was retracted
     log.info("%s", report)
     return report
 

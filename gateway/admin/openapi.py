@@ -7,6 +7,54 @@ from typing import Any
 from store.opportunities import KINDS
 from workers.broadcasts import SEGMENT_KEYS
 
+_SHARES = {
+    "type": "object",
+    "additionalProperties": {"type": ["number", "null"]},
+    "description": "letter -> 0..1",
+}
+REPORT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "question_id": {"type": "integer"},
+        "question_version": {"type": "integer"},
+        "text": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "resolved"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+        "resolved_by": {"type": ["string", "null"]},
+        "note": {"type": ["string", "null"]},
+    },
+}
+ITEM_STATS = {
+    "type": "object",
+    "properties": {
+        "question_id": {"type": "integer"},
+        "version": {"type": "integer"},
+        "answered": {"type": "integer"},
+        "difficulty": {"type": "number", "description": "share correct, 0..1"},
+        "discrimination": {"type": ["number", "null"], "description": "point-biserial, -1..1"},
+        "median_seconds": {"type": ["number", "null"]},
+        "key": {"type": ["string", "null"]},
+        "options": _SHARES,
+        "top_quartile": {
+            "type": "object",
+            "properties": {"answered": {"type": "integer"}, "options": _SHARES},
+        },
+        "bottom_quartile": {
+            "type": "object",
+            "properties": {"answered": {"type": "integer"}, "options": _SHARES},
+        },
+        "flags": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "enum": ["too_easy", "too_hard", "negative_discrimination", "distractor_beats_key"],
+            },
+        },
+    },
+}
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -589,6 +637,92 @@ def spec(server: str) -> dict[str, Any]:
                 }
             },
             **question_paths(ok, obj),
+            "/reports": {
+                "get": {
+                    "summary": "Students' reports on questions (REPORT Q17 ...), newest first; their words "
+                    "and the version asked, never who sent them",
+                    "parameters": [
+                        _query(
+                            "status", {"type": "string", "enum": ["open", "resolved", "all"]}, "default open"
+                        ),
+                        _query("limit", {"type": "integer", "maximum": 1000}),
+                    ],
+                    "responses": ok(
+                        {
+                            "type": "object",
+                            "properties": {"reports": {"type": "array", "items": _ref("Report")}},
+                        }
+                    )
+                    | ERRORS,
+                }
+            },
+            "/reports/{id}/resolve": {
+                "post": {
+                    "summary": "Resolve a report with a note (reviewer); with all, every open report on its "
+                    "version. A question held by reports is served again once fewer than three students' "
+                    "reports on it stay open",
+                    "parameters": [_id("id")],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["note"],
+                                    "properties": {
+                                        "note": {"type": "string", "maxLength": 500},
+                                        "all": {"type": "boolean", "default": False},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
+            "/questions/{id}/stats": {
+                "get": {
+                    "summary": "Item statistics per version: answered, share correct, point-biserial "
+                    "discrimination against the rest score, option shares overall and in the top and bottom "
+                    "quartiles of students by accuracy, median response time, and flags (after "
+                    "min_answered_for_flags answers)",
+                    "parameters": [_id("id")],
+                    "responses": ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "question_id": {"type": "integer"},
+                                "min_answered_for_flags": {"type": "integer"},
+                                "versions": {"type": "array", "items": _ref("ItemStats")},
+                            },
+                        }
+                    )
+                    | ERRORS
+                    | NOT_FOUND,
+                }
+            },
+            "/questions/{id}/retract": {
+                "post": {
+                    "summary": "Retire a question, or with key publish a corrected version (reviewer); each "
+                    "student who answered the affected version in the last ROUNDS_CORRECTION_DAYS gets one "
+                    "correction text outside their quiet hours. Again for the same change: nothing new",
+                    "parameters": [_id("id")],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["reason"],
+                                    "properties": {
+                                        "reason": {"type": "string", "maxLength": 200},
+                                        "key": {"type": "string", "pattern": "^[A-Ea-e]$"},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": ok(obj) | WRITE_ERRORS | NOT_FOUND,
+                }
+            },
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": ok(obj)}},
         },
         "components": {
@@ -604,6 +738,8 @@ def spec(server: str) -> dict[str, Any]:
                 "Clicks": CLICKS,
                 "CostSheet": COST_SHEET,
                 "QuestionInput": QUESTION_INPUT,
+                "Report": REPORT,
+                "ItemStats": ITEM_STATS,
             },
             "responses": {
                 name: _json(_ref("Error"), text)
