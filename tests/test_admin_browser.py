@@ -142,7 +142,7 @@ def test_simulator_round_trip(page, server, live_settings, request):
     page.click("#sim-send")
     page.wait_for_selector("#chat li.out")
     chat = page.inner_text("#chat")
-    assert "HELP" in chat and "A-D answer, Q new question" in chat
+    assert "HELP" in chat and "A-D answer, Q question" in chat
     assert "simulated by ada@example.org" in chat
     shot(page, "simulator", request)
 

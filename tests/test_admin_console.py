@@ -387,7 +387,7 @@ def test_simulator_round_trip(editor, app_settings):
     response = post(editor, "/admin/simulator", {"phone": "+12025550123", "channel": "sms", "text": "HELP"})
     assert response.status_code == 302
     page = text_of(editor.get(response.location))
-    assert "HELP" in page and "A-D answer, Q new question" in page
+    assert "HELP" in page and "A-D answer, Q question" in page
     assert "simulated by ada@example.org" in page
     whatsapp = post(
         editor, "/admin/simulator", {"phone": "+447700900123", "channel": "whatsapp", "text": "HELP"}
