@@ -200,3 +200,14 @@ def test_the_fixture_translations_pass_the_check_against_the_bundled_bank() -> N
     out = Report()
     check_translations(bank, out)
     assert [str(p) for p in out.problems if p.is_error] == []
+
+
+def test_every_bundled_question_has_a_french_and_a_spanish_version() -> None:
+    """Issue #14's promise for the bundled bank: a LANG fr or LANG es student never meets English."""
+    bank = load_bank(None)
+    ids = {q.id for q in bank.questions}
+    for language in ("fr", "es"):
+        translated = {t.id for t in bank.translations if t.language == language}
+        assert ids - translated == set(), language
+        assert all(t.translated_by.strip() for t in bank.translations)
+    assert len(ids) >= 600
