@@ -105,8 +105,10 @@ def test_writing_a_draft_with_a_problem_then_fixing_it(people, app_settings):
     saved = post(writer, "/admin/items/new", {**FORM, "action": "submit"})
     assert saved.status_code == 400
     words = text_of(saved)
-    assert "problem(s) to fix before review" in words and "names no distractor" in words
+    assert "2 problems to fix before review" in words and "names no distractor" in words
     assert "Traceback" not in words
+    # The draft is saved: the form now edits it rather than starting another item.
+    assert 'action="/admin/items/100001/edit?language=en"' in saved.get_data(as_text=True)
     draft = newest(app_settings)
     assert (draft.question_id, draft.status, draft.version) == (100_001, "draft", 1)
 

@@ -478,7 +478,9 @@ def _save(question_id: int | None, language: str) -> Response:
         submit_draft(session, actor, question_id, _root(), now, language)
     except Refused as exc:
         session.rollback()
-        return _editor(question_id, language, form, exc.status, problems=exc.problems, error=exc.message)
+        # The problems say it all; the summary sentence is for the API.
+        error = None if exc.problems else exc.message
+        return _editor(question_id, language, form, exc.status, problems=exc.problems, error=error)
     session.commit()
     return back(
         "admin.item",
