@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from content.catalog import get_catalog
 from content.segments import count
-from store.authoring import QuestionVersion, add_published
+from store.authoring import QuestionVersion, add_published, serve
 from store.db import session_scope
 from store.models import Question
+from store.translations import translations_for
 from tests.admin_support import make_admin, post, sign_in
 from tests.test_question_workflow import DRAFT
 
@@ -239,8 +240,6 @@ def test_translation_editor_shows_the_folded_sms(people, app_settings):
             "reviewers": [{"name": "Dr Amina Bello", "date": "2026-10-01"}],
             "review": "external",
         }
-        from store.authoring import serve
-
         serve(session, add_published(session, values, "en", 1, now), 0)
     writer = people["writer"]
     form = writer.get("/admin/items/101/edit?language=fr")
@@ -261,6 +260,29 @@ def test_translation_editor_shows_the_folded_sms(people, app_settings):
     html = shown.get_data(as_text=True).replace("&#39;", "'")
     # é is GSM-7 and stays; ê is not and is folded, as the send path does.
     assert "Q101 Quel médicament réduit" in html and "Les betabloquants" in html
+    french = {
+        "stem": "Quel médicament réduit la mortalité dans l'insuffisance cardiaque à FE réduite ?",
+        "option_A": "Bisoprolol",
+        "option_B": "Digoxine",
+        "option_C": "Furosémide",
+        "option_D": "Amlodipine",
+        "explanation": "Les bêtabloquants réduisent la mortalité ; pas la digoxine.",
+        "action": "submit",
+    }
+    submitted = post(writer, "/admin/items/101/edit?language=fr", french)
+    assert submitted.status_code == 302, text_of(submitted)
+    for name in ("rev1", "rev2"):
+        assert (
+            post(people[name], "/admin/items/101/review?language=fr", {"verdict": "approve"}).status_code
+            == 302
+        )
+    assert post(people["rev1"], "/admin/items/101/publish?language=fr").status_code == 302
+    with session_scope(app_settings.database_url) as session:
+        text = translations_for(session, [101], ["fr"])[(101, "fr")]
+        assert text.stem.startswith("Quel médicament")
+    page = text_of(people["viewer"].get("/admin/items/101?language=fr"))
+    assert "Q101 · French" in page and "version 1 signed off by rev1@example.org" in page
+
     signed = people["viewer"].get("/admin/items/signed?name=dr%20amina%20bello")
     assert "Q101" in text_of(signed) and "Signed off by dr amina bello" in text_of(signed)
     assert "signed off by Dr Amina Bello" in text_of(people["viewer"].get("/admin/items/101"))
