@@ -489,6 +489,11 @@ def _next_id(session: Session) -> int:
     return max(highest + 1, FIRST_CONSOLE_ID)
 
 
+def next_question_id(session: Session) -> int:
+    """The id a new item's first draft would take now (the editor previews `Q<id>` with it)."""
+    return _next_id(session)
+
+
 def _insert(session: Session, version: QuestionVersion) -> bool:
     """Add a new version under a savepoint; False when another request took its number first."""
     try:

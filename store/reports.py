@@ -125,11 +125,15 @@ class Reports:
         self.session.flush()
         return True
 
-    def listing(self, status: str | None = OPEN, limit: int = 200) -> list[QuestionReport]:
-        """Reports, newest first; `status` None lists every one."""
+    def listing(
+        self, status: str | None = OPEN, limit: int = 200, question_id: int | None = None
+    ) -> list[QuestionReport]:
+        """Reports, newest first; `status` None lists every one; `question_id` those on one item."""
         statement = select(QuestionReport).order_by(QuestionReport.id.desc()).limit(limit)
         if status is not None:
             statement = statement.where(QuestionReport.status == status)
+        if question_id is not None:
+            statement = statement.where(QuestionReport.question_id == question_id)
         return list(self.session.scalars(statement))
 
     def get(self, report_id: int) -> QuestionReport | None:

@@ -6,6 +6,7 @@ and the /api/v1 JSON API. `create_app` registers `console` and `api`.
 from flask.blueprints import BlueprintSetupState
 
 from gateway.admin import (  # noqa: F401
+    authoring_pages,
     broadcast_pages,
     cleaning,
     clicks,

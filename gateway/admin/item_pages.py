@@ -13,6 +13,7 @@ from store.corrections import Corrections, RetractError, retract
 from store.itemstats import MIN_ANSWERED_FOR_FLAGS, ItemStats, item_stats
 from store.models import Question
 from store.reports import OPEN, RESOLVED, Reports, is_reviewer
+from store.text import whole_number
 
 REVIEWER = "reviewer"
 
@@ -28,11 +29,12 @@ def reports() -> str:
     if show not in (OPEN, RESOLVED, "all"):
         show = OPEN
     store = Reports(db())
-    rows = store.listing(None if show == "all" else show)
+    about = whole_number(request.args.get("question"), 1, 2**31 - 1)
+    rows = store.listing(None if show == "all" else show, question_id=about)
     asked = {r.question_id for r in rows}
     statuses = dict(db().execute(select(Question.id, Question.status).where(Question.id.in_(asked))).all())
     return render_template(
-        "admin/reports.html", rows=rows, show=show, statuses=statuses, reviewer=_reviewer()
+        "admin/reports.html", rows=rows, show=show, statuses=statuses, reviewer=_reviewer(), about=about
     )
 
 
