@@ -2,6 +2,7 @@
 
 import store.admin  # noqa: F401 - registers admin tables
 import store.costs  # noqa: F401 - registers synced prices
+import store.impact  # noqa: F401 - registers the impact rollups
 import store.links  # noqa: F401 - registers short-link tables
 import store.mentoring  # noqa: F401 - registers mentoring tables
 import store.opportunities  # noqa: F401 - registers opportunity tables

@@ -69,6 +69,14 @@ def _env_retention(env: dict[str, str]) -> int:
     return days
 
 
+def _env_equity_ratio(env: dict[str, str]) -> float:
+    """ROUNDS_EQUITY_RATIO: best over worst country above which the equity panel flags a figure."""
+    ratio = _env_float(env, "ROUNDS_EQUITY_RATIO", 2.0)
+    if ratio < 1:
+        raise ValueError(f"ROUNDS_EQUITY_RATIO is a ratio of best to worst, 1 or more; got {ratio}")
+    return ratio
+
+
 def _env_environment(env: dict[str, str]) -> str:
     """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
     if "ROUNDS_ENV" not in env:
@@ -187,6 +195,8 @@ class Settings:
     progress_weekday: int = 6
     # Days of message rows kept; older ones are folded into daily counts and deleted (0: keep all).
     message_retention_days: int = 90
+    # The equity panel flags a figure whose best country is more than this many times its worst.
+    equity_ratio: float = 2.0
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -294,4 +304,5 @@ class Settings:
             skip_overdue=_env_flag(env, "ROUNDS_SKIP_OVERDUE"),
             progress_weekday=_env_weekday(env, "ROUNDS_PROGRESS_WEEKDAY", 6),
             message_retention_days=_env_retention(env),
+            equity_ratio=_env_equity_ratio(env),
         )

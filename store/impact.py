@@ -1,0 +1,524 @@
+"""Impact rollups: who Rounds reaches, whether they stay and learn, and what it costs, kept by the
+clock each night so that no page view scans attempts or messages.
+
+- `impact_days`: additive counts per UTC day and group (country, channel, track, language, join
+  month): answers and right answers, texts in and out, SMS segments, what Twilio charged,
+  check-in replies and certificates. A date range sums its days.
+- `learner_summary`: one row per student who was ever in touch: their group, the day they joined,
+  their first and last day in touch, a mask of the days they texted (bit i: `mask_day` minus i
+  days), a mask of the weeks since joining in which they texted (retention), their first 20 and
+  latest 20 answers (counts, and the latest as a mask of right answers), and the mean FSRS
+  retrievability of their reviewed cards. The figures that count learners read it: one row per
+  learner, however long the range.
+
+The day rollup is set-wise (a handful of statements per day, whatever the population) and
+idempotent: `impact_days` is rebuilt for the day, and a learner's summary takes a day once
+(`rolled_day`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from store.costs import BILLED_STATUSES
+from store.links import LinkClick, ShortLink
+from store.mentoring import PAIR_ACTIVE, CheckIn, Pair
+from store.models import INBOUND, OUTBOUND, STUDENT, Attempt, Base, BigId, Card, Message, Person, utcnow
+from store.programs import Certificate, Enrolment
+from store.text import CleanString
+from store.weekly import days_between
+
+# Bits kept in a mask: 62 leave the sign bit of a 64-bit integer alone on both backends.
+MASK_BITS = 62
+MASK = (1 << MASK_BITS) - 1
+# Answers a learner's first and latest accuracy are each taken over.
+GAIN_ANSWERS = 20
+LAST_MASK = (1 << GAIN_ANSWERS) - 1
+# The dimensions a figure can be broken down by, and the group columns they read.
+DIMENSIONS = ("country", "channel", "track", "language", "cohort")
+
+
+class ImpactDay(Base):
+    """Additive counts for one UTC day and one group of students."""
+
+    __tablename__ = "impact_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # "" where a student has no country or track yet (NULLs would not group as one key).
+    country: Mapped[str] = mapped_column(CleanString(2), primary_key=True)
+    channel: Mapped[str] = mapped_column(CleanString(10), primary_key=True)
+    track: Mapped[str] = mapped_column(CleanString(16), primary_key=True)
+    language: Mapped[str] = mapped_column(CleanString(8), primary_key=True)
+    cohort: Mapped[str] = mapped_column(CleanString(7), primary_key=True)  # join month, YYYY-MM
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    correct: Mapped[int] = mapped_column(Integer, default=0)
+    inbound: Mapped[int] = mapped_column(Integer, default=0)
+    outbound: Mapped[int] = mapped_column(Integer, default=0)
+    segments: Mapped[int] = mapped_column(Integer, default=0)
+    actual_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    priced: Mapped[int] = mapped_column(Integer, default=0)  # outbound messages whose price is known
+    checkin_replies: Mapped[int] = mapped_column(Integer, default=0)
+    certificates: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LearnerSummary(Base):
+    """One student's standing, updated by each day's rollup that saw them."""
+
+    __tablename__ = "learner_summary"
+
+    person_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(CleanString(2), default="")
+    channel: Mapped[str] = mapped_column(CleanString(10))
+    track: Mapped[str] = mapped_column(CleanString(16), default="")
+    language: Mapped[str] = mapped_column(CleanString(8))
+    cohort: Mapped[str] = mapped_column(CleanString(7))
+    joined: Mapped[date] = mapped_column(Date)
+    first_day: Mapped[date] = mapped_column(Date, index=True)
+    last_day: Mapped[date] = mapped_column(Date, index=True)
+    active_mask: Mapped[int] = mapped_column(BigInteger, default=0)  # bit i: texted on mask_day - i
+    mask_day: Mapped[date | None] = mapped_column(Date)
+    weeks_mask: Mapped[int] = mapped_column(BigInteger, default=0)  # bit k: texted in week k since joining
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    first_n: Mapped[int] = mapped_column(Integer, default=0)
+    first_correct: Mapped[int] = mapped_column(Integer, default=0)
+    last_n: Mapped[int] = mapped_column(Integer, default=0)
+    last_bits: Mapped[int] = mapped_column(Integer, default=0)  # bit 0: the latest answer was right
+    last_correct: Mapped[int] = mapped_column(Integer, default=0)
+    cards: Mapped[int] = mapped_column(Integer, default=0)  # reviewed FSRS cards
+    retrievability: Mapped[float | None] = mapped_column(Float)  # their mean, at the end of rolled_day
+    rolled_day: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _month(session: Session, column: Any) -> ColumnElement[str]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, literal_column("'YYYY-MM'"))
+    return func.strftime(literal_column("'%Y-%m'"), column)
+
+
+def _groups(session: Session) -> list[ColumnElement[Any]]:
+    """A student's group columns, read from `people`, labelled as impact_days names them (constants
+    written inline: PostgreSQL must see the same expression in SELECT and GROUP BY, and two bound
+    parameters are two expressions to it)."""
+    return [
+        func.coalesce(Person.country, literal_column("''")).label("country"),
+        Person.channel.label("channel"),
+        func.coalesce(Person.track, literal_column("''")).label("track"),
+        Person.language.label("language"),
+        _month(session, Person.created_at).label("cohort"),
+    ]
+
+
+MEASURES = (
+    "answered",
+    "correct",
+    "inbound",
+    "outbound",
+    "segments",
+    "actual_cost",
+    "priced",
+    "checkin_replies",
+    "certificates",
+)
+
+
+def _measured(session: Session, values: dict[str, Any]) -> list[ColumnElement[Any]]:
+    """The group columns and every measure, `values` given and the rest zero, for one UNION part."""
+    return [*_groups(session)] + [(values.get(name, literal(0))).label(name) for name in MEASURES]
+
+
+def _day_parts(session: Session, day: date) -> list[Any]:
+    start, end = _bounds(day)
+    student = Person.role == STUDENT
+    answers = (
+        select(
+            *_measured(
+                session,
+                {
+                    "answered": func.count(),
+                    "correct": func.sum(case((Attempt.correct.is_(True), 1), else_=0)),
+                },
+            )
+        )
+        .select_from(Attempt)
+        .join(Person, Person.id == Attempt.person_id)
+        .where(student, Attempt.answered_at >= start, Attempt.answered_at < end)
+        .group_by(*_groups(session))
+    )
+    outbound = and_(Message.direction == OUTBOUND, Message.status.in_(BILLED_STATUSES))
+    texts = (
+        select(
+            *_measured(
+                session,
+                {
+                    "inbound": func.sum(case((Message.direction == INBOUND, 1), else_=0)),
+                    "outbound": func.sum(case((outbound, 1), else_=0)),
+                    "segments": func.sum(case((outbound, Message.segments), else_=0)),
+                    "actual_cost": func.coalesce(
+                        func.sum(case((outbound, Message.actual_cost), else_=None)), 0.0
+                    ),
+                    "priced": func.sum(case((and_(outbound, Message.actual_cost.is_not(None)), 1), else_=0)),
+                },
+            )
+        )
+        .select_from(Message)
+        .join(Person, Person.id == Message.person_id)
+        .where(student, Message.created_at >= start, Message.created_at < end)
+        .group_by(*_groups(session))
+    )
+    replies = (
+        select(*_measured(session, {"checkin_replies": func.count()}))
+        .select_from(CheckIn)
+        .join(Person, Person.id == CheckIn.student_id)
+        .where(CheckIn.answered_at >= start, CheckIn.answered_at < end)
+        .group_by(*_groups(session))
+    )
+    certificates = (
+        select(*_measured(session, {"certificates": func.count()}))
+        .select_from(Certificate)
+        .join(Enrolment, Enrolment.id == Certificate.enrolment_id)
+        .join(Person, Person.id == Enrolment.person_id)
+        .where(Certificate.issued_on == day, Certificate.revoked_at.is_(None))
+        .group_by(*_groups(session))
+    )
+    return [answers, texts, replies, certificates]
+
+
+def roll_up_days(session: Session, day: date) -> int:
+    """Rebuild `impact_days` for one UTC day from attempts, messages, check-ins and certificates;
+    the number of group rows written. Run again for a day whose late prices have come in."""
+    parts = union_all(*_day_parts(session, day)).subquery()
+    keys = [parts.c[name] for name in ("country", "channel", "track", "language", "cohort")]
+    summed = select(
+        literal(day).label("day"),
+        *keys,
+        *[func.sum(parts.c[name]).label(name) for name in MEASURES],
+    ).group_by(*keys)
+    session.execute(delete(ImpactDay).where(ImpactDay.day == day))
+    columns = ["day", "country", "channel", "track", "language", "cohort", *MEASURES]
+    result = session.execute(ImpactDay.__table__.insert().from_select(columns, summed))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _touched(day: date) -> Any:
+    """Students in touch on `day`: a text either way, or an answer."""
+    start, end = _bounds(day)
+    texted = select(Message.person_id).where(Message.created_at >= start, Message.created_at < end)
+    answered = select(Attempt.person_id).where(Attempt.answered_at >= start, Attempt.answered_at < end)
+    return union_all(texted, answered).subquery()
+
+
+def roll_up_learners(session: Session, day: date, factor: float, decay: float) -> int:
+    """Fold one UTC day into the learner summaries of everyone in touch that day who has not had
+    it yet (days are taken in order; an older day than a learner's last is skipped).
+
+    `factor` and `decay` are the FSRS scheduler's forgetting-curve constants (retrievability is
+    (1 + factor * days / stability) ** decay); fsrs computes it a card at a time in Python, this
+    does it in SQL for all of a day's learners at once."""
+    dialect = session.get_bind().dialect.name
+    start, end = _bounds(day)
+    touched = select(_touched(day).c.person_id).distinct()
+    fresh = or_(LearnerSummary.rolled_day.is_(None), LearnerSummary.rolled_day < day)
+    # 1. A row for each (with the group as it is now), first and last day in touch.
+    groups = _groups(session)
+    rows = select(
+        Person.id.label("person_id"),
+        *groups,
+        (func.date(Person.created_at) if dialect == "sqlite" else cast(Person.created_at, Date)).label(
+            "joined"
+        ),
+        literal(day).label("first_day"),
+        literal(day).label("last_day"),
+    ).where(Person.id.in_(touched), Person.role == STUDENT)
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(LearnerSummary).from_select(
+        ["person_id", "country", "channel", "track", "language", "cohort", "joined", "first_day", "last_day"],
+        rows,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["person_id"],
+        set_={
+            name: statement.excluded[name] for name in ("country", "channel", "track", "language", "cohort")
+        }
+        | {
+            "last_day": case(
+                (LearnerSummary.last_day < statement.excluded.last_day, statement.excluded.last_day),
+                else_=LearnerSummary.last_day,
+            ),
+            "updated_at": utcnow(),
+        },
+    )
+    session.execute(statement)
+
+    # 2. The days and weeks they texted in.
+    texted = select(Message.person_id).where(
+        Message.direction == INBOUND, Message.created_at >= start, Message.created_at < end
+    )
+    gap = days_between(dialect, day, LearnerSummary.mask_day)
+    week = days_between(dialect, day, LearnerSummary.joined) // 7
+    session.execute(
+        update(LearnerSummary)
+        .where(LearnerSummary.person_id.in_(texted), fresh)
+        .values(
+            active_mask=case(
+                (or_(LearnerSummary.mask_day.is_(None), gap >= MASK_BITS), 1),
+                else_=(LearnerSummary.active_mask.op("<<")(gap).op("|")(1)).op("&")(MASK),
+            ),
+            mask_day=day,
+            weeks_mask=LearnerSummary.weeks_mask.op("|")(
+                cast(literal(1), BigInteger).op("<<")(
+                    case((week >= MASK_BITS, MASK_BITS - 1), (week < 0, 0), else_=week)
+                )
+            ),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+
+    # 3. Their answers: the first 20 ever, and the latest 20 as a mask of right ones.
+    ranked = (
+        select(
+            Attempt.person_id,
+            Attempt.correct,
+            func.row_number()
+            .over(partition_by=Attempt.person_id, order_by=(Attempt.answered_at, Attempt.id))
+            .label("rn"),
+            func.count().over(partition_by=Attempt.person_id).label("n"),
+        )
+        .where(Attempt.answered_at >= start, Attempt.answered_at < end)
+        .subquery()
+    )
+    right = ranked.c.correct.is_(True)
+    so_far = (
+        select(LearnerSummary.first_n).where(LearnerSummary.person_id == ranked.c.person_id).scalar_subquery()
+    )
+    today = (
+        select(
+            ranked.c.person_id,
+            func.max(ranked.c.n).label("n"),
+            func.sum(
+                case(
+                    (
+                        and_(right, ranked.c.rn > ranked.c.n - GAIN_ANSWERS),
+                        literal(1).op("<<")(cast(ranked.c.n - ranked.c.rn, Integer)),
+                    ),
+                    else_=0,
+                )
+            ).label("bits"),
+            func.sum(case((and_(right, ranked.c.rn <= GAIN_ANSWERS - so_far), 1), else_=0)).label(
+                "first_right"
+            ),
+        )
+        .group_by(ranked.c.person_id)
+        .subquery()
+    )
+    shifted = case(
+        (today.c.n >= GAIN_ANSWERS, 0), else_=LearnerSummary.last_bits.op("<<")(cast(today.c.n, Integer))
+    )
+    session.execute(
+        update(LearnerSummary)
+        .where(LearnerSummary.person_id == today.c.person_id, fresh)
+        .values(
+            answered=LearnerSummary.answered + today.c.n,
+            first_correct=LearnerSummary.first_correct + today.c.first_right,
+            first_n=case(
+                (LearnerSummary.first_n + today.c.n > GAIN_ANSWERS, GAIN_ANSWERS),
+                else_=LearnerSummary.first_n + today.c.n,
+            ),
+            last_bits=shifted.op("|")(today.c.bits).op("&")(LAST_MASK),
+            last_n=case(
+                (LearnerSummary.last_n + today.c.n > GAIN_ANSWERS, GAIN_ANSWERS),
+                else_=LearnerSummary.last_n + today.c.n,
+            ),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    answered_today = select(Attempt.person_id).where(Attempt.answered_at >= start, Attempt.answered_at < end)
+    # The popcount of the mask, written out: neither backend has one for integers.
+    bits = LearnerSummary.last_bits
+    popcount = sum(
+        (bits.op(">>")(literal(i, Integer)).op("&")(1) for i in range(1, GAIN_ANSWERS)), bits.op("&")(1)
+    )
+    # 4. The mean retrievability of their reviewed cards at the end of the day (FSRS's own formula,
+    # in SQL: fsrs computes it one card at a time in Python).
+    review = func.substr(Card.state["last_review"].as_string(), 1, 10)
+    stability = Card.state["stability"].as_float()
+    if dialect == "postgresql":
+        elapsed = func.greatest(days_between(dialect, day + timedelta(days=1), cast(review, Date)), 0)
+        recall = func.power(1 + factor * elapsed / stability, decay)
+    else:
+        elapsed = func.max(days_between(dialect, day + timedelta(days=1), review), 0)
+        recall = func.pow(1 + factor * elapsed / stability, decay)
+    reviewed = and_(Card.person_id == LearnerSummary.person_id, Card.reviews > 0, stability > 0)
+    session.execute(
+        update(LearnerSummary)
+        .where(LearnerSummary.person_id.in_(answered_today), fresh)
+        .values(
+            last_correct=popcount,
+            cards=select(func.count()).where(reviewed).scalar_subquery(),
+            retrievability=select(func.avg(recall)).where(reviewed).scalar_subquery(),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    # 5. The day is taken.
+    result = session.execute(
+        update(LearnerSummary).where(LearnerSummary.person_id.in_(touched), fresh).values(rolled_day=day),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def roll_up(session: Session, day: date, factor: float, decay: float) -> tuple[int, int]:
+    """The nightly rollup of one UTC day: (group rows, learners)."""
+    return roll_up_days(session, day), roll_up_learners(session, day, factor, decay)
+
+
+def has_learner_rows(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(LearnerSummary.person_id.is_not(None)))))
+
+
+# --- reading the figures ------------------------------------------------------------------------
+
+# Weeks since joining shown in the retention table.
+RETENTION_WEEKS = 13
+# A learner's first and latest accuracy are compared once they have this many answers (so that the
+# two sets of 20 do not overlap).
+GAIN_MIN_ANSWERED = 2 * GAIN_ANSWERS
+
+
+def _column_days(dialect: str, later: Any, earlier: Any) -> ColumnElement[int]:
+    """`later - earlier` in days, both dates (columns or literals)."""
+    if dialect == "postgresql":
+        return later - earlier
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def _window(dialect: str, end: date, days: int) -> ColumnElement[int]:
+    """The bits of `active_mask` for the `days` days up to `end`, bit 0 being `end` itself; 0 when
+    the mask does not reach back to them."""
+    offset = days_between(dialect, end, LearnerSummary.mask_day)  # end - mask_day
+    wanted = (1 << days) - 1
+    return case(
+        (LearnerSummary.mask_day.is_(None), 0),
+        (offset <= -(MASK_BITS - days), 0),  # the mask is too new to see back to `end`
+        (offset < 0, LearnerSummary.active_mask.op(">>")(-offset).op("&")(wanted)),
+        (offset >= days, 0),  # nothing texted in the window since the mask's day
+        else_=LearnerSummary.active_mask.op("<<")(offset).op("&")(wanted),
+    )
+
+
+def learner_figures(session: Session, by: str, start: date, end: date) -> list[Any]:
+    """Per group of `by`, over the learners in touch between `start` and `end` (inclusive): how many,
+    how many texted in the last 7 and 30 days to `end`, first and latest accuracy, retrievability,
+    learner-months in touch, and for each week since joining how many texted in it out of how many
+    had reached it by `end`."""
+    dialect = session.get_bind().dialect.name
+    s = LearnerSummary
+    group = getattr(s, by)
+    gain = s.answered >= GAIN_MIN_ANSWERED
+    first_in = case((s.first_day > start, s.first_day), else_=literal(start))
+    last_in = case((s.last_day < end, s.last_day), else_=literal(end))
+    columns: list[Any] = [
+        group.label("grp"),
+        func.count().label("learners"),
+        func.sum(case((_window(dialect, end, 7) != 0, 1), else_=0)).label("active_7"),
+        func.sum(case((_window(dialect, end, 30) != 0, 1), else_=0)).label("active_30"),
+        func.sum(case((gain, 1), else_=0)).label("gain_learners"),
+        func.avg(case((gain, s.first_correct * 1.0 / s.first_n), else_=None)).label("first_accuracy"),
+        func.avg(case((gain, s.last_correct * 1.0 / s.last_n), else_=None)).label("latest_accuracy"),
+        func.sum(case((s.cards > 0, 1), else_=0)).label("reviewed_learners"),
+        func.avg(case((s.cards > 0, s.retrievability), else_=None)).label("retrievability"),
+        func.sum(_column_days(dialect, last_in, first_in) + 1).label("days_in_touch"),
+    ]
+    for week in range(RETENTION_WEEKS):
+        reached = s.joined <= end - timedelta(days=7 * week)
+        texted = s.weeks_mask.op(">>")(literal(week, Integer)).op("&")(1) == 1
+        columns.append(func.sum(case((and_(reached, texted), 1), else_=0)).label(f"week_{week}"))
+        columns.append(func.sum(case((reached, 1), else_=0)).label(f"of_{week}"))
+    return list(
+        session.execute(
+            select(*columns).where(s.first_day <= end, s.last_day >= start).group_by(group).order_by(group)
+        )
+    )
+
+
+def day_sums(session: Session, by: str, start: date, end: date) -> list[Any]:
+    """The additive counts per group of `by` and per country and channel (what a price depends on)."""
+    d = ImpactDay
+    group = getattr(d, by)
+    keys = {group.key, "country", "channel"}
+    grouping = [group.label("grp")] + [getattr(d, key) for key in ("country", "channel") if key != by]
+    return list(
+        session.execute(
+            select(
+                *grouping,
+                *[func.sum(getattr(d, name)).label(name) for name in MEASURES],
+            )
+            .where(d.day >= start, d.day <= end)
+            .group_by(*[getattr(d, key) for key in keys])
+        )
+    )
+
+
+def mentor_pairs(session: Session, by: str) -> dict[str, int]:
+    """Active mentor pairs per group of `by`, as the students' groups are now."""
+    group = _groups(session)[DIMENSIONS.index(by)]
+    rows = session.execute(
+        select(group, func.count())
+        .select_from(Pair)
+        .join(Person, Person.id == Pair.student_id)
+        .where(Pair.status == PAIR_ACTIVE)
+        .group_by(group)
+    )
+    return {str(key): int(count) for key, count in rows}
+
+
+def clicks(session: Session, by: str, start: date, end: date) -> dict[tuple[str, str], int] | None:
+    """(group, kind) -> clicks on short links in the dates; None for a dimension clicks do not carry
+    (they are counted by channel and country only, never by person)."""
+    if by not in ("country", "channel"):
+        return None
+    group = getattr(ShortLink, by)
+    rows = session.execute(
+        select(group, ShortLink.kind, func.sum(LinkClick.clicks))
+        .join(LinkClick, LinkClick.link_id == ShortLink.id)
+        .where(LinkClick.day >= start, LinkClick.day <= end)
+        .group_by(group, ShortLink.kind)
+    )
+    return {(str(key), str(kind)): int(count or 0) for key, kind, count in rows}
+
+
+def last_rolled(session: Session) -> date | None:
+    """The latest day the rollup has taken."""
+    return session.scalar(select(func.max(ImpactDay.day)))
