@@ -117,6 +117,17 @@ class LearnerSummary(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ImpactRollup(Base):
+    """A day the rollup has taken, and what it wrote: the figures say how fresh they are."""
+
+    __tablename__ = "impact_rollups"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    group_rows: Mapped[int] = mapped_column(Integer, default=0)
+    learners: Mapped[int] = mapped_column(Integer, default=0)
+    rolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def _bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), tzinfo=UTC)
     return start, start + timedelta(days=1)
@@ -228,8 +239,9 @@ def roll_up_days(session: Session, day: date) -> int:
     ).group_by(*keys)
     session.execute(delete(ImpactDay).where(ImpactDay.day == day))
     columns = ["day", "country", "channel", "track", "language", "cohort", *MEASURES]
-    result = session.execute(ImpactDay.__table__.insert().from_select(columns, summed))
-    return int(getattr(result, "rowcount", 0) or 0)
+    session.execute(ImpactDay.__table__.insert().from_select(columns, summed))
+    # SQLite reports no row count for INSERT ... SELECT: count them.
+    return int(session.scalar(select(func.count()).where(ImpactDay.day == day)) or 0)
 
 
 def _touched(day: date) -> Any:
@@ -401,7 +413,11 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
 
 def roll_up(session: Session, day: date, factor: float, decay: float) -> tuple[int, int]:
     """The nightly rollup of one UTC day: (group rows, learners)."""
-    return roll_up_days(session, day), roll_up_learners(session, day, factor, decay)
+    rows, learners = roll_up_days(session, day), roll_up_learners(session, day, factor, decay)
+    session.execute(delete(ImpactRollup).where(ImpactRollup.day == day))
+    session.add(ImpactRollup(day=day, group_rows=rows, learners=learners, rolled_at=utcnow()))
+    session.flush()
+    return rows, learners
 
 
 def has_learner_rows(session: Session) -> bool:
@@ -521,4 +537,4 @@ def clicks(session: Session, by: str, start: date, end: date) -> dict[tuple[str,
 
 def last_rolled(session: Session) -> date | None:
     """The latest day the rollup has taken."""
-    return session.scalar(select(func.max(ImpactDay.day)))
+    return session.scalar(select(func.max(ImpactRollup.day)))

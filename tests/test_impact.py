@@ -331,3 +331,81 @@ def test_csv_has_every_figure_and_no_small_group(db, settings, population):
     assert rows[1]["learners"] == "12" and rows[1]["latest_20_accuracy"] == "1.0000"
     assert "GH" not in text.getvalue() and "+234" not in text.getvalue()
     assert rows[2]["group"].startswith("(1 groups under 10")
+
+
+def test_the_nightly_job_rolls_up_yesterday_and_recounts_late_prices(db, settings):
+    from store.clock import FixedClock
+    from workers.impact import run_rollup
+
+    person = student(db, "+2348031234999", "NG", SMS, "step1", "en", date(2026, 11, 1))
+    text_out(db, person, date(2026, 11, 28), 2, None)
+    text_in(db, person, date(2026, 11, 28))
+    db.commit()
+    nightly = settings.with_(clock=FixedClock(datetime(2026, 11, 29, 2, 47, tzinfo=UTC)))
+    report = run_rollup(nightly)
+    assert report.days == ["2026-11-28"] and report.learners == 1
+    db.expire_all()
+    assert db.scalar(select(ImpactDay.priced).where(ImpactDay.day == date(2026, 11, 28))) == 0
+    # Twilio's price for the 28th arrives; the next night counts it, two days on.
+    message = db.scalars(select(Message).where(Message.direction == OUTBOUND)).one()
+    message.actual_cost = 0.2
+    db.commit()
+    assert run_rollup(nightly.with_(clock=FixedClock(datetime(2026, 11, 30, 2, 47, tzinfo=UTC)))).days == [
+        "2026-11-29"
+    ]
+    db.expire_all()
+    assert db.scalar(
+        select(ImpactDay.actual_cost).where(ImpactDay.day == date(2026, 11, 28))
+    ) == pytest.approx(0.2)
+
+
+def test_api_console_report_cli_and_export_show_the_same_figures(app_settings, population, client, runner):
+    from tests.admin_support import bearer, make_admin, make_token, sign_in
+
+    token = make_token(app_settings, "viewer")
+    query = "by=country&from=2026-11-01&to=2026-11-30"
+    data = client.get(f"/api/v1/impact?{query}", headers=bearer(token)).get_json()
+    groups = {g["group"]: g for g in data["groups"]}
+    assert set(groups) == {"KE", "NG"} and data["suppressed_groups"] == 1 and data["min_group"] == 10
+    assert groups["NG"]["learners"] == 12 and groups["NG"]["latest_accuracy"] == pytest.approx(1.0)
+    assert groups["NG"]["retention"][8] == {"week": 8, "active": 6, "of": 12}
+    assert data["as_of"] == "2026-11-30" and "+234" not in str(data) and "GH" not in str(data)
+    flagged = {f["figure"] for f in data["equity"]["figures"] if f["flagged"]}
+    assert "retention in week 4" in flagged
+    for bad in ("by=phone", "from=yesterday", "from=2026-12-01&to=2026-11-01"):
+        answer = client.get(f"/api/v1/impact?{bad}", headers=bearer(token))
+        assert answer.status_code == 400 and answer.get_json()["error"]
+    assert client.get("/api/v1/impact").status_code == 401
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/impact" in spec["paths"] and "Impact" in spec["components"]["schemas"]
+
+    make_admin(app_settings, role="viewer")
+    sign_in(client)
+    for path in (f"/admin/impact?{query}", f"/admin/impact/report?{query}"):
+        page = client.get(path)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and "<script" not in html and len(html.encode()) < 150_000
+        assert "<td>NG</td>" in html and "<td>GH</td>" not in html and "+234" not in html
+        assert "1 group(s) under 10 learners not shown" in html and "gap over the threshold" in html
+        assert "<svg" in html
+    assert client.get("/admin/impact?by=cohort").status_code == 200
+    assert client.get("/admin/impact?to=garbage").status_code == 400
+
+    shown = runner.invoke(args=["impact", "show", "--from", "2026-11-01", "--to", "2026-11-30"])
+    assert shown.exit_code == 0, shown.output
+    assert "NG\t12\t12\t276\t0.6957\t1.0000\t1.0000\t" in shown.output and "GH" not in shown.output
+    exported = runner.invoke(
+        args=["export", "impact", "--by", "track", "--from", "2026-11-01", "--to", "2026-11-30"]
+    )
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {row["group"]: row["learners"] for row in rows} == {"plab1": "10", "step1": "15"}
+
+
+def test_cli_rollup_runs_a_range_of_days(app_settings, runner, db):
+    person = student(db, "+2348031234998", "NG", SMS, "step1", "en", date(2026, 11, 1))
+    text_in(db, person, date(2026, 11, 3))
+    db.commit()
+    done = runner.invoke(args=["impact", "rollup", "--from", "2026-11-01", "--to", "2026-11-04"])
+    assert done.exit_code == 0, done.output
+    assert "rolled up 4 day(s): 1 group row(s), 1 learner(s)" in done.output

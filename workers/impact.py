@@ -395,7 +395,28 @@ def csv_rows(report: ImpactReport) -> list[list[Any]]:
 def default_period(today: date) -> tuple[date, date]:
     """The 90 days to yesterday (today is not rolled up yet)."""
     end = today - timedelta(days=1)
-    return end - timedelta(days=89), end
+    return end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+DEFAULT_DAYS = 90
+
+
+def impact_period(raw_from: str | None, raw_to: str | None, today: date) -> tuple[date, date]:
+    """`from`/`to` as YYYY-MM-DD; missing ones give the 90 days to yesterday (or to `to`)."""
+    start, end = default_period(today)
+    try:
+        if raw_to:
+            end = date.fromisoformat(raw_to)
+            start = end - timedelta(days=DEFAULT_DAYS - 1)
+        if raw_from:
+            start = date.fromisoformat(raw_from)
+    except ValueError as exc:
+        raise ValueError("from and to are dates written YYYY-MM-DD, e.g. 2026-11-01") from exc
+    if start > end:
+        raise ValueError(f"from ({start.isoformat()}) is after to ({end.isoformat()})")
+    if (end - start).days > 3660:
+        raise ValueError("a range of at most ten years, please")
+    return start, end
 
 
 def as_of_note(report: ImpactReport, now: datetime) -> str:

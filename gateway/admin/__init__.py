@@ -13,6 +13,8 @@ from gateway.admin import (  # noqa: F401
     cost_api,
     cost_pages,
     errors,
+    impact_api,
+    impact_pages,
     opportunity_api,
     opportunity_pages,
     pages,

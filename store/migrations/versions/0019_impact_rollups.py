@@ -66,6 +66,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["person_id"], ["people.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("person_id"),
     )
+    op.create_table(
+        "impact_rollups",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("group_rows", sa.Integer(), nullable=False),
+        sa.Column("learners", sa.Integer(), nullable=False),
+        sa.Column("rolled_at", store.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("day"),
+    )
     op.create_index("ix_learner_summary_first_day", "learner_summary", ["first_day"])
     op.create_index("ix_learner_summary_last_day", "learner_summary", ["last_day"])
 
@@ -73,5 +81,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_learner_summary_last_day", table_name="learner_summary")
     op.drop_index("ix_learner_summary_first_day", table_name="learner_summary")
+    op.drop_table("impact_rollups")
     op.drop_table("learner_summary")
     op.drop_table("impact_days")
