@@ -1,5 +1,6 @@
 """Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep, the
-nightly message prune, the nightly impact rollup and the price jobs (the weekly price sync, the actual-cost fetch).
+nightly message prune, the nightly impact rollup and the price jobs (the weekly price sync, the
+actual-cost fetch).
 
 Each runs with the settings of the worker that picks it up.
 """

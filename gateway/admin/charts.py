@@ -127,7 +127,8 @@ def line_chart(
     for index in range(0, len(labels), max(1, len(labels) // 6)):
         x = LEFT + plot_w * index / count
         parts.append(
-            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{escape(labels[index])}</text>'
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 4}" text-anchor="middle">'
+            f"{escape(labels[index])}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

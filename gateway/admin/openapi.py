@@ -469,8 +469,9 @@ def spec(server: str) -> dict[str, Any]:
             },
             "/impact": {
                 "get": {
-                    "summary": "Impact figures from the nightly rollups: learners in touch, active in 7 and 30 "
-                    "days, retention by week since joining, first and latest 20 answers, FSRS retrievability, "
+                    "summary": "Impact figures from the nightly rollups: learners in touch, active in 7 "
+                    "and 30 days, retention by week since joining, first and latest 20 answers, FSRS "
+                    "retrievability, "
                     "certificates, check-in replies, mentor pairs, clicks (by country or channel only), "
                     "messages, segments, estimated and actual cost, cost per learner-month, and the equity "
                     "panel by country; groups under 10 learners are left out and counted",
