@@ -64,7 +64,7 @@ def percent_bars(title: str, rows: Sequence[tuple[str, int, int]]) -> Markup:
     line = 18
     height = max(len(rows), 1) * line + 6
     label_w = 130
-    plot_w = WIDTH - label_w - 60
+    plot_w = WIDTH - label_w - 80  # room for '100% (12345)' after the bar
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
