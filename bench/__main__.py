@@ -17,6 +17,7 @@ from bench import (
     contention,
     cost,
     fanout,
+    impact,
     memory,
     prune,
     report,
@@ -37,6 +38,7 @@ BENCHMARKS = {
     "cost": cost.run,
     "search": search.run,
     "prune": prune.run,
+    "impact": impact.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 
