@@ -454,39 +454,85 @@ def _window(dialect: str, end: date, days: int) -> ColumnElement[int]:
     )
 
 
-def learner_figures(session: Session, by: str, start: date, end: date) -> list[Any]:
+def learner_figures(session: Session, by: str, start: date, end: date) -> list[dict[str, Any]]:
     """Per group of `by`, over the learners in touch between `start` and `end` (inclusive): how many,
     how many texted in the last 7 and 30 days to `end`, first and latest accuracy, retrievability,
     learner-months in touch, and for each week since joining how many texted in it out of how many
-    had reached it by `end`."""
+    had reached it by `end`.
+
+    Grouped by the join day as well, and summed here: whether a learner has reached a week depends
+    on that day alone, so the database adds up one bit per week per learner instead of testing the
+    join day 26 times (half the work of the query that reads every learner of the range)."""
     dialect = session.get_bind().dialect.name
     s = LearnerSummary
     group = getattr(s, by)
     gain = s.answered >= GAIN_MIN_ANSWERED
+    reviewed = s.cards > 0
     first_in = case((s.first_day > start, s.first_day), else_=literal(start))
     last_in = case((s.last_day < end, s.last_day), else_=literal(end))
     columns: list[Any] = [
         group.label("grp"),
+        s.joined,
         func.count().label("learners"),
         func.sum(case((_window(dialect, end, 7) != 0, 1), else_=0)).label("active_7"),
         func.sum(case((_window(dialect, end, 30) != 0, 1), else_=0)).label("active_30"),
         func.sum(case((gain, 1), else_=0)).label("gain_learners"),
-        func.avg(case((gain, s.first_correct * 1.0 / s.first_n), else_=None)).label("first_accuracy"),
-        func.avg(case((gain, s.last_correct * 1.0 / s.last_n), else_=None)).label("latest_accuracy"),
-        func.sum(case((s.cards > 0, 1), else_=0)).label("reviewed_learners"),
-        func.avg(case((s.cards > 0, s.retrievability), else_=None)).label("retrievability"),
+        func.sum(case((gain, s.first_correct * 1.0 / s.first_n), else_=None)).label("first_sum"),
+        func.sum(case((gain, s.last_correct * 1.0 / s.last_n), else_=None)).label("latest_sum"),
+        func.sum(case((reviewed, 1), else_=0)).label("reviewed_learners"),
+        func.count(case((reviewed, s.retrievability), else_=None)).label("retrievability_n"),
+        func.sum(case((reviewed, s.retrievability), else_=None)).label("retrievability_sum"),
         func.sum(_column_days(dialect, last_in, first_in) + 1).label("days_in_touch"),
     ]
-    for week in range(RETENTION_WEEKS):
-        reached = s.joined <= end - timedelta(days=7 * week)
-        texted = s.weeks_mask.op(">>")(literal(week, Integer)).op("&")(1) == 1
-        columns.append(func.sum(case((and_(reached, texted), 1), else_=0)).label(f"week_{week}"))
-        columns.append(func.sum(case((reached, 1), else_=0)).label(f"of_{week}"))
-    return list(
-        session.execute(
-            select(*columns).where(s.first_day <= end, s.last_day >= start).group_by(group).order_by(group)
-        )
+    # Learners who texted in week k: the sum of bit k of their weeks masks, over 2**k.
+    columns += [
+        func.sum(cast(s.weeks_mask.op("&")(literal(1 << week, BigInteger)), Integer)).label(f"bit_{week}")
+        for week in range(RETENTION_WEEKS)
+    ]
+    rows = session.execute(
+        select(*columns).where(s.first_day <= end, s.last_day >= start).group_by(group, s.joined)
     )
+    return [_combined(key, parts, end) for key, parts in _by_group(rows).items()]
+
+
+def _by_group(rows: Any) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.grp, []).append(row)
+    return dict(sorted(grouped.items()))
+
+
+def _combined(key: str, parts: list[Any], end: date) -> dict[str, Any]:
+    """One group's figures from its rows per join day."""
+
+    def total(name: str) -> Any:
+        return sum(getattr(part, name) or 0 for part in parts)
+
+    def mean(name: str, count: int) -> float | None:
+        return float(total(name)) / count if count else None
+
+    gain_learners, scored = total("gain_learners"), total("retrievability_n")
+    out: dict[str, Any] = {
+        "grp": key,
+        "learners": total("learners"),
+        "active_7": total("active_7"),
+        "active_30": total("active_30"),
+        "gain_learners": gain_learners,
+        "first_accuracy": mean("first_sum", gain_learners),
+        "latest_accuracy": mean("latest_sum", gain_learners),
+        "reviewed_learners": total("reviewed_learners"),
+        "retrievability": mean("retrievability_sum", scored),
+        "days_in_touch": total("days_in_touch"),
+    }
+    for week in range(RETENTION_WEEKS):
+        reached = [part for part in parts if _as_date(part.joined) <= end - timedelta(days=7 * week)]
+        out[f"week_{week}"] = sum(int(getattr(part, f"bit_{week}") or 0) >> week for part in reached)
+        out[f"of_{week}"] = sum(part.learners for part in reached)
+    return out
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def day_sums(session: Session, by: str, start: date, end: date) -> list[Any]:

@@ -180,8 +180,7 @@ def _groups(
     pairs = mentor_pairs(session, by)
     clicked = clicks(session, by, start, end)
     groups, suppressed = [], 0
-    for row in learner_figures(session, by, start, end):
-        values = row._mapping
+    for values in learner_figures(session, by, start, end):
         key = str(values["grp"])
         if values["learners"] < MIN_GROUP:
             suppressed += 1
