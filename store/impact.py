@@ -254,71 +254,60 @@ def _touched(day: date) -> Any:
 
 def roll_up_learners(session: Session, day: date, factor: float, decay: float) -> int:
     """Fold one UTC day into the learner summaries of everyone in touch that day who has not had
-    it yet (days are taken in order; an older day than a learner's last is skipped).
+    it yet (days are taken in order; an older day than a learner's last is skipped); the number
+    of summaries that took it.
 
-    `factor` and `decay` are the FSRS scheduler's forgetting-curve constants (retrievability is
+    One UPDATE writes each learner's row once, whatever they did that day (a row rewritten per
+    step cost five writes per learner: bench/FINDINGS.md, impact). `factor` and `decay` are the
+    FSRS scheduler's forgetting-curve constants (retrievability is
     (1 + factor * days / stability) ** decay); fsrs computes it a card at a time in Python, this
     does it in SQL for all of a day's learners at once."""
     dialect = session.get_bind().dialect.name
     start, end = _bounds(day)
-    touched = select(_touched(day).c.person_id).distinct()
-    fresh = or_(LearnerSummary.rolled_day.is_(None), LearnerSummary.rolled_day < day)
-    # 1. A row for each (with the group as it is now), first and last day in touch.
+    touched = select(_touched(day).c.person_id).distinct().subquery()
+    s = LearnerSummary
+    fresh = or_(s.rolled_day.is_(None), s.rolled_day < day)
+    # 1. A row for each student new to the summaries, as yet without any day.
     groups = _groups(session)
+    joined = func.date(Person.created_at) if dialect == "sqlite" else cast(Person.created_at, Date)
     rows = select(
         Person.id.label("person_id"),
         *groups,
-        (func.date(Person.created_at) if dialect == "sqlite" else cast(Person.created_at, Date)).label(
-            "joined"
-        ),
+        joined.label("joined"),
         literal(day).label("first_day"),
         literal(day).label("last_day"),
-    ).where(Person.id.in_(touched), Person.role == STUDENT)
+    ).where(Person.id.in_(select(touched.c.person_id)), Person.role == STUDENT)
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(LearnerSummary).from_select(
-        ["person_id", "country", "channel", "track", "language", "cohort", "joined", "first_day", "last_day"],
-        rows,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["person_id"],
-        set_={
-            name: statement.excluded[name] for name in ("country", "channel", "track", "language", "cohort")
-        }
-        | {
-            "last_day": case(
-                (LearnerSummary.last_day < statement.excluded.last_day, statement.excluded.last_day),
-                else_=LearnerSummary.last_day,
-            ),
-            "updated_at": utcnow(),
-        },
-    )
-    session.execute(statement)
-
-    # 2. The days and weeks they texted in.
-    texted = select(Message.person_id).where(
-        Message.direction == INBOUND, Message.created_at >= start, Message.created_at < end
-    )
-    gap = days_between(dialect, day, LearnerSummary.mask_day)
-    week = days_between(dialect, day, LearnerSummary.joined) // 7
     session.execute(
-        update(LearnerSummary)
-        .where(LearnerSummary.person_id.in_(texted), fresh)
-        .values(
-            active_mask=case(
-                (or_(LearnerSummary.mask_day.is_(None), gap >= MASK_BITS), 1),
-                else_=(LearnerSummary.active_mask.op("<<")(gap).op("|")(1)).op("&")(MASK),
-            ),
-            mask_day=day,
-            weeks_mask=LearnerSummary.weeks_mask.op("|")(
-                cast(literal(1), BigInteger).op("<<")(
-                    case((week >= MASK_BITS, MASK_BITS - 1), (week < 0, 0), else_=week)
-                )
-            ),
-        ),
-        execution_options={"synchronize_session": False},
+        insert(LearnerSummary)
+        .from_select(
+            [
+                "person_id",
+                "country",
+                "channel",
+                "track",
+                "language",
+                "cohort",
+                "joined",
+                "first_day",
+                "last_day",
+            ],
+            rows,
+        )
+        .on_conflict_do_nothing(index_elements=["person_id"])
+    )
+    taken = int(
+        session.scalar(select(func.count()).where(s.person_id.in_(select(touched.c.person_id)), fresh)) or 0
     )
 
-    # 3. Their answers: the first 20 ever, and the latest 20 as a mask of right ones.
+    # 2. What each did that day: texted in, and their answers (how many, the latest 20 as a mask
+    # of right ones, the right ones among their first 20 ever).
+    texts = (
+        select(Message.person_id, func.count().label("texts"))
+        .where(Message.direction == INBOUND, Message.created_at >= start, Message.created_at < end)
+        .group_by(Message.person_id)
+        .subquery()
+    )
     ranked = (
         select(
             Attempt.person_id,
@@ -332,9 +321,7 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
         .subquery()
     )
     right = ranked.c.correct.is_(True)
-    so_far = (
-        select(LearnerSummary.first_n).where(LearnerSummary.person_id == ranked.c.person_id).scalar_subquery()
-    )
+    so_far = select(s.first_n).where(s.person_id == ranked.c.person_id).scalar_subquery()
     today = (
         select(
             ranked.c.person_id,
@@ -355,34 +342,40 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
         .group_by(ranked.c.person_id)
         .subquery()
     )
-    shifted = case(
-        (today.c.n >= GAIN_ANSWERS, 0), else_=LearnerSummary.last_bits.op("<<")(cast(today.c.n, Integer))
+    facts = (
+        select(
+            touched.c.person_id,
+            *groups,
+            texts.c.texts,
+            today.c.n,
+            today.c.bits,
+            today.c.first_right,
+        )
+        .select_from(touched)
+        .join(Person, Person.id == touched.c.person_id)
+        .outerjoin(texts, texts.c.person_id == touched.c.person_id)
+        .outerjoin(today, today.c.person_id == touched.c.person_id)
+        .where(Person.role == STUDENT)
+        .subquery()
     )
-    session.execute(
-        update(LearnerSummary)
-        .where(LearnerSummary.person_id == today.c.person_id, fresh)
-        .values(
-            answered=LearnerSummary.answered + today.c.n,
-            first_correct=LearnerSummary.first_correct + today.c.first_right,
-            first_n=case(
-                (LearnerSummary.first_n + today.c.n > GAIN_ANSWERS, GAIN_ANSWERS),
-                else_=LearnerSummary.first_n + today.c.n,
-            ),
-            last_bits=shifted.op("|")(today.c.bits).op("&")(LAST_MASK),
-            last_n=case(
-                (LearnerSummary.last_n + today.c.n > GAIN_ANSWERS, GAIN_ANSWERS),
-                else_=LearnerSummary.last_n + today.c.n,
-            ),
-        ),
-        execution_options={"synchronize_session": False},
-    )
-    answered_today = select(Attempt.person_id).where(Attempt.answered_at >= start, Attempt.answered_at < end)
-    # The popcount of the mask, written out: neither backend has one for integers.
-    bits = LearnerSummary.last_bits
+
+    # 3. The row, once: the group as it is now and the last day in touch for every one of them;
+    # for those the day is new, the days and weeks they texted, their answers and their cards.
+    texted = and_(fresh, facts.c.texts.is_not(None))
+    answered = and_(fresh, facts.c.n.is_not(None))
+
+    def when(condition: Any, value: Any, column: Any) -> Any:
+        return case((condition, value), else_=column)
+
+    gap = days_between(dialect, day, s.mask_day)
+    week = days_between(dialect, day, s.joined) // 7
+    shifted = case((facts.c.n >= GAIN_ANSWERS, 0), else_=s.last_bits.op("<<")(cast(facts.c.n, Integer)))
+    bits = shifted.op("|")(facts.c.bits).op("&")(LAST_MASK)
+    # The popcount of the new mask, written out: neither backend has one for integers.
     popcount = sum(
         (bits.op(">>")(literal(i, Integer)).op("&")(1) for i in range(1, GAIN_ANSWERS)), bits.op("&")(1)
     )
-    # 4. The mean retrievability of their reviewed cards at the end of the day (FSRS's own formula,
+    # The mean retrievability of their reviewed cards at the end of the day (FSRS's own formula,
     # in SQL: fsrs computes it one card at a time in Python).
     review = func.substr(Card.state["last_review"].as_string(), 1, 10)
     stability = Card.state["stability"].as_float()
@@ -392,23 +385,50 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
     else:
         elapsed = func.max(days_between(dialect, day + timedelta(days=1), review), 0)
         recall = func.pow(1 + factor * elapsed / stability, decay)
-    reviewed = and_(Card.person_id == LearnerSummary.person_id, Card.reviews > 0, stability > 0)
+    reviewed = and_(Card.person_id == s.person_id, Card.reviews > 0, stability > 0)
+    capped = func.min if dialect == "sqlite" else func.least
     session.execute(
         update(LearnerSummary)
-        .where(LearnerSummary.person_id.in_(answered_today), fresh)
+        .where(s.person_id == facts.c.person_id)
         .values(
-            last_correct=popcount,
-            cards=select(func.count()).where(reviewed).scalar_subquery(),
-            retrievability=select(func.avg(recall)).where(reviewed).scalar_subquery(),
+            {name: facts.c[name] for name in ("country", "channel", "track", "language", "cohort")}
+            | {
+                "last_day": case((s.last_day < day, day), else_=s.last_day),
+                "updated_at": utcnow(),
+                "active_mask": when(
+                    texted,
+                    case(
+                        (or_(s.mask_day.is_(None), gap >= MASK_BITS), 1),
+                        else_=(s.active_mask.op("<<")(gap).op("|")(1)).op("&")(MASK),
+                    ),
+                    s.active_mask,
+                ),
+                "mask_day": when(texted, day, s.mask_day),
+                "weeks_mask": when(
+                    texted,
+                    s.weeks_mask.op("|")(
+                        cast(literal(1), BigInteger).op("<<")(
+                            case((week >= MASK_BITS, MASK_BITS - 1), (week < 0, 0), else_=week)
+                        )
+                    ),
+                    s.weeks_mask,
+                ),
+                "answered": when(answered, s.answered + facts.c.n, s.answered),
+                "first_correct": when(answered, s.first_correct + facts.c.first_right, s.first_correct),
+                "first_n": when(answered, capped(s.first_n + facts.c.n, GAIN_ANSWERS), s.first_n),
+                "last_bits": when(answered, bits, s.last_bits),
+                "last_n": when(answered, capped(s.last_n + facts.c.n, GAIN_ANSWERS), s.last_n),
+                "last_correct": when(answered, popcount, s.last_correct),
+                "cards": when(answered, select(func.count()).where(reviewed).scalar_subquery(), s.cards),
+                "retrievability": when(
+                    answered, select(func.avg(recall)).where(reviewed).scalar_subquery(), s.retrievability
+                ),
+                "rolled_day": when(fresh, day, s.rolled_day),
+            }
         ),
         execution_options={"synchronize_session": False},
     )
-    # 5. The day is taken.
-    result = session.execute(
-        update(LearnerSummary).where(LearnerSummary.person_id.in_(touched), fresh).values(rolled_day=day),
-        execution_options={"synchronize_session": False},
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return taken
 
 
 def roll_up(session: Session, day: date, factor: float, decay: float) -> tuple[int, int]:

@@ -76,9 +76,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_learner_summary_first_day", "learner_summary", ["first_day"])
     op.create_index("ix_learner_summary_last_day", "learner_summary", ["last_day"])
+    op.create_index("ix_attempts_answered_at", "attempts", ["answered_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_attempts_answered_at", table_name="attempts")
     op.drop_index("ix_learner_summary_last_day", table_name="learner_summary")
     op.drop_index("ix_learner_summary_first_day", table_name="learner_summary")
     op.drop_table("impact_rollups")
