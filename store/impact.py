@@ -276,7 +276,11 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
         joined.label("joined"),
         literal(day).label("first_day"),
         literal(day).label("last_day"),
-    ).where(Person.id.in_(select(touched.c.person_id)), Person.role == STUDENT)
+    ).where(
+        Person.id.in_(select(touched.c.person_id)),
+        Person.role == STUDENT,
+        ~exists().where(s.person_id == Person.id),  # skips the conflict check for those who have one
+    )
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         insert(LearnerSummary)
