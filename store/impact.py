@@ -346,6 +346,24 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
         .group_by(ranked.c.person_id)
         .subquery()
     )
+    # The mean retrievability of their reviewed cards at the end of the day (FSRS's own formula,
+    # in SQL: fsrs computes it one card at a time in Python).
+    review = func.substr(Card.state["last_review"].as_string(), 1, 10)
+    stability = Card.state["stability"].as_float()
+    if dialect == "postgresql":
+        elapsed = func.greatest(days_between(dialect, day + timedelta(days=1), cast(review, Date)), 0)
+        recall = func.power(1 + factor * elapsed / stability, decay)
+    else:
+        elapsed = func.max(days_between(dialect, day + timedelta(days=1), review), 0)
+        recall = func.pow(1 + factor * elapsed / stability, decay)
+    answered_today = select(Attempt.person_id).where(Attempt.answered_at >= start, Attempt.answered_at < end)
+    # Each card read once, grouped (two scalar subqueries per learner read them twice).
+    cards = (
+        select(Card.person_id, func.count().label("cards"), func.avg(recall).label("recall"))
+        .where(Card.person_id.in_(answered_today), Card.reviews > 0, stability > 0)
+        .group_by(Card.person_id)
+        .subquery()
+    )
     facts = (
         select(
             touched.c.person_id,
@@ -354,11 +372,14 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
             today.c.n,
             today.c.bits,
             today.c.first_right,
+            cards.c.cards,
+            cards.c.recall,
         )
         .select_from(touched)
         .join(Person, Person.id == touched.c.person_id)
         .outerjoin(texts, texts.c.person_id == touched.c.person_id)
         .outerjoin(today, today.c.person_id == touched.c.person_id)
+        .outerjoin(cards, cards.c.person_id == touched.c.person_id)
         .where(Person.role == STUDENT)
         .subquery()
     )
@@ -379,17 +400,6 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
     popcount = sum(
         (bits.op(">>")(literal(i, Integer)).op("&")(1) for i in range(1, GAIN_ANSWERS)), bits.op("&")(1)
     )
-    # The mean retrievability of their reviewed cards at the end of the day (FSRS's own formula,
-    # in SQL: fsrs computes it one card at a time in Python).
-    review = func.substr(Card.state["last_review"].as_string(), 1, 10)
-    stability = Card.state["stability"].as_float()
-    if dialect == "postgresql":
-        elapsed = func.greatest(days_between(dialect, day + timedelta(days=1), cast(review, Date)), 0)
-        recall = func.power(1 + factor * elapsed / stability, decay)
-    else:
-        elapsed = func.max(days_between(dialect, day + timedelta(days=1), review), 0)
-        recall = func.pow(1 + factor * elapsed / stability, decay)
-    reviewed = and_(Card.person_id == s.person_id, Card.reviews > 0, stability > 0)
     capped = func.min if dialect == "sqlite" else func.least
     session.execute(
         update(LearnerSummary)
@@ -423,10 +433,8 @@ def roll_up_learners(session: Session, day: date, factor: float, decay: float) -
                 "last_bits": when(answered, bits, s.last_bits),
                 "last_n": when(answered, capped(s.last_n + facts.c.n, GAIN_ANSWERS), s.last_n),
                 "last_correct": when(answered, popcount, s.last_correct),
-                "cards": when(answered, select(func.count()).where(reviewed).scalar_subquery(), s.cards),
-                "retrievability": when(
-                    answered, select(func.avg(recall)).where(reviewed).scalar_subquery(), s.retrievability
-                ),
+                "cards": when(answered, func.coalesce(facts.c.cards, 0), s.cards),
+                "retrievability": when(answered, facts.c.recall, s.retrievability),
                 "rolled_day": when(fresh, day, s.rolled_day),
             }
         ),
