@@ -18,7 +18,6 @@ Measured:
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
@@ -341,12 +340,14 @@ def load_day(url: str, people: Population, seed: int = 9) -> tuple[int, int]:
         with cursor.copy(f"COPY cards ({CARD_COLUMNS}) FROM STDIN") as copy:
             for n in active:
                 reviewed = f"{stamp}T{MINUTES[(n * 7) % 1400]}+00:00"
-                for k in range(CARDS):
-                    question = questions[(n + k) % len(questions)][0]
-                    state = {"stability": 2.0 + (n + k) % 40, "difficulty": 5.0, "last_review": reviewed}
-                    copy.write_row(
-                        (people.first_id + n, question, f"{stamp} 09:00:00", json.dumps(state), 3, 0)
+                copy.write(
+                    "".join(
+                        f"{people.first_id + n}\t{questions[(n + k) % len(questions)][0]}\t{stamp} 09:00:00\t"
+                        f'{{"stability": {2 + (n + k) % 40}.5, "difficulty": 5, "last_review": "{reviewed}"}}'
+                        "\t3\t0\n"
+                        for k in range(CARDS)
                     )
+                )
         cursor.execute("ANALYZE attempts; ANALYZE messages; ANALYZE cards")
     return share, messages
 
