@@ -17,6 +17,7 @@ from bench import (
     contention,
     cost,
     fanout,
+    impact,
     itemstats,
     memory,
     prune,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "search": search.run,
     "prune": prune.run,
     "itemstats": itemstats.run,
+    "impact": impact.run,
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

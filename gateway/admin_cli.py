@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import current_app
@@ -342,13 +342,26 @@ def broadcast(
 
 @click.command("export")
 @with_appcontext
-@click.argument("kind", type=click.Choice(["answers", "learners", "messages"]))
+@click.argument("kind", type=click.Choice(["answers", "learners", "messages", "impact"]))
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="file to write (default: stdout)")
-def export(kind: str, out: str | None) -> None:
-    """Export answers, learners or messages as CSV, streamed (memory stays flat)."""
+@click.option(
+    "--by",
+    type=click.Choice(["country", "channel", "track", "language", "cohort"]),
+    default="country",
+    show_default=True,
+    help="impact only: the dimension",
+)
+@click.option("--from", "raw_from", help="impact only: YYYY-MM-DD (default: 90 days to yesterday)")
+@click.option("--to", "raw_to", help="impact only: YYYY-MM-DD, inclusive")
+def export(kind: str, out: str | None, by: str, raw_from: str | None, raw_to: str | None) -> None:
+    """Export answers, learners or messages as CSV, streamed (memory stays flat); or the impact
+    figures by a dimension (groups under 10 learners left out)."""
     from gateway.admin.exports import count_rows, iter_csv
 
     settings = _settings()
+    if kind == "impact":
+        _export_impact(settings, out, by, raw_from, raw_to)
+        return
     if not out:
         for chunk in iter_csv(settings.database_url, kind):
             sys.stdout.write(chunk)
@@ -364,6 +377,28 @@ def export(kind: str, out: str | None) -> None:
             handle.write(chunk)
     seconds = time.monotonic() - started
     click.echo(f"wrote {total} {kind} row(s) to {out} in {seconds:.1f}s", err=True)
+
+
+def _export_impact(settings: Any, out: str | None, by: str, raw_from: str | None, raw_to: str | None) -> None:
+    """The impact figures as CSV: a few rows per dimension, from the rollups (no streaming needed)."""
+    import csv
+
+    from gateway.admin.exports import spreadsheet_cell
+    from workers.impact import csv_rows, impact_period, impact_report
+
+    try:
+        start, end = impact_period(raw_from, raw_to, settings.clock.now().date())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    with session_scope(settings.database_url) as session:
+        rows = csv_rows(impact_report(session, settings, by, start, end))
+    handle = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        csv.writer(handle).writerows([[spreadsheet_cell(cell) for cell in row] for row in rows])
+    finally:
+        if out:
+            handle.close()
+            click.echo(f"wrote {len(rows) - 1} impact row(s) by {by} to {out}", err=True)
 
 
 COMMANDS: list[click.Command] = [admin, broadcast, export]

@@ -257,7 +257,7 @@ COMMANDS = [db, content, tick, worker, clock, prune, simulate, dev]
 
 
 def register(app: Flask) -> None:
-    from gateway import admin_cli, mentor_cli, opportunity_cli, prices_cli, program_cli
+    from gateway import admin_cli, impact_cli, mentor_cli, opportunity_cli, prices_cli, program_cli
 
     for command in [
         *COMMANDS,
@@ -266,6 +266,7 @@ def register(app: Flask) -> None:
         *opportunity_cli.COMMANDS,
         *program_cli.COMMANDS,
         *prices_cli.COMMANDS,
+        *impact_cli.COMMANDS,
     ]:
         app.cli.add_command(command)
 

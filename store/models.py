@@ -290,6 +290,8 @@ class Attempt(Base):
     __tablename__ = "attempts"
     __table_args__ = (
         Index("ix_attempts_person_asked", "person_id", "asked_at"),
+        # The nightly impact rollup reads one UTC day's answers (bench/FINDINGS.md, impact).
+        Index("ix_attempts_answered_at", "answered_at"),
         # At most one daily question per person per local date.
         UniqueConstraint("person_id", "local_date", "source", name="uq_attempts_daily"),
     )

@@ -4,6 +4,7 @@ import store.admin  # noqa: F401 - registers admin tables
 import store.authoring  # noqa: F401 - registers question versions and reviews
 import store.corrections  # noqa: F401 - registers corrections and the texts they owe
 import store.costs  # noqa: F401 - registers synced prices
+import store.impact  # noqa: F401 - registers the impact rollups
 import store.links  # noqa: F401 - registers short-link tables
 import store.mentoring  # noqa: F401 - registers mentoring tables
 import store.opportunities  # noqa: F401 - registers opportunity tables

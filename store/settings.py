@@ -77,6 +77,14 @@ def _env_correction_days(env: dict[str, str]) -> int:
     return days
 
 
+def _env_equity_ratio(env: dict[str, str]) -> float:
+    """ROUNDS_EQUITY_RATIO: best over worst country above which the equity panel flags a figure."""
+    ratio = _env_float(env, "ROUNDS_EQUITY_RATIO", 2.0)
+    if ratio < 1:
+        raise ValueError(f"ROUNDS_EQUITY_RATIO is a ratio of best to worst, 1 or more; got {ratio}")
+    return ratio
+
+
 def _env_environment(env: dict[str, str]) -> str:
     """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
     if "ROUNDS_ENV" not in env:
@@ -209,6 +217,8 @@ class Settings:
     serve_only_reviewed: bool = False
     # A retracted question's correction goes to those who answered it in this many days before.
     correction_days: int = 60
+    # The equity panel flags a figure whose best country is more than this many times its worst.
+    equity_ratio: float = 2.0
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -319,4 +329,5 @@ class Settings:
             reviews_required=_env_reviews(env),
             serve_only_reviewed=_env_flag(env, "ROUNDS_SERVE_ONLY_REVIEWED"),
             correction_days=_env_correction_days(env),
+            equity_ratio=_env_equity_ratio(env),
         )

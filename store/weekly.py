@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -112,10 +113,10 @@ def program_day_labels(session: Session, person_ids: list[int]) -> dict[int, str
     return labels
 
 
-def _days_between(dialect: str, later: date, column: ColumnElement[date]) -> ColumnElement[int]:
+def days_between(dialect: str, later: date, column: Any) -> ColumnElement[int]:
     """`later - column` in whole days (a date minus a date is an integer in PostgreSQL only)."""
     if dialect == "postgresql":
-        return literal(later) - column  # type: ignore[return-value]
+        return literal(later) - column
     return cast(func.julianday(literal(later.isoformat())) - func.julianday(column), Integer)
 
 
@@ -246,7 +247,7 @@ class Weekly:
             .having(func.sum(per_topic.c.n) > 0)
             .subquery()
         )
-        bit = literal_column("1").op("<<")(_days_between(dialect, today, attempts.c.local_date))
+        bit = literal_column("1").op("<<")(days_between(dialect, today, attempts.c.local_date))
         mask = (
             func.bit_or(bit) if dialect == "postgresql" else func.sum(bit.distinct())
         )  # distinct powers of two
@@ -309,7 +310,7 @@ class Weekly:
         )
         dialect = self.session.get_bind().dialect.name
         offset = (
-            _days_between(dialect, today, days.c.local_date)
+            days_between(dialect, today, days.c.local_date)
             - func.row_number().over(partition_by=days.c.person_id, order_by=days.c.local_date.desc())
         ).label("offset")
         runs = select(days.c.person_id, offset).subquery()

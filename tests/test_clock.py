@@ -39,11 +39,12 @@ def test_only_the_leader_enqueues(connection):
         "rounds.sweep",
         "rounds.resume-broadcasts",
         "rounds.prune",
+        "rounds.rollup",
         "rounds.fetch-costs",
         "rounds.sync-prices",
     }
     assert enqueued_second == []
-    assert Queue(runtime.DEFAULT, connection=connection).count == 6
+    assert Queue(runtime.DEFAULT, connection=connection).count == 7
     assert connection.get(LEADER_KEY).decode() == first.name
 
 
@@ -56,7 +57,7 @@ def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
     enqueued = second.enqueue_jobs()
     queue = Queue(runtime.DEFAULT, connection=connection)
     # A second clock in the same minute finds the unique job ids taken.
-    assert queue.count == 6
+    assert queue.count == 7
     assert enqueued == []
 
 
@@ -106,3 +107,10 @@ def test_the_price_jobs_run_weekly_and_every_five_minutes(connection):
     assert jobs["rounds.sync-prices"].func_name == "workers.jobs.sync_prices"
     assert jobs["rounds.fetch-costs"].interval == 300
     assert jobs["rounds.fetch-costs"].func_name == "workers.jobs.fetch_costs"
+
+
+def test_the_impact_rollup_runs_nightly_at_02_47_utc(connection):
+    jobs = {job.name: job for job in build_scheduler(connection).get_jobs()}
+    rollup = jobs["rounds.rollup"]
+    assert isinstance(rollup, UTCCronJob) and rollup.cron == "47 2 * * *"
+    assert rollup.func_name == "workers.jobs.rollup"

@@ -30,6 +30,8 @@ LEASE_MS = 90_000  # longer than the scheduler's longest sleep (60 s)
 # The nightly message prune: 02:17 UTC, the small hours from West Africa to India, off the hour
 # when other installations' cron jobs crowd in.
 PRUNE_CRON = "17 2 * * *"
+# The nightly impact rollup of yesterday (UTC), after the prune and before the working day in Asia.
+ROLLUP_CRON = "47 2 * * *"
 
 # Take the lease if it is free, or renew it if it is ours, in one step.
 _LEASE_SCRIPT = """
@@ -125,6 +127,9 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
         name="rounds.prune",
         job_timeout=jobs.PRUNE_BUDGET_SECONDS + 600,
         result_ttl=86_400,
+    )
+    scheduler.register_utc(
+        jobs.rollup, runtime.DEFAULT, ROLLUP_CRON, name="rounds.rollup", job_timeout=1800, result_ttl=86_400
     )
     # Twilio fills a message's price some minutes after the send: ask for the new ones every 5 minutes.
     scheduler.register(

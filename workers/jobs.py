@@ -1,5 +1,6 @@
 """Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep, the
-nightly message prune and the price jobs (the weekly price sync, the actual-cost fetch).
+nightly message prune, the nightly impact rollup and the price jobs (the weekly price sync, the
+actual-cost fetch).
 
 Each runs with the settings of the worker that picks it up.
 """
@@ -12,6 +13,7 @@ from flows.engine import OPT_OUT_WORDS
 from store.retention import SLOW_BATCH_MS, PruneReport, prune_messages
 from store.settings import Settings
 from workers import pricing, runtime
+from workers.impact import run_rollup
 from workers.schedule import run_tick
 from workers.send import sweep_outbox
 
@@ -57,6 +59,11 @@ def prune() -> str:
 def sync_prices() -> dict[str, object]:
     """Per-country SMS prices from Twilio's Pricing API (weekly)."""
     return pricing.sync_prices(runtime.job_settings()).as_dict()
+
+
+def rollup() -> dict[str, object]:
+    """The nightly impact rollup of yesterday (and the counts of the two days before, again)."""
+    return run_rollup(runtime.job_settings()).as_dict()
 
 
 def fetch_costs() -> dict[str, object]:

@@ -14,6 +14,8 @@ from gateway.admin import (  # noqa: F401
     cost_api,
     cost_pages,
     errors,
+    impact_api,
+    impact_pages,
     item_api,
     item_pages,
     opportunity_api,

@@ -64,7 +64,7 @@ def percent_bars(title: str, rows: Sequence[tuple[str, int, int]]) -> Markup:
     line = 18
     height = max(len(rows), 1) * line + 6
     label_w = 130
-    plot_w = WIDTH - label_w - 60
+    plot_w = WIDTH - label_w - 80  # room for '100% (12345)' after the bar
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
@@ -82,6 +82,53 @@ def percent_bars(title: str, rows: Sequence[tuple[str, int, int]]) -> Markup:
         )
         parts.append(
             f'<text class="tick" x="{label_w + plot_w + 6}" y="{y + 12}">{percent}% ({out_of})</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def line_chart(
+    title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]]
+) -> Markup:
+    """Lines of percentages (0-100) over `labels`, one per series; a gap where a value is None.
+    Series take the classes line-0, line-1, ... (admin.css colours the first six)."""
+    count = max(len(labels) - 1, 1)
+    plot_w, plot_h = WIDTH - LEFT - 90, HEIGHT - BOTTOM - TOP
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT + plot_w}" y2="{TOP}"/>',
+        f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}"/>',
+        f'<text class="tick" x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">100%</text>',
+        f'<text class="tick" x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end">0</text>',
+    ]
+    for number, (name, values) in enumerate(series[:6]):
+        points, runs = [], []
+        for index, value in enumerate(values):
+            if value is None:
+                if points:
+                    runs.append(points)
+                points = []
+                continue
+            x = LEFT + plot_w * index / count
+            y = TOP + plot_h * (1 - max(0.0, min(value, 100.0)) / 100)
+            points.append(f"{x:.1f},{y:.1f}")
+        if points:
+            runs.append(points)
+        for run in runs:
+            parts.append(
+                f'<polyline class="line-{number}" fill="none" points="{" ".join(run)}">'
+                f"<title>{escape(name)}</title></polyline>"
+            )
+        parts.append(
+            f'<text class="label line-{number}" x="{LEFT + plot_w + 6}" y="{TOP + 12 + 14 * number}">'
+            f"{escape(name)}</text>"
+        )
+    for index in range(0, len(labels), max(1, len(labels) // 6)):
+        x = LEFT + plot_w * index / count
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 4}" text-anchor="middle">'
+            f"{escape(labels[index])}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -180,6 +180,53 @@ COST_SHEET = {
 }
 
 
+_RATE = {"type": ["number", "null"], "description": "a fraction 0-1; null where nobody qualifies"}
+IMPACT = {
+    "type": "object",
+    "properties": {
+        "by": {"type": "string"},
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "as_of": {"type": ["string", "null"], "format": "date", "description": "the last day rolled up"},
+        "currency": {"type": "string"},
+        "min_group": {"type": "integer"},
+        "suppressed_groups": {"type": "integer"},
+        "groups": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "group": {"type": "string"},
+                    "learners": {"type": "integer", "description": "in touch with Rounds in the dates"},
+                    "active_7": {"type": "integer"},
+                    "active_30": {"type": "integer"},
+                    "answered": {"type": "integer"},
+                    "accuracy": _RATE,
+                    "first_accuracy": _RATE
+                    | {"description": "over the first 20 answers of learners with 40+"},
+                    "latest_accuracy": _RATE | {"description": "over their latest 20"},
+                    "gain": {"type": ["number", "null"]},
+                    "retrievability": _RATE,
+                    "retention": {"type": "array", "items": {"type": "object"}},
+                    "certificates": {"type": "integer"},
+                    "checkin_replies": {"type": "integer"},
+                    "mentor_pairs": {"type": "integer"},
+                    "resource_clicks": {"type": ["integer", "null"]},
+                    "opportunity_clicks": {"type": ["integer", "null"]},
+                    "messages": {"type": "integer"},
+                    "segments": {"type": "integer"},
+                    "estimated_cost": {"type": "number"},
+                    "actual_cost": {"type": "number"},
+                    "learner_months": {"type": "number"},
+                    "cost_per_learner_month": {"type": ["number", "null"]},
+                },
+            },
+        },
+        "equity": {"type": "object"},
+    },
+}
+
+
 # A figure of 1 to 9 clicks is null (the privacy rule; gateway/admin/clicks.py).
 _CELLS = {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}
 CLICKS = {
@@ -601,6 +648,28 @@ def spec(server: str) -> dict[str, Any]:
                     "responses": ok(_ref("CostSheet")) | ERRORS,
                 }
             },
+            "/impact": {
+                "get": {
+                    "summary": "Impact figures from the nightly rollups: learners in touch, active in 7 "
+                    "and 30 days, retention by week since joining, first and latest 20 answers, FSRS "
+                    "retrievability, "
+                    "certificates, check-in replies, mentor pairs, clicks (by country or channel only), "
+                    "messages, segments, estimated and actual cost, cost per learner-month, and the equity "
+                    "panel by country; groups under 10 learners are left out and counted",
+                    "parameters": [
+                        _query(
+                            "by",
+                            {"type": "string", "enum": ["country", "channel", "track", "language", "cohort"]},
+                            "default country; cohort is the join month",
+                        ),
+                        _query("from", {"type": "string", "format": "date"}, "default: 90 days before to"),
+                        _query(
+                            "to", {"type": "string", "format": "date"}, "inclusive; default: yesterday (UTC)"
+                        ),
+                    ],
+                    "responses": ok(_ref("Impact")) | ERRORS,
+                }
+            },
             "/links/clicks": {
                 "get": {
                     "summary": "Short-link clicks per resource or opportunity, summed over UTC days",
@@ -740,6 +809,7 @@ def spec(server: str) -> dict[str, Any]:
                 "QuestionInput": QUESTION_INPUT,
                 "Report": REPORT,
                 "ItemStats": ITEM_STATS,
+                "Impact": IMPACT,
             },
             "responses": {
                 name: _json(_ref("Error"), text)
