@@ -37,6 +37,7 @@ TIERS = {
     "workers.broadcasts": 3,
     "workers.pricing": 3,
     "workers.costs": 3,
+    "workers.impact": 3,
     "workers.clock": 4,
     "workers.worker": 4,
 }
