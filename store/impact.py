@@ -452,10 +452,6 @@ def roll_up(session: Session, day: date, factor: float, decay: float) -> tuple[i
     return rows, learners
 
 
-def has_learner_rows(session: Session) -> bool:
-    return bool(session.scalar(select(exists().where(LearnerSummary.person_id.is_not(None)))))
-
-
 # --- reading the figures ------------------------------------------------------------------------
 
 # Weeks since joining shown in the retention table.

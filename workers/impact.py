@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -416,9 +416,3 @@ def impact_period(raw_from: str | None, raw_to: str | None, today: date) -> tupl
     if (end - start).days > 3660:
         raise ValueError("a range of at most ten years, please")
     return start, end
-
-
-def as_of_note(report: ImpactReport, now: datetime) -> str:
-    if report.as_of is None:
-        return "No rollup yet: the clock runs it nightly (rounds impact rollup does it now)."
-    return f"Figures as of the rollup of {report.as_of.isoformat()}."
