@@ -18,7 +18,7 @@ from content.bank import LETTERS, Bank, render_question
 from content.catalog import Catalog
 from content.check_catalog import SAMPLE_VALUES
 from content.report import Report, describe_char
-from content.segments import count, for_channel, is_gsm7, normalise
+from content.segments import GSM7_ALL, count, for_channel, normalise
 from content.translations import (
     TRANSLATED_FEEDBACK_SEGMENTS,
     TRANSLATED_LANGUAGES,
@@ -93,7 +93,8 @@ def translation_problems(
         if not text.strip():
             found.append((name, f"{name.replace('options.', 'option ')} is empty"))
             continue
-        bad = sorted({c for c in sms_rendering(text) if not is_gsm7(c)}, key=sms_rendering(text).index)
+        sent = sms_rendering(text)
+        bad = sorted(set(sent) - GSM7_ALL, key=sent.index)
         if bad:
             chars = ", ".join(describe_char(c) for c in bad)
             found.append(

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz, process, utils
 
 from content.bank import LETTERS, LOCALES, Bank, QuestionItem
 from content.report import Report
@@ -297,13 +297,15 @@ def similar_pairs(
     questions: Sequence[QuestionItem], threshold: float = SIMILARITY_THRESHOLD
 ) -> list[tuple[QuestionItem, QuestionItem, float]]:
     """Every pair of items whose stems score `threshold` or more (token_sort_ratio)."""
-    stems = [utils.default_process(q.stem) for q in questions]
+    # token_sort_ratio is ratio() of the sorted words: sort each stem once, not once a pair.
+    stems = [" ".join(sorted(utils.default_process(q.stem).split())) for q in questions]
     pairs = []
     for i, a in enumerate(questions):
-        for j in range(i + 1, len(questions)):
-            score = fuzz.token_sort_ratio(stems[i], stems[j], score_cutoff=threshold)
-            if score:
-                pairs.append((a, questions[j], score))
+        # One call per item: rapidfuzz scores the rest of the bank in its C loop.
+        later = process.extract(
+            stems[i], stems[i + 1 :], scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+        )
+        pairs += [(a, questions[i + 1 + j], score) for _, score, j in sorted(later, key=lambda m: m[2])]
     return pairs
 
 

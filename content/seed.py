@@ -135,7 +135,9 @@ def _seed_one(
         # A database from before versions: its questions row already counts versions.
         number = row.version if row is not None else 1
         counts.inserted += 1
-        added = newest[question_id, language] = add_published(session, values, language, number, now)
+        added = newest[question_id, language] = add_published(
+            session, values, language, number, now, bulk=True
+        )
         return added
     if latest.origin != SEED or latest.status != "published":
         counts.kept += 1
@@ -143,7 +145,7 @@ def _seed_one(
     changed = {name: value for name, value in values.items() if getattr(latest, name) != value}
     if any(name in CONTENT_FIELDS for name in changed):
         counts.updated += 1
-        added = add_published(session, values, language, latest.version + 1, now, replaces=latest)
+        added = add_published(session, values, language, latest.version + 1, now, replaces=latest, bulk=True)
         newest[question_id, language] = added
         return added
     for name, value in changed.items():
@@ -164,13 +166,28 @@ def seed_questions(
 ) -> SeedReport:
     """Bring the files' questions and translations into the database by the seed rule (no commit)."""
     report = SeedReport()
-    wanted = set()
-    counts = report.questions
     # Read once: every version (the newest per item and language wins) and every questions row.
     newest: dict[tuple[int, str], QuestionVersion] = {}
     for version in session.scalars(select(QuestionVersion).order_by(QuestionVersion.version)):
         newest[version.question_id, version.language] = version
     rows = {row.id: row for row in session.scalars(select(Question))}
+    with session.no_autoflush:  # one flush at the end: every version was read above
+        _seed_all(session, questions, translations, now, report, newest, rows)
+    session.flush()
+    return report
+
+
+def _seed_all(
+    session: Session,
+    questions: Iterable[QuestionItem],
+    translations: Iterable[TranslationItem],
+    now: datetime,
+    report: SeedReport,
+    newest: dict[tuple[int, str], QuestionVersion],
+    rows: dict[int, Question],
+) -> None:
+    wanted = set()
+    counts = report.questions
     for q in questions:
         wanted.add(q.id)
         question = rows.get(q.id)
@@ -201,8 +218,6 @@ def seed_questions(
             )
             continue
         _seed_one(session, _translation_values(t, english), t.language, now, report.translations, newest)
-    session.flush()
-    return report
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -81,8 +81,11 @@ class SegmentCount:
     segments: int
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    return GSM7_ALL.issuperset(text)
 
 
 def normalise(text: str) -> str:
@@ -97,7 +100,7 @@ def normalise(text: str) -> str:
     # Compatibility forms (full-width letters, ligatures) often decompose to ASCII.
     out = []
     for char in mapped:
-        if char in GSM7_BASIC or char in GSM7_EXTENSION:
+        if char in GSM7_ALL:
             out.append(char)
             continue
         folded = unicodedata.normalize("NFKC", char)
@@ -113,7 +116,7 @@ def fold_for_sms(text: str) -> str:
     """
     out = []
     for char in text:
-        if char in GSM7_BASIC or char in GSM7_EXTENSION:
+        if char in GSM7_ALL:
             out.append(char)
             continue
         plain = _LETTER_FOLDS.get(char)

@@ -783,11 +783,13 @@ def add_published(
     number: int,
     now: datetime,
     replaces: QuestionVersion | None = None,
+    bulk: bool = False,
 ) -> QuestionVersion:
     """Record seed text as a published version (a content load); the caller serves English ones.
 
     `replaces`: the newest version so far (retired if published), or None for the item's first
-    in this language; a bulk load knows it, and so saves a query per item."""
+    in this language. `bulk`: the caller read every version first, so `replaces` is all there is
+    to retire; no query is made and nothing is flushed (a load of the whole bank flushes once)."""
     version = QuestionVersion(
         language=language,
         version=number,
@@ -799,10 +801,15 @@ def add_published(
         **values,
     )
     session.add(version)
-    _make_published(
-        session, version, list(values.get("reviewers") or []), values.get("review") or INTERNAL, now
-    )
-    session.flush()
+    reviewers, review = list(values.get("reviewers") or []), values.get("review") or INTERNAL
+    if not bulk:
+        _make_published(session, version, reviewers, review, now)
+        session.flush()
+        return version
+    if replaces is not None and replaces.status == PUBLISHED:
+        replaces.status, replaces.updated_at = RETIRED, now
+    version.status, version.reviewers, version.review = PUBLISHED, reviewers, review
+    version.published_at, version.updated_at = now, now
     return version
 
 
