@@ -1,18 +1,18 @@
 """Console pages for content: questions with what they cost to send, resources, review-by dates.
 
-Editors may correct a question or resource here; the content files stay the source, so the
-page reminds them that `rounds content load` overwrites database edits with the files.
+Editors may correct a resource here, and take a question out of service or put it back; a
+question's text changes only through the review workflow (/admin/items/<id>/edit), so no served
+text skips its reviewers.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Response, render_template, request
 from sqlalchemy import func, select
 
-from content.bank import EXPLANATION_MAX, LETTERS, QUESTION_SEGMENTS, render_question
+from content.bank import EXPLANATION_MAX, QUESTION_SEGMENTS, render_question
 from content.segments import count, normalise
 from gateway.admin.web import EDITOR, PAGE_SIZE, back, console, db, not_found, page_number, requires, settings
 from store.models import Question, Resource
@@ -76,40 +76,12 @@ def question(question_id: int) -> Response | str:
 
 
 @requires(EDITOR)
-def _save_question(item: Question) -> Response | str:
-    form = request.form
-    options = {letter: normalise(form.get(f"option_{letter}", "").strip()) for letter in LETTERS}
-    changes = {
-        "stem": normalise(form.get("stem", "").strip()),
-        "options": options,
-        "answer": form.get("answer", "").strip().upper(),
-        "explanation": normalise(form.get("explanation", "").strip()),
-        "active": form.get("active") == "on",
-    }
-    errors = [f"{name} is empty" for name in ("stem", "explanation") if not changes[name]]
-    errors += [f"option {letter} is empty" for letter, text in options.items() if not text]
-    if changes["answer"] not in LETTERS:
-        errors.append("the answer must be one of A, B, C, D")
-    try:
-        review_by = date.fromisoformat(form.get("review_by", "").strip()) if form.get("review_by") else None
-    except ValueError:
-        errors.append("review-by must be a date such as 2027-06-30")
-        review_by = item.review_by
-    preview = Question(id=item.id, stem=changes["stem"], options=options, explanation=changes["explanation"])
-    cost = question_cost(preview)
-    if cost["segments"] > QUESTION_SEGMENTS:
-        errors.append(f"the question as sent is {cost['segments']} segments; it must fit {QUESTION_SEGMENTS}")
-    if cost["explanation_units"] > EXPLANATION_MAX:
-        errors.append(f"the explanation is {cost['explanation_units']} characters; at most {EXPLANATION_MAX}")
-    if errors:
-        return Response(
-            render_template("admin/question.html", q=item, cost=cost, errors=errors, form=form), 400
-        )
-    for name, value in changes.items():
-        setattr(item, name, value)
-    item.review_by = review_by
+def _save_question(item: Question) -> Response:
+    """Only the active flag: taking an item out of service must not wait for a review."""
+    item.active = request.form.get("active") == "on"
     db().commit()
-    return back("admin.question", f"Question {item.id} saved.", question_id=item.id)
+    state = "in service" if item.active else "out of service"
+    return back("admin.question", f"Question {item.id} is {state}.", question_id=item.id)
 
 
 @console.get("/content/resources")
