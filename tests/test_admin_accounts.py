@@ -368,3 +368,12 @@ def test_a_disabled_account_cannot_sign_in_or_use_its_tokens(runner, client, app
     assert client.get("/admin/").status_code == 302
     assert sign_in(client).status_code == 401
     assert client.get("/api/v1/stats", headers=bearer(token)).status_code == 401
+
+
+def test_production_hashes_use_werkzeugs_full_scrypt_cost():
+    # The suite lowers the cost for speed (conftest); what servers use is the default.
+    from werkzeug.security import generate_password_hash
+
+    assert accounts.DEFAULT_PASSWORD_METHOD == "scrypt"
+    made = generate_password_hash("x" * 12, method=accounts.DEFAULT_PASSWORD_METHOD)
+    assert made.startswith("scrypt:32768:8:1$")

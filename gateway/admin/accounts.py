@@ -50,19 +50,25 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
+# Werkzeug's scrypt at its default cost (N=2^15, r=8, p=1). The test suite lowers N for speed
+# (tests/conftest.py); check_password_hash reads the cost from each stored hash.
+DEFAULT_PASSWORD_METHOD = "scrypt"
+PASSWORD_METHOD = DEFAULT_PASSWORD_METHOD
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """Checked against when no such account exists, so a miss takes as long as a wrong password.
 
     Made on first use: hashing at import cost every process (web workers, RQ workers, each CLI
     command) about 0.1 s at start."""
-    return generate_password_hash("not-a-real-password", method="scrypt")
+    return generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
 
 
 def hash_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def create_admin(session: Session, email: str, password: str, role: str = VIEWER) -> AdminUser:
