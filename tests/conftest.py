@@ -31,6 +31,7 @@ from workers.worker import SimpleSettingsWorker
 hypothesis.settings.register_profile("rounds", deadline=None)
 hypothesis.settings.load_profile("rounds")
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashes() -> Iterator[None]:
     """scrypt with N=2^10 instead of 2^15: the same code path, a hundredth of the work per sign-in."""
