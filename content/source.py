@@ -50,7 +50,7 @@ class LineList(list[Any]):
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _LineLoader(_Base):  # type: ignore[valid-type,misc]
+class _LineLoader(_Base):
     """SafeLoader whose mappings and lists are LineDict and LineList."""
 
 
