@@ -204,7 +204,7 @@ def _form_fields(form: Mapping[str, str]) -> dict[str, Any]:
         words = [w for w in re.split(r"[,\s]+", raw) if w]
         bad = [w for w in words if not w.lstrip("Qq").isdigit() or len(w) > 10]
         if bad:
-            raise Invalid(f"day {number}: questions are ids like 1112, 1105, not {bad[0][:12]!r}")
+            raise Invalid(f"day {number}: questions are ids like 1112, 1105, not {bad[0][:12]}")
         days.append({"lesson": lesson, "questions": [int(w.lstrip("Qq")) for w in words]})
     return {
         "title": {lang: form.get(f"title_{lang}", "").strip() for lang in LANGUAGES},
