@@ -26,7 +26,7 @@ from store.program_authoring import LANGUAGES, ProgramVersion
 from store.programs import Program
 
 PREVIEW, SAVE, SUBMIT, MORE = "preview", "save", "submit", "more"
-# Empty day rows the editor offers after the last written day ("Add a day" gives one more).
+# Empty day rows the editor shows after the last written day ("Add a day" adds one to those shown).
 SPARE_DAYS = 1
 
 
@@ -193,6 +193,10 @@ def _day_count(form: Mapping[str, str]) -> int:
     return max(numbers, default=0)
 
 
+def _day_values(form: Mapping[str, str], number: int) -> list[str]:
+    return [form.get(f"day_{number}_{name}", "").strip() for name in (*LANGUAGES, "questions")]
+
+
 def _form_fields(form: Mapping[str, str]) -> dict[str, Any]:
     """The editor's form as the fields store/program_authoring takes; a day row left empty is no day."""
     days = []
@@ -221,13 +225,14 @@ def _editor(
     problems: list[str] | None = None,
     error: str | None = None,
     checked: bool = False,
-    extra: int = 0,
+    extra: bool = False,
 ) -> Response:
     session = db()
     current = programs.open_version(session, code) if code else None
     base = current or (programs.published_version(session, code) if code else None)
     values = dict(form)
-    rows = _day_count(values) + SPARE_DAYS + extra
+    filled = [n for n in range(1, _day_count(values) + 1) if any(_day_values(values, n))]
+    rows = _day_count(values) + 1 if extra else max(filled, default=0) + SPARE_DAYS
     try:
         shaped = _form_fields(values)
         segments = _segments({"code": code or values.get("code", ""), "days": shaped["days"]})
@@ -294,7 +299,7 @@ def _save(code: str | None) -> Response:
     action = form.get("action", PREVIEW)
     session, actor, now = db(), _actor(), settings().clock.now()
     if action == MORE:
-        return _editor(code, form, extra=1)
+        return _editor(code, form, extra=True)
     try:
         fields = _form_fields(form)
         if code is None:
