@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from content.load import load_content, sync_programs
+from content.program_drafts import submit_program
 from content.programs import read_program
+from gateway.admin.accounts import create_admin
+from store.authoring import Forbidden, Refused
 from store.db import session_scope
-from store.program_authoring import ProgramVersion, versions_of
+from store.program_authoring import ProgramVersion, add_review, edit, history, publish, versions_of
 from store.programs import COMPLETED, Certificate, Enrolment, Program, ProgramDay
 from tests.admin_support import bearer, make_admin, make_token, post, sign_in
 from tests.conftest import Phone, drain
@@ -338,3 +341,30 @@ def test_load_keeps_console_programs_and_export_round_trips_through_check(
     assert checked.exit_code == 0, checked.output
     with session_scope(app_settings.database_url) as session:
         assert session.scalar(select(ProgramVersion.status).where(ProgramVersion.code == "NEWP")) == "draft"
+
+
+def test_the_store_sets_approvals_aside_when_the_text_changes(app_settings):
+    load_with_fixture(app_settings)
+    now = app_settings.clock.now()
+    tst = fixture_program()
+    with session_scope(app_settings.database_url) as session:
+        writer = create_admin(session, "writer@example.org", "correct horse battery", "educator")
+        rev1 = create_admin(session, "rev1@example.org", "correct horse battery", "reviewer")
+        rev2 = create_admin(session, "rev2@example.org", "correct horse battery", "reviewer")
+        days = [day_json(d) for d in tst.days]
+        edit(session, writer, "TST", {"days": days[:2]}, now)
+        submit_program(session, writer, "TST", None, now)
+        add_review(session, rev1, "TST", "approve", "", 2, now)
+        # The author changes the text: rev1's approval no longer counts, and it is a draft again.
+        edit(session, writer, "TST", {"days": days[:3]}, now)
+        submit_program(session, writer, "TST", None, now)
+        _, published = add_review(session, rev2, "TST", "approve", "", 2, now)
+        assert published is None
+        with pytest.raises(Refused, match="1 of the 2 approvals"):
+            publish(session, rev2, "TST", 2, now)
+        with pytest.raises(Forbidden, match="to review programs an account needs the reviewer role"):
+            add_review(session, writer, "TST", "approve", "", 2, now)
+        _, published = add_review(session, rev1, "TST", "approve", "", 2, now)
+        assert published is not None and published.version == 2
+        assert [h["status"] for h in history(session, "TST")] == ["retired", "published"]
+        assert session.scalar(select(Program.days).where(Program.code == "TST")) == 3

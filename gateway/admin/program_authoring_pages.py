@@ -328,7 +328,8 @@ def _save(code: str | None) -> Response:
                     400,
                     error="Nothing differs from the published version: change something first.",
                 )
-            programs.edit(session, actor, code, changes or cleaned, now)
+            if changes or base is None:  # as for questions: saving nothing new changes nothing
+                programs.edit(session, actor, code, changes or cleaned, now)
         session.commit()
     except Refused as exc:
         session.rollback()
