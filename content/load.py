@@ -23,7 +23,8 @@ from content.seed import Counts, seed_questions
 from content.translations import TRANSLATED_LANGUAGES, TranslationItem
 from store.corrections import corrected_keys
 from store.models import Question, Resource, utcnow
-from store.programs import Program, ProgramDay
+from store.program_authoring import console_codes
+from store.programs import Program, put_program
 from store.translations import FROM_CONTENT, QuestionTranslation, delete_translations, stored_translations
 
 _Content = TypeVar("_Content", Question, Resource)
@@ -179,7 +180,7 @@ def load_content(
     return LoadReport(
         questions=seeded.questions,
         resources=_sync(session, Resource, {r.id: _resource_values(r) for r in bank.resources}),
-        programs=sync_programs(session, bank.programs),
+        programs=sync_programs(session, bank.programs, now),
         translations=sync_translations(session, bank.translations),
         translation_versions=seeded.translations,
         warnings=problems + seeded.problems + kept,
@@ -233,52 +234,30 @@ def sync_translations(session: Session, items: list[TranslationItem]) -> Transla
     return counts
 
 
-def sync_programs(session: Session, programs: list[ProgramItem]) -> Counts:
+def sync_programs(session: Session, programs: list[ProgramItem], now: datetime | None = None) -> Counts:
     """Programs and their days by code; a program no longer in the files is closed, never deleted
-    (its enrolments and certificates keep pointing at it)."""
+    (its enrolments and certificates keep pointing at it). A program an educator wrote or changed
+    in the console (store/program_authoring.py) is the database's: the files neither change nor
+    close it (counted as kept)."""
     counts = Counts()
+    now = now or utcnow()
     existing = {p.code: p for p in session.scalars(select(Program))}
+    edited = console_codes(session)
     for item in programs:
-        values = {
-            "title": dict(item.title),
-            "summary": dict(item.summary),
-            "tracks": list(item.tracks),
-            "days": len(item.days),
-            "questions": sum(len(d.questions) for d in item.days),
-            "active": True,
-        }
-        program = existing.get(item.code)
-        if program is None:
-            program = Program(code=item.code, **values)
-            session.add(program)
-            session.flush()
+        if item.code in edited:
+            counts.kept += 1
+            continue
+        values = {"title": dict(item.title), "summary": dict(item.summary), "tracks": list(item.tracks)}
+        days = [(dict(d.lesson), list(d.questions)) for d in item.days]
+        _, changed = put_program(session, item.code, values, days, now)
+        if changed is None:
             counts.inserted += 1
-            changed = True
         else:
-            changes = {k: v for k, v in values.items() if getattr(program, k) != v}
-            for name, value in changes.items():
-                setattr(program, name, value)
-            changed = bool(changes)
-        days = {
-            d.day: d for d in session.scalars(select(ProgramDay).where(ProgramDay.program_id == program.id))
-        }
-        for number, day in enumerate(item.days, start=1):
-            lesson, questions = dict(day.lesson), list(day.questions)
-            row = days.pop(number, None)
-            if row is None:
-                session.add(ProgramDay(program_id=program.id, day=number, lesson=lesson, questions=questions))
-                changed = True
-            elif row.lesson != lesson or row.questions != questions:
-                row.lesson, row.questions, changed = lesson, questions, True
-        for row in days.values():  # days beyond the new end
-            session.delete(row)
-            changed = True
-        if program.id in {p.id for p in existing.values()}:
             counts.updated += changed
             counts.unchanged += not changed
     wanted = {item.code for item in programs}
     for code, program in existing.items():
-        if code not in wanted and program.active:
+        if code not in wanted and code not in edited and program.active:
             program.active = False
             counts.deactivated += 1
     session.flush()

@@ -134,6 +134,11 @@ def plan_program_days(ctx: Context, people: list[Person], at: datetime) -> tuple
         program = _program(ctx, enrolment.program_id)
         found = _open_day(ctx, person, enrolment, program)
         if found is None:
+            # Every day done but not completed: a newer, shorter version of the program was
+            # published after they passed its last day. They finish now, on the days it has.
+            progress = programs_of(ctx).progress(person.id, enrolment.id)
+            sent.append(Sent(person, _complete(ctx, person, enrolment, program, progress), today))
+            enrolment.day_sent_on = today
             continue
         day, index = found
         text = _ask(ctx, person, enrolment, program, day, index, today)  # a missed day: where it stopped
@@ -183,8 +188,9 @@ def _after(ctx: Context, person: Person, source: str, verdict: str) -> str | Non
 def _complete(
     ctx: Context, person: Person, enrolment: Enrolment, program: Program, progress: dict[tuple[int, int], str]
 ) -> str:
-    answered = sum(1 for state in progress.values() if state == "answered")
-    share = round(100 * answered / max(program.questions, 1))
+    # Only the days the program has now count (a shorter version may have been published since).
+    answered = sum(1 for (day, _), state in progress.items() if state == "answered" and day <= program.days)
+    share = min(100, round(100 * answered / max(program.questions, 1)))
     enrolment.status, enrolment.completed_at = COMPLETED, ctx.now
     title = program.title_in(person.language or "en")
     if share < CERTIFICATE_SHARE:

@@ -140,11 +140,13 @@ def content_retract(question_id: int, reason: str, key: str | None, by: str) -> 
 @content.command("export")
 @click.argument("path", required=False)
 def content_export(path: str | None) -> None:
-    """Write the database's published items back as YAML (questions/, translations/): the seed's format.
+    """Write the database's published items back as YAML (questions/, translations/, and programs/
+    for programs published from the console): the seed's format.
 
     Without PATH the content folder itself is rewritten; with one, the rest of the content folder
     is copied next to them, so `rounds content load PATH` reads it and changes nothing.
     """
+    from content.program_drafts import export_programs
     from content.seed import export_content
     from store.db import session_scope
 
@@ -152,7 +154,13 @@ def content_export(path: str | None) -> None:
     out = Path(path) if path else source
     with session_scope(_settings().database_url) as session:
         report = export_content(session, out, source)
+        programs = export_programs(session, out)
     click.echo(f"wrote {report} to {out}")
+    if programs:
+        click.echo(
+            f"wrote {len(programs)} program(s) written in the console: "
+            + ", ".join(p.stem.upper() for p in programs)
+        )
 
 
 @click.command()

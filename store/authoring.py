@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
@@ -157,8 +157,24 @@ WRITE, REVIEW_IT, PUBLISH = "write", "review", "publish"
 _NEEDS = {WRITE: EDUCATOR, REVIEW_IT: REVIEWER, PUBLISH: REVIEWER}
 
 
-def allow(actor: AdminUser, action: str, version: QuestionVersion | None = None) -> None:
-    """Raise Forbidden unless `actor` may `action` (write, review, publish) `version`.
+class Authored(Protocol):
+    """What `allow` reads of a version: a question's or a program's."""
+
+    author_id: int | None
+    author: str
+    status: str
+
+
+class Verdict(Protocol):
+    """What `approvers` reads of a review: a question's or a program's."""
+
+    reviewer: str
+    verdict: str
+    counts: bool
+
+
+def allow(actor: AdminUser, action: str, version: Authored | None = None, what: str = "questions") -> None:
+    """Raise Forbidden unless `actor` may `action` (write, review, publish) `version` of `what`.
 
     Writing needs the educator role, reviewing and publishing the reviewer role (an admin holds
     both). Nobody reviews an item they wrote, admins included; only its author (or an admin)
@@ -167,7 +183,7 @@ def allow(actor: AdminUser, action: str, version: QuestionVersion | None = None)
     needed = _NEEDS[action]
     if not actor.holds(needed):
         raise Forbidden(
-            f"{actor.email} is a {' + '.join(actor.roles)}; to {action} questions an account needs the "
+            f"{actor.email} is a {' + '.join(actor.roles)}; to {action} {what} an account needs the "
             f"{needed} role (rounds admin grant {actor.email} --role {needed})"
         )
     if version is None:
@@ -224,6 +240,9 @@ def open_version(session: Session, question_id: int, language: str = ENGLISH) ->
     )
 
 
+V = TypeVar("V", bound=Verdict)
+
+
 def reviews_of(session: Session, version_ids: Iterable[int]) -> dict[int, list[QuestionReview]]:
     """version id -> its reviews, oldest first."""
     ids = list(version_ids)
@@ -235,9 +254,9 @@ def reviews_of(session: Session, version_ids: Iterable[int]) -> dict[int, list[Q
     return found
 
 
-def approvers(reviews: Iterable[QuestionReview]) -> list[QuestionReview]:
+def approvers(reviews: Iterable[V]) -> list[V]:
     """The approvals that count: each reviewer's latest counting verdict, when it is approve."""
-    latest: dict[str, QuestionReview] = {}
+    latest: dict[str, V] = {}
     for row in reviews:
         if row.counts:
             latest[row.reviewer] = row

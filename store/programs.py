@@ -123,6 +123,53 @@ class Certificate(Base):
     revoked_by: Mapped[str | None] = mapped_column(CleanString(254))
 
 
+def put_program(
+    session: Session,
+    code: str,
+    values: dict[str, Any],
+    days: list[tuple[dict[str, Any], list[int]]],
+    now: datetime,
+) -> tuple[Program, bool | None]:
+    """Serve a program as given (title, summary, tracks; each day's lesson and question ids): the
+    content load and the console's publishing both land here. Days beyond the new end go; the
+    enrolments keep their day number. (the program, None if new else whether anything changed)."""
+    values = {
+        **values,
+        "days": len(days),
+        "questions": sum(len(questions) for _, questions in days),
+        "active": True,
+    }
+    program = session.scalar(select(Program).where(Program.code == code))
+    changed: bool | None
+    if program is None:
+        program = Program(code=code, created_at=now, updated_at=now, **values)
+        session.add(program)
+        session.flush()
+        changed = None
+    else:
+        changes = {k: v for k, v in values.items() if getattr(program, k) != v}
+        for name, value in changes.items():
+            setattr(program, name, value)
+        changed = bool(changes)
+    stored = {
+        d.day: d for d in session.scalars(select(ProgramDay).where(ProgramDay.program_id == program.id))
+    }
+    for number, (lesson, questions) in enumerate(days, start=1):
+        row = stored.pop(number, None)
+        if row is None:
+            session.add(ProgramDay(program_id=program.id, day=number, lesson=lesson, questions=questions))
+            changed = changed if changed is None else True
+        elif row.lesson != lesson or row.questions != questions:
+            row.lesson, row.questions = lesson, questions
+            changed = changed if changed is None else True
+    for row in stored.values():  # days beyond the new end
+        session.delete(row)
+        changed = changed if changed is None else True
+    if changed:
+        program.updated_at = now
+    return program, changed
+
+
 def source_for(enrolment_id: int, day: int, index: int) -> str:
     """Attempt.source of a program question: `p<enrolment>.<day>.<n>` (the column holds 16)."""
     return f"p{enrolment_id}.{day}.{index}"

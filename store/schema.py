@@ -8,6 +8,7 @@ import store.impact  # noqa: F401 - registers the impact rollups
 import store.links  # noqa: F401 - registers short-link tables
 import store.mentoring  # noqa: F401 - registers mentoring tables
 import store.opportunities  # noqa: F401 - registers opportunity tables
+import store.program_authoring  # noqa: F401 - registers program versions and reviews
 import store.programs  # noqa: F401 - registers program tables
 import store.reports  # noqa: F401 - registers students' reports on questions
 import store.retention  # noqa: F401 - registers the prune's tables

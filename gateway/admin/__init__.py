@@ -22,6 +22,7 @@ from gateway.admin import (  # noqa: F401
     opportunity_pages,
     pages,
     program_api,
+    program_authoring_pages,
     program_pages,
     question_api,
     simulator_page,

@@ -375,6 +375,103 @@ def question_paths(ok: Any, obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+PROGRAM_INPUT = {
+    "type": "object",
+    "description": "every field optional in a draft (code only when it is new); all are checked as "
+    "`rounds content check` checks programs/*.yaml when it is submitted",
+    "properties": {
+        "code": {"type": "string", "pattern": "^[A-Z0-9]{2,8}$"},
+        "title": {"type": "object", "properties": {lang: {"type": "string"} for lang in ("en", "fr", "es")}},
+        "summary": {
+            "type": "object",
+            "properties": {lang: {"type": "string"} for lang in ("en", "fr", "es")},
+        },
+        "tracks": {"type": "array", "items": {"type": "string"}},
+        "days": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["lesson", "questions"],
+                "properties": {
+                    "lesson": {
+                        "type": "object",
+                        "properties": {lang: {"type": "string"} for lang in ("en", "fr", "es")},
+                    },
+                    "questions": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "minItems": 1,
+                        "maxItems": 3,
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def program_paths(ok: Any, obj: dict[str, Any]) -> dict[str, Any]:
+    """The educators' program workflow: the question bank's rules (new versions, reviews, publishing)."""
+    code = [_text_path("code")]
+    refused = WRITE_ERRORS | NOT_FOUND | {"409": {"$ref": "#/components/responses/Conflict"}}
+    return {
+        "/programs/{code}": {
+            "patch": {
+                "summary": "Edit the open draft (its author), or start a new draft version of a program "
+                "(educator); any change sets approvals aside",
+                "parameters": code,
+                "requestBody": {"content": {"application/json": {"schema": _ref("ProgramInput")}}},
+                "responses": ok(obj) | refused,
+            }
+        },
+        "/programs/{code}/versions": {
+            "get": {
+                "summary": "A program's versions, each with its reviews (the history)",
+                "parameters": code,
+                "responses": ok(obj) | ERRORS | NOT_FOUND,
+            }
+        },
+        "/programs/{code}/submit": {
+            "post": {
+                "summary": "Submit the draft for review (its author); 400 with `problems`, the checks "
+                "`rounds content check` makes on a program, when it does not pass",
+                "parameters": code,
+                "responses": ok(obj) | refused,
+            }
+        },
+        "/programs/{code}/reviews": {
+            "post": {
+                "summary": "Approve the submitted version, or ask for changes with a note (reviewer; never "
+                "the author); the approval that makes ROUNDS_REVIEWS_REQUIRED publishes it",
+                "parameters": code,
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["verdict"],
+                                "properties": {
+                                    "verdict": {"type": "string", "enum": ["approve", "changes"]},
+                                    "note": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"201": _json(obj, "Created")} | refused,
+            }
+        },
+        "/programs/{code}/publish": {
+            "post": {
+                "summary": "Publish the submitted version once it has ROUNDS_REVIEWS_REQUIRED approvals "
+                "(reviewer): enrolled students go on from their day number, new ones get this version",
+                "parameters": code,
+                "responses": ok(obj) | refused,
+            }
+        },
+    }
+
+
 def spec(server: str) -> dict[str, Any]:
     """The document served at /api/v1/openapi.json, with `server` as its base URL."""
     ok = lambda schema, text="OK": {"200": _json(schema, text)}  # noqa: E731
@@ -606,7 +703,12 @@ def spec(server: str) -> dict[str, Any]:
                     "summary": "Programs: enrolments per program and per day (drop-off), completions, "
                     "certificates, next cohort; counts under 10 are null",
                     "responses": ok(obj) | ERRORS,
-                }
+                },
+                "post": {
+                    "summary": "Write a new program as a draft (educator); its code must be free",
+                    "requestBody": {"content": {"application/json": {"schema": _ref("ProgramInput")}}},
+                    "responses": {"201": _json(obj, "Created")} | WRITE_ERRORS,
+                },
             },
             "/programs/{code}/cohorts": {
                 "post": {
@@ -706,6 +808,7 @@ def spec(server: str) -> dict[str, Any]:
                 }
             },
             **question_paths(ok, obj),
+            **program_paths(ok, obj),
             "/reports": {
                 "get": {
                     "summary": "Students' reports on questions (REPORT Q17 ...), newest first; their words "
@@ -807,6 +910,7 @@ def spec(server: str) -> dict[str, Any]:
                 "Clicks": CLICKS,
                 "CostSheet": COST_SHEET,
                 "QuestionInput": QUESTION_INPUT,
+                "ProgramInput": PROGRAM_INPUT,
                 "Report": REPORT,
                 "ItemStats": ITEM_STATS,
                 "Impact": IMPACT,

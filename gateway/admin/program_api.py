@@ -1,5 +1,6 @@
 """/api/v1/programs: enrolments per program and day, drop-off and completions (groups under 10
-withheld), cohorts (admin), and /api/v1/certificates with revoke (admin)."""
+withheld), cohorts (admin), /api/v1/certificates with revoke (admin), and the educators' workflow
+for programs: drafts, new versions, submission, reviews and publishing, as for questions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from content import content_root
+from content.program_drafts import submit_program
 from gateway.admin.api import ADMIN, ApiError, _iso, _settings, api, body, db, needs, user
+from store import program_authoring
+from store.program_authoring import ProgramReview, ProgramVersion
 from store.programs import Certificate, Programs
 
 
@@ -83,3 +88,115 @@ def revoke_certificate(code: str) -> Response:
     db().commit()
     program = store.program(row.program_id)
     return jsonify(certificate=certificate_json(row, program.code if program else "?"))
+
+
+# --- writing programs: the question bank's workflow (store/program_authoring.py) -------------------
+# A refusal from the workflow is answered by question_api's handler for store.authoring.Refused.
+
+
+def _program_code(code: str) -> str:
+    code = code.upper()
+    if not program_authoring.CODE.fullmatch(code):
+        raise ApiError(404, f"there is no program {code[:8]}; GET /api/v1/programs lists them")
+    return code
+
+
+def program_review_json(row: ProgramReview) -> dict[str, Any]:
+    return {
+        "reviewer": row.reviewer,
+        "verdict": row.verdict,
+        "note": row.note,
+        "at": _iso(row.at),
+        "counts": row.counts,
+    }
+
+
+def program_version_json(version: ProgramVersion, reviews: list[ProgramReview]) -> dict[str, Any]:
+    return {
+        "code": version.code,
+        "version": version.version,
+        "status": version.status,
+        "origin": version.origin,
+        "title": dict(version.title or {}),
+        "summary": dict(version.summary or {}),
+        "tracks": list(version.tracks or []),
+        "days": [dict(d) for d in version.days or []],
+        "author": version.author,
+        "reviewers": list(version.reviewers or []),
+        "created_at": _iso(version.created_at),
+        "updated_at": _iso(version.updated_at),
+        "submitted_at": _iso(version.submitted_at),
+        "published_at": _iso(version.published_at),
+        "approvals": len(program_authoring.approvers(reviews)),
+        "reviews": [program_review_json(r) for r in reviews],
+    }
+
+
+def _with_reviews(version: ProgramVersion) -> dict[str, Any]:
+    return program_version_json(version, program_authoring.reviews_of(db(), [version.id])[version.id])
+
+
+@api.post("/programs")
+def create_program() -> tuple[Response, int]:
+    version = program_authoring.create_draft(db(), user(), body(), _settings().clock.now())
+    db().commit()
+    return jsonify(_with_reviews(version)), 201
+
+
+@api.get("/programs/<code>/versions")
+def program_versions(code: str) -> Response:
+    code = _program_code(code)
+    versions = program_authoring.versions_of(db(), code)
+    if not versions and Programs(db()).by_code(code) is None:
+        raise ApiError(404, f"there is no program {code}; GET /api/v1/programs lists them")
+    reviews = program_authoring.reviews_of(db(), [v.id for v in versions])
+    published = program_authoring.published_version(db(), code)
+    return jsonify(
+        code=code,
+        published_version=published.version if published else None,
+        reviews_required=_settings().reviews_required,
+        versions=[program_version_json(v, reviews[v.id]) for v in versions],
+    )
+
+
+@api.patch("/programs/<code>")
+def edit_program(code: str) -> Response:
+    version = program_authoring.edit(db(), user(), _program_code(code), body(), _settings().clock.now())
+    db().commit()
+    return jsonify(_with_reviews(version))
+
+
+@api.post("/programs/<code>/submit")
+def submit_program_version(code: str) -> Response:
+    settings = _settings()
+    version = submit_program(
+        db(), user(), _program_code(code), content_root(settings.content_path), settings.clock.now()
+    )
+    db().commit()
+    return jsonify(_with_reviews(version))
+
+
+@api.post("/programs/<code>/reviews")
+def review_program(code: str) -> tuple[Response, int]:
+    data = body()
+    verdict, note = data.get("verdict"), data.get("note") or ""
+    if not isinstance(verdict, str) or not isinstance(note, str):
+        raise ApiError(400, 'send {"verdict": "approve" | "changes", "note": "..."}')
+    settings = _settings()
+    row, published = program_authoring.add_review(
+        db(), user(), _program_code(code), verdict, note, settings.reviews_required, settings.clock.now()
+    )
+    db().commit()
+    return jsonify(
+        review=program_review_json(row), published_version=published.version if published else None
+    ), 201
+
+
+@api.post("/programs/<code>/publish")
+def publish_program(code: str) -> Response:
+    settings = _settings()
+    version = program_authoring.publish(
+        db(), user(), _program_code(code), settings.reviews_required, settings.clock.now()
+    )
+    db().commit()
+    return jsonify(_with_reviews(version))
