@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from flows.schedule import early_push_due, reschedule, window_push_at
 from store.db import get_engine, session_scope
-from store.models import Person
+from store.models import Message, Person
 from store.settings import Settings
 from tests.test_tick import questions_to, student, tick_settings  # noqa: F401 (a fixture)
 from workers.schedule import run_tick, window_query
@@ -228,3 +228,33 @@ def test_reschedule_after_an_early_push_is_past_the_chosen_time():
     assert person.next_push_at == utc("2026-11-26T07:00Z")  # what the pass must not keep after an early push
     reschedule(person, utc("2026-11-26T07:00Z"))
     assert person.next_push_at == utc("2026-11-27T07:00Z")
+
+
+def test_a_program_day_goes_early_inside_the_window_through_the_webhook_and_the_pass(
+    send_settings, client, clock
+):
+    """A WhatsApp student on a program writes at 18:35 Lagos and does not write again: the next day's
+    program message goes at 18:25 Lagos, inside the window, not at 19:00 after it closed."""
+    from tests.conftest import Phone
+    from tests.programs_support import load_with_fixture
+
+    load_with_fixture(send_settings)
+    clock.set(utc("2026-11-25T17:35Z"))
+    phone = Phone(client, "+2348031234115", whatsapp=True)
+    for words in ("JOIN", "Ada Obi", "1", "7pm", "JOIN TST"):
+        phone.text(words)
+    with session_scope(send_settings.database_url) as session:
+        person = session.query(Person).filter_by(phone="+2348031234115").one()
+        pid, chosen = person.id, person.next_push_at
+        assert person.channel == "whatsapp" and person.last_inbound_at == utc("2026-11-25T17:35Z")
+    assert chosen == utc("2026-11-25T18:00Z")
+    assert run_tick(send_settings, chosen).questions == 1  # day 1, inside the window
+    assert run_tick(send_settings, utc("2026-11-26T17:24Z")).questions == 0
+    report = run_tick(send_settings, utc("2026-11-26T17:25Z"))
+    assert (report.questions, report.early) == (1, 1)
+    assert run_tick(send_settings, utc("2026-11-26T18:00Z")).questions == 0
+    with session_scope(send_settings.database_url) as session:
+        pushed = session.query(Message).filter_by(person_id=pid, kind="program").order_by(Message.id).all()
+        assert [m.body.startswith("TST ") for m in pushed] == [True, True]
+        assert [m.idempotency_key for m in pushed] == [f"daily:{pid}:2026-11-25", f"daily:{pid}:2026-11-26"]
+        assert all(m.channel == "whatsapp" for m in pushed)
