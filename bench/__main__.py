@@ -28,6 +28,7 @@ from bench import (
     tick,
     webhook,
     weekly,
+    window,
 )
 
 BENCHMARKS = {
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "prune": prune.run,
     "itemstats": itemstats.run,
     "impact": impact.run,
+    "window": window.run,  # WhatsApp pushes inside the free 24 h window
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

@@ -461,6 +461,14 @@ def translated_figures(results: Results, size: int) -> None:
                 )
             )
             results.add(Figure("languages", f"{label}: all outbound", "segments/day", [total]))
+            results.add(
+                Figure(
+                    "languages",
+                    f"{label}: answer feedback",
+                    "segments/day",
+                    [per_kind.get("answer feedback", 0)],
+                )
+            )
             share = tally.gsm7 / tally.total * 100
             results.add(
                 Figure("languages", f"{label}: GSM-7 share of {tally.total:,} texts", "%", [share], "%")
@@ -485,6 +493,18 @@ def translated_figures(results: Results, size: int) -> None:
             "rows count each text as SMS sends it (the accents GSM-7 lacks folded); WhatsApp rows count "
             "the full spelling as segments would be counted were it an SMS (WhatsApp bills per "
             "conversation, not per segment)",
+        )
+
+
+def kind_figures(results: Results, who: str, tally: Tally, size: int) -> None:
+    """Segments per student-day by kind of message (daily question, answer feedback, SCORE, RES)."""
+    for kind in sorted(tally.kinds, key=lambda k: -tally.kinds[k]):
+        if kind == "onboarding":
+            continue  # day 0, reported with the onboarding figure
+        results.add(
+            Figure(
+                "cost", f"{who}, {size:,} students: {kind}", "segments/day", [tally.kinds[kind] / size / DAYS]
+            )
         )
 
 
@@ -550,9 +570,11 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
             f"{SCORE_SHARE} and RES with {RES_SHARE}; English segments per student per day by kind: "
             + ", ".join(f"{kind} {n:.2f}" for kind, n in sorted(per_kind.items(), key=lambda x: -x[1])),
         )
+        kind_figures(results, "English", english, size)
         short_link_figures(results, settings)
         for language, seed in (("fr", 2), ("es", 3)):
             tally = simulate(settings, language, others, seed=seed)
+            kind_figures(results, language, tally, others)
             results.add(
                 Figure(
                     "cost",

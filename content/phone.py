@@ -5,7 +5,7 @@ and segments. The console's editor shows this while an educator writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from content.bank import QUESTION_SEGMENTS, render_question
@@ -46,6 +46,19 @@ class Rendered:
         return self.cost.segments > self.budget or self.cost.encoding != "GSM-7"
 
 
+def shorter_feedback_key(render: Callable[[str], str], key: str) -> str:
+    """`key`, or `<key>_short` (the same message without the streak) when that one takes fewer SMS
+    segments: the streak is dropped before a segment is paid for it or the explanation is cut."""
+    short = f"{key}_short"
+    try:
+        shorter = (
+            count(for_channel(render(short), SMS)).segments < count(for_channel(render(key), SMS)).segments
+        )
+    except KeyError:  # a content folder whose catalog predates the short messages
+        return key
+    return short if shorter else key
+
+
 def question_budget(language: str) -> int:
     return QUESTION_SEGMENTS if language == ENGLISH else TRANSLATED_QUESTION_SEGMENTS
 
@@ -68,13 +81,17 @@ def on_phone(
     question = for_channel(render_question(_Text(question_id, stem, dict(options))), SMS)
     shown = [Rendered("question", question, count(question), question_budget(language))]
     for key in FEEDBACK_KEYS:
-        filled = catalog.render(
-            key,
-            language,
-            answer=answer or "?",
-            explanation=explanation.strip(),
-            streak=SAMPLE_VALUES["streak"],
-        )
+
+        def fill(message: str) -> str:
+            return catalog.render(
+                message,
+                language,
+                answer=answer or "?",
+                explanation=explanation.strip(),
+                streak=SAMPLE_VALUES["streak"],
+            )
+
+        filled = fill(shorter_feedback_key(fill, key))
         text = for_channel(filled, SMS)
         label = "feedback, right answer" if key == "feedback_correct" else "feedback, wrong answer"
         shown.append(Rendered(label, text, count(text), feedback_budget(language)))

@@ -21,6 +21,7 @@ from fsrs import Rating, Scheduler
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from content.phone import shorter_feedback_key
 from content.segments import SMS, for_channel, is_gsm7, segment_count, truncate_to
 from content.translations import TRANSLATED_FEEDBACK_SEGMENTS
 from flows import onboarding
@@ -99,6 +100,13 @@ def _fit(render: Callable[[str], str], value: str, segments: int) -> str:
         else:
             high = middle - 1
     return truncate_to(render(value[:low].rstrip() + "..."), budget)
+
+
+def fit_feedback(render: Callable[[str, str], str], key: str, explanation: str, segments: int) -> str:
+    """The feedback message `key` with the explanation, in at most `segments` SMS segments; without
+    the streak (`<key>_short`) when the streak would cost a segment or a cut in the explanation."""
+    chosen = shorter_feedback_key(lambda message: render(message, explanation), key)
+    return _fit(lambda why: render(chosen, why), explanation, segments)
 
 
 def render_question(ctx: Context, person: Person, question: Question, prefix: str = "") -> str:
@@ -377,8 +385,9 @@ def _answer(ctx: Context, person: Person, asking: Row, letter: str, latest_days:
     # In the person's language when the question has a translation (which runs longer: two segments).
     translated = learning.translation(asking.question_id, person.language)
     outcome = reply(
-        _fit(
-            lambda why: ctx.say(person, key, answer=answer, explanation=why, streak=streak),
+        fit_feedback(
+            lambda message, why: ctx.say(person, message, answer=answer, explanation=why, streak=streak),
+            key,
             (translated.explanation if translated else asking.explanation).strip(),
             TRANSLATED_FEEDBACK_SEGMENTS if translated else FEEDBACK_SEGMENTS,
         )

@@ -1,4 +1,5 @@
-"""When a person's daily question is due: the next push instant in UTC, quiet hours, local dates.
+"""When a person's daily question is due: the next push instant in UTC, quiet hours, local dates,
+and the earlier instant that keeps a WhatsApp push inside the free 24 h window.
 
 Pure functions over a person's time zone and chosen `HH:MM`; a local time that a DST change
 skips moves forward, one it repeats is taken at its first occurrence.
@@ -11,13 +12,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from store.models import ACTIVE, PAUSED, Person
+from store.models import ACTIVE, PAUSED, WHATSAPP, Person
 from store.settings import Settings
 
 DEFAULT_DAILY_TIME = "08:00"
 DEFAULT_CLOCK = time.fromisoformat(DEFAULT_DAILY_TIME)
 # A push the scheduling pass sends a little late still counts as the student's chosen time.
 CHOSEN_TIME_GRACE = timedelta(hours=1)
+
+# WhatsApp allows free-form messages (not charged as templates) within 24 h of the person's last one.
+WHATSAPP_WINDOW = timedelta(hours=24)
+# A WhatsApp push goes at most this much before the chosen time to land inside the open window...
+WINDOW_LEAD = timedelta(hours=1)
+# ... aiming this long before the window closes (the pass runs each minute, the send queues) ...
+WINDOW_MARGIN = timedelta(minutes=10)
+# ... and never closer to the close than this.
+WINDOW_MIN_MARGIN = timedelta(minutes=5)
 
 _UTC_ZONE = ZoneInfo("UTC")
 _CLOCK = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?(am|pm|h)?")
@@ -157,3 +167,43 @@ def in_quiet_hours(person: Person, at: datetime, settings: Settings) -> bool:
         if chosen <= at < chosen + CHOSEN_TIME_GRACE:
             return False
     return True
+
+
+def within_whatsapp_window(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Free-form WhatsApp is allowed only within 24 h of the person's last message to us."""
+    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW
+
+
+def window_push_at(person: Person, chosen: datetime, settings: Settings) -> datetime | None:
+    """The earlier instant a WhatsApp person's push due at `chosen` goes at, so that it is sent
+    inside their open 24 h window; None when it simply goes at `chosen`.
+
+    Only when the window (last inbound + 24 h) closes before `chosen` but no more than WINDOW_LEAD
+    before it: then WINDOW_MARGIN before the close, never before `chosen - WINDOW_LEAD`, never on
+    another local date than `chosen`'s, never inside quiet hours (on the person's own clocks).
+    """
+    if person.channel != WHATSAPP or person.last_inbound_at is None or person.status != ACTIVE:
+        return None
+    closes = person.last_inbound_at + WHATSAPP_WINDOW
+    if closes >= chosen:
+        return None  # still open at the chosen time: nothing to gain
+    early = max(chosen - WINDOW_LEAD, closes - WINDOW_MARGIN)
+    if closes - early < WINDOW_MIN_MARGIN:
+        return None  # closes too soon after the earliest allowed instant
+    zone = zone_for(person)
+    if early.astimezone(zone).date() != chosen.astimezone(zone).date():
+        return None  # the push belongs to the chosen time's local date (one a day)
+    if quiet_at(early, zone, settings):
+        return None
+    return early
+
+
+def early_push_due(person: Person, at: datetime, settings: Settings) -> bool:
+    """Whether the pass at `at` sends the person's next push ahead of its time, inside their window."""
+    chosen, last_inbound = person.next_push_at, person.last_inbound_at
+    if chosen is None or chosen <= at or last_inbound is None:
+        return False  # not scheduled, due anyway, or no window
+    early = window_push_at(person, chosen, settings)
+    if early is None or at < early or quiet_at(at, zone_for(person), settings):
+        return False
+    return at < last_inbound + WHATSAPP_WINDOW - WINDOW_MIN_MARGIN

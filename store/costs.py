@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Float, Integer, and_, func, or_, select, update
+from sqlalchemy import Float, Integer, and_, case, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
-from store.models import OUTBOUND, Base, Message, MessageStatus, Person, utcnow
+from store.models import INBOUND, OUTBOUND, WHATSAPP, Base, Message, MessageStatus, Person, utcnow
 from store.text import CleanString
 
 # Privacy: a per-country figure over fewer learners than this is never shown.
@@ -180,3 +182,53 @@ def cost_groups(session: Session, start: datetime, end: datetime) -> list[CostGr
         )
         for row in rows
     ]
+
+
+@dataclass
+class WindowGroup:
+    """WhatsApp students' pushes to one country, and how many left inside the free 24 h window."""
+
+    country: str
+    learners: int
+    pushes: int
+    in_window: int
+
+
+def _day_before(dialect: str, column: Any) -> ColumnElement:
+    """`column` minus 24 hours (SQLite keeps datetimes as text: its datetime() does the sum)."""
+    if dialect == "postgresql":
+        return column - literal_column("interval '24 hours'")
+    return func.datetime(column, "-24 hours")
+
+
+def window_groups(session: Session, start: datetime, end: datetime) -> list[WindowGroup]:
+    """Pushes (every sent outbound kind but replies) created in [start, end) to students on WhatsApp
+    or whose row left on WhatsApp, by country; in window: left on WhatsApp within 24 h after a
+    WhatsApp message from the student (free-form, not a charged template). Every group."""
+    inbound = aliased(Message)
+    dialect = session.get_bind().dialect.name
+    opened = exists().where(
+        inbound.person_id == Message.person_id,
+        inbound.direction == INBOUND,
+        inbound.channel == WHATSAPP,
+        inbound.created_at <= Message.sent_at,
+        inbound.created_at > _day_before(dialect, Message.sent_at),
+    )
+    free = case((and_(Message.channel == WHATSAPP, opened), 1), else_=0)
+    country = func.coalesce(Person.country, "??").label("country")
+    rows = session.execute(
+        select(country, func.count(func.distinct(Message.person_id)), func.count(), func.sum(free))
+        .join(Person, Person.id == Message.person_id)
+        .where(
+            Message.direction == OUTBOUND,
+            Message.kind != "reply",
+            Message.sent_at.is_not(None),
+            Message.status.in_(BILLED_STATUSES),
+            or_(Message.channel == WHATSAPP, Person.channel == WHATSAPP),
+            Message.created_at >= start,
+            Message.created_at < end,
+        )
+        .group_by(country)
+        .order_by(country)
+    ).all()
+    return [WindowGroup(row[0], int(row[1]), int(row[2]), int(row[3] or 0)) for row in rows]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store.costs import MIN_GROUP, cost_groups
+from store.costs import MIN_GROUP, WindowGroup, cost_groups, window_groups
 from store.models import WHATSAPP
 from store.settings import Settings
 from workers.broadcasts.prices import load_prices
@@ -41,6 +41,22 @@ class CostSheet:
     currency: str
     lines: list[CostLine] = field(default_factory=list)
     suppressed_groups: int = 0  # country and channel groups under MIN_GROUP learners, not shown
+    # WhatsApp students' pushes by country, and how many were sent inside the free 24 h window.
+    window: list[WindowGroup] = field(default_factory=list)
+    suppressed_window_groups: int = 0
+
+    @property
+    def window_pushes(self) -> int:
+        return sum(group.pushes for group in self.window)
+
+    @property
+    def in_window(self) -> int:
+        return sum(group.in_window for group in self.window)
+
+    @property
+    def in_window_share(self) -> float | None:
+        """The share of the shown groups' WhatsApp pushes sent in-window (None: none shown)."""
+        return self.in_window / self.window_pushes if self.window_pushes else None
 
     @property
     def estimated_cost(self) -> float:
@@ -75,6 +91,16 @@ class CostSheet:
                 "priced": self.priced,
                 "estimated_cost": round(self.estimated_cost, 2),
                 "actual_cost": round(self.actual_cost, 2),
+            },
+            "whatsapp_window": {
+                "pushes": self.window_pushes,
+                "in_window": self.in_window,
+                "share": None if self.in_window_share is None else round(self.in_window_share, 4),
+                "suppressed_groups": self.suppressed_window_groups,
+                "groups": [
+                    asdict(group) | {"share": round(group.in_window / group.pushes, 4)}
+                    for group in self.window
+                ],
             },
         }
 
@@ -111,6 +137,11 @@ def cost_sheet(session: Session, settings: Settings, start: date, end: date) -> 
             )
         )
     sheet.lines.sort(key=lambda line: (-line.estimated_cost, line.country, line.channel))
+    for window in window_groups(session, since, until):
+        if window.learners < MIN_GROUP:
+            sheet.suppressed_window_groups += 1
+        else:
+            sheet.window.append(window)
     return sheet
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from content import segments
 from flows.engine import Push
+from flows.schedule import WHATSAPP_WINDOW as WHATSAPP_WINDOW  # the window rule lives with the schedule
+from flows.schedule import within_whatsapp_window as within_whatsapp_window
 from store.db import copy_many_or_ignore, insert_many_or_ignore, insert_or_ignore
 from store.models import OPTED_OUT, OUTBOUND, Message, MessageStatus, Person
 from store.settings import Settings
@@ -167,14 +169,6 @@ def enqueue_send_later(settings: Settings, ids: list[int], seconds: float) -> No
             queue.enqueue_in(timedelta(seconds=max(1.0, seconds)), SEND_JOB, ids, **SEND_JOB_OPTIONS)
     except Exception as exc:  # Redis trouble: the rows are queued in the database anyway
         log.warning("could not schedule %d deferred message(s): %s", len(ids), exc)
-
-
-WHATSAPP_WINDOW = timedelta(hours=24)
-
-
-def within_whatsapp_window(last_inbound_at: datetime | None, now: datetime) -> bool:
-    """Free-form WhatsApp is allowed only within 24 h of the person's last message to us."""
-    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The scheduling pass: every push that is due at an instant, enqueued exactly once.
 
 Due students are found by one index range scan on `people.next_push_at`; each push has an
-idempotency key (person + local date), so running the pass twice sends nothing twice.
+idempotency key (person + local date), so running the pass twice sends nothing twice. A WhatsApp
+student whose free 24 h window closes within the hour before their time is sent it early, inside
+the window (flows.schedule.window_push_at decides; `window_query` finds the few to ask).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, exists, literal_column, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 import flows
-from content.catalog import get_catalog
+from content.catalog import Catalog, get_catalog
 from flows.programs import plan_program_days
 from flows.quiz import hold_questions, plan_daily_questions
-from flows.schedule import reschedule
+from flows.schedule import (
+    WHATSAPP_WINDOW,
+    WINDOW_LEAD,
+    WINDOW_MARGIN,
+    WINDOW_MIN_MARGIN,
+    early_push_due,
+    reschedule,
+)
 from store.db import session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.programs import PROGRAM_DAY
@@ -25,7 +35,7 @@ from store.settings import Settings
 from workers.corrections import run_corrections
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
-from workers.outbox import WHATSAPP_WINDOW, enqueue_send, message_row, queue_message, queue_messages
+from workers.outbox import enqueue_send, message_row, queue_message, queue_messages
 from workers.weekly import run_weekly_progress
 
 log = logging.getLogger("rounds.tick")
@@ -40,6 +50,7 @@ class TickReport:
     at: str
     due: int = 0
     questions: int = 0
+    early: int = 0  # of the questions (and program days), sent ahead of time inside the WhatsApp window
     checkins: int = 0
     nudges: int = 0
     weekly: int = 0
@@ -51,7 +62,8 @@ class TickReport:
 
     def __str__(self) -> str:
         return (
-            f"tick at {self.at}: {self.due} due, {self.questions} question(s), {self.checkins} check-in(s), "
+            f"tick at {self.at}: {self.due} due, {self.questions} question(s) ({self.early} early, in the "
+            f"WhatsApp window), {self.checkins} check-in(s), "
             f"{self.nudges} nudge(s), {self.weekly} weekly progress message(s), "
             f"{self.corrections} correction(s) queued"
         )
@@ -109,8 +121,52 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> No
             session.commit()
             enqueue_send(settings, queued)
             report.questions += len(queued)
+        _early_in_window(settings, session, catalog, at, handled, report)
     finally:
         session.close()
+
+
+def window_query(at: datetime) -> Select:
+    """WhatsApp students whose push is due within WINDOW_LEAD and whose 24 h window closes between
+    WINDOW_MIN_MARGIN and WINDOW_MARGIN from `at`: the only ones an early push can be due for."""
+    return select(Person).where(
+        # Written as a literal so both databases match it to the partial index on these rows.
+        Person.channel == literal_column(f"'{WHATSAPP}'"),
+        Person.last_inbound_at > at - WHATSAPP_WINDOW + WINDOW_MIN_MARGIN,
+        Person.last_inbound_at <= at - WHATSAPP_WINDOW + WINDOW_MARGIN,
+        Person.status == "active",
+        Person.next_push_at > at,
+        Person.next_push_at <= at + WINDOW_LEAD,
+    )
+
+
+def _early_in_window(
+    settings: Settings,
+    session: Session,
+    catalog: Catalog,
+    at: datetime,
+    handled: set[int],
+    report: TickReport,
+) -> None:
+    """Send ahead of time the pushes that would otherwise leave just after the WhatsApp window closes.
+
+    Each moves on past its own chosen time, so the local date still gets exactly one push.
+    """
+    found = session.execute(window_query(at).order_by(Person.next_push_at, Person.id)).scalars().all()
+    people = [p for p in found if p.id not in handled and early_push_due(p, at, settings)]
+    if not people:
+        return
+    handled.update(p.id for p in people)
+    report.due += len(people)
+    chosen = {person.id: person.next_push_at for person in people}
+    ctx = flows.Context(session, catalog, settings, at)
+    queued, planned = _queue_batch(ctx, people, at, report)
+    for person in planned:
+        reschedule(person, chosen[person.id])
+    session.commit()
+    enqueue_send(settings, queued)
+    report.questions += len(queued)
+    report.early += len(queued)
 
 
 def _queue_batch(

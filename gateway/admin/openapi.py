@@ -176,6 +176,31 @@ COST_SHEET = {
         "suppressed_groups": {"type": "integer"},
         "groups": {"type": "array", "items": _COST_GROUP},
         "shown_totals": {"type": "object"},
+        "whatsapp_window": {
+            "type": "object",
+            "description": "pushes (not replies) to WhatsApp students, and how many left inside the free "
+            "24 h window (within 24 h of the student's last WhatsApp message); by country, groups under "
+            "10 learners left out and counted",
+            "properties": {
+                "pushes": {"type": "integer"},
+                "in_window": {"type": "integer"},
+                "share": {"type": ["number", "null"], "description": "a fraction 0-1; null: no pushes shown"},
+                "suppressed_groups": {"type": "integer"},
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "country": {"type": "string"},
+                            "learners": {"type": "integer", "minimum": 10},
+                            "pushes": {"type": "integer"},
+                            "in_window": {"type": "integer"},
+                            "share": {"type": "number"},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 
