@@ -1,6 +1,6 @@
 """Prices and costs: per-country prices synced from Twilio's Pricing API, the messages whose actual
-price is still to be fetched, and the per-country cost figures the console, the API and the CLI
-show (groups under MIN_GROUP learners left out).
+price is still to be fetched, the per-country cost figures the console, the API and the CLI
+show (groups under MIN_GROUP learners left out), and the months whose spend was alerted over budget.
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, Integer, and_, func, or_, select, update
+from sqlalchemy import Float, Integer, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.models import OUTBOUND, Base, Message, MessageStatus, Person, utcnow
+from store.models import OUTBOUND, STUDENT, Base, Message, MessageStatus, Person, utcnow
 from store.text import CleanString
 
 # Privacy: a per-country figure over fewer learners than this is never shown.
@@ -180,3 +180,82 @@ def cost_groups(session: Session, start: datetime, end: datetime) -> list[CostGr
         )
         for row in rows
     ]
+
+
+@dataclass
+class SpendGroup:
+    """Billed outbound messages to one country on one channel: what Twilio charged for those it has
+    priced, and the SMS segments and messages of those it has not (to be estimated)."""
+
+    country: str
+    channel: str
+    actual_cost: float
+    priced: int
+    unpriced_messages: int
+    unpriced_segments: int
+
+
+def spend_groups(session: Session, start: datetime, end: datetime) -> list[SpendGroup]:
+    """Every billed outbound message created in [start, end), by recipient country and channel."""
+    country = func.coalesce(Person.country, "??").label("country")
+    unpriced = Message.actual_cost.is_(None)
+    rows = session.execute(
+        select(
+            country,
+            Message.channel,
+            func.coalesce(func.sum(Message.actual_cost), 0.0),
+            func.count(Message.actual_cost),
+            func.coalesce(func.sum(case((unpriced, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((unpriced, Message.segments), else_=0)), 0),
+        )
+        .outerjoin(Person, Person.id == Message.person_id)
+        .where(
+            Message.direction == OUTBOUND,
+            Message.status.in_(BILLED_STATUSES),
+            Message.created_at >= start,
+            Message.created_at < end,
+        )
+        .group_by(country, Message.channel)
+    ).all()
+    return [
+        SpendGroup(row[0], row[1], float(row[2] or 0.0), int(row[3]), int(row[4] or 0), int(row[5] or 0))
+        for row in rows
+    ]
+
+
+def active_learners_by_country(session: Session, since: datetime) -> dict[str, int]:
+    """Students who texted Rounds at or after `since`, by country ("??" where unknown)."""
+    country = func.coalesce(Person.country, "??").label("country")
+    rows = session.execute(
+        select(country, func.count())
+        .where(Person.role == STUDENT, Person.last_inbound_at >= since)
+        .group_by(country)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+class BudgetAlert(Base):
+    """A month whose spend projected over ROUNDS_MONTHLY_BUDGET: one row per month, so the alert
+    goes out once however many clock runs see it."""
+
+    __tablename__ = "budget_alerts"
+
+    month: Mapped[str] = mapped_column(CleanString(7), primary_key=True)  # YYYY-MM (UTC)
+    budget: Mapped[float] = mapped_column(Float)
+    spend: Mapped[float] = mapped_column(Float)  # month to date when it was raised
+    projected: Mapped[float] = mapped_column(Float)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # alert texts queued
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def record_budget_alert(session: Session, values: dict[str, object]) -> bool:
+    """Record the month's alert; False if another run already did (one statement, so two racing
+    runs cannot both win)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(BudgetAlert).values(values).on_conflict_do_nothing(index_elements=["month"])
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def budget_alert(session: Session, month: str) -> BudgetAlert | None:
+    return session.get(BudgetAlert, month)
