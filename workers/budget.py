@@ -121,8 +121,9 @@ class BudgetStatus:
         return self.budget is not None and self.projection.projected > self.budget
 
     def needs_confirmation(self, cost: float) -> bool:
-        """Whether sending something that costs `cost` now leaves the month projected over budget."""
-        return self.budget is not None and self.projection.projected + cost > self.budget
+        """Whether sending something that costs `cost` now leaves the month projected over budget
+        (already over, or pushed over by it); something free never needs asking about."""
+        return self.budget is not None and cost > 0 and self.projection.projected + cost > self.budget
 
     def as_dict(self) -> dict[str, Any]:
         p = self.projection
