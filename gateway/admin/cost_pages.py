@@ -26,7 +26,6 @@ def costs() -> tuple[str, int]:
         sheet=sheet,
         synced=synced_prices(db()),
         error=error,
-        min_group=MIN_GROUP,
         **budget_context(),
     )
     return html, status
