@@ -5,6 +5,7 @@ show (groups under MIN_GROUP learners left out), and the months whose spend was 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -248,7 +249,7 @@ class BudgetAlert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def record_budget_alert(session: Session, values: dict[str, object]) -> bool:
+def record_budget_alert(session: Session, values: Mapping[str, object]) -> bool:
     """Record the month's alert; False if another run already did (one statement, so two racing
     runs cannot both win)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
