@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Float, Integer, and_, case, func, or_, select, update
+from sqlalchemy import Date, Float, Integer, and_, case, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -185,9 +185,10 @@ def cost_groups(session: Session, start: datetime, end: datetime) -> list[CostGr
 
 @dataclass
 class SpendGroup:
-    """Billed outbound messages to one country on one channel: what Twilio charged for those it has
-    priced, and the SMS segments and messages of those it has not (to be estimated)."""
+    """Billed outbound messages to one country on one channel on one UTC day: what Twilio charged
+    for those it has priced, and the SMS segments and messages of those it has not (to estimate)."""
 
+    day: date
     country: str
     channel: str
     actual_cost: float
@@ -197,11 +198,15 @@ class SpendGroup:
 
 
 def spend_groups(session: Session, start: datetime, end: datetime) -> list[SpendGroup]:
-    """Every billed outbound message created in [start, end), by recipient country and channel."""
+    """Every billed outbound message created in [start, end), by UTC day, recipient country and
+    channel: one scan, however many windows the caller cuts from it."""
     country = func.coalesce(Person.country, "??").label("country")
+    postgres = session.get_bind().dialect.name == "postgresql"
+    day = (cast(Message.created_at, Date) if postgres else func.date(Message.created_at)).label("day")
     unpriced = Message.actual_cost.is_(None)
     rows = session.execute(
         select(
+            day,
             country,
             Message.channel,
             func.coalesce(func.sum(Message.actual_cost), 0.0),
@@ -216,10 +221,18 @@ def spend_groups(session: Session, start: datetime, end: datetime) -> list[Spend
             Message.created_at >= start,
             Message.created_at < end,
         )
-        .group_by(country, Message.channel)
+        .group_by(day, country, Message.channel)
     ).all()
     return [
-        SpendGroup(row[0], row[1], float(row[2] or 0.0), int(row[3]), int(row[4] or 0), int(row[5] or 0))
+        SpendGroup(
+            row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])),
+            row[1],
+            row[2],
+            float(row[3] or 0.0),
+            int(row[4]),
+            int(row[5] or 0),
+            int(row[6] or 0),
+        )
         for row in rows
     ]
 
@@ -253,9 +266,13 @@ def record_budget_alert(session: Session, values: Mapping[str, object]) -> bool:
     """Record the month's alert; False if another run already did (one statement, so two racing
     runs cannot both win)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(BudgetAlert).values(values).on_conflict_do_nothing(index_elements=["month"])
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    statement = (
+        insert(BudgetAlert)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["month"])
+        .returning(BudgetAlert.month)
+    )
+    return session.execute(statement).scalar_one_or_none() is not None
 
 
 def budget_alert(session: Session, month: str) -> BudgetAlert | None:

@@ -340,7 +340,7 @@ def test_two_checks_at_once_record_one_alert(send_settings, twilio, traffic):
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: budget.check_budget(send_settings), range(2)))
-    assert sorted(bool(r.get("alerted")) for r in results) == [False, True]
+    assert sorted(bool(r.get("alerted")) for r in results) == [False, True], results
     drain(send_settings)
     assert [len(twilio.bodies_to(number)) for number in ALERT_TO] == [1, 1]
 

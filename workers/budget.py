@@ -39,8 +39,8 @@ log = logging.getLogger("rounds.budget")
 
 # Whole UTC days before today whose mean daily spend is the rate the month is projected at.
 RATE_DAYS = 7
-# Cost per active learner-month: spend over the last LEARNER_MONTH_DAYS over the students who
-# texted in them.
+# Cost per active learner-month: spend since the start of the LEARNER_MONTH_DAYS whole days before
+# today over the students who texted since then.
 LEARNER_MONTH_DAYS = 30
 ALERT_KIND = "budget_alert"
 
@@ -166,30 +166,29 @@ class BudgetStatus:
         }
 
 
-def _spend(session: Session, prices: PriceTable, start: datetime, end: datetime) -> tuple[float, float]:
-    spend = actual = 0.0
-    for group in spend_groups(session, start, end):
-        total, charged = group_spend(group, prices)
-        spend, actual = spend + total, actual + charged
-    return spend, actual
-
-
 def budget_status(session: Session, settings: Settings, now: datetime) -> BudgetStatus:
-    """The month's spend, its projection and the cost per active learner-month, at `now`."""
+    """The month's spend, its projection and the cost per active learner-month, at `now`; the
+    message log is read once, by day, from the earliest day any of the windows needs."""
     prices = load_prices(settings)
     month_start, _ = month_bounds(now)
-    to_date, actual = _spend(session, prices, month_start, now)
-    recent, _ = _spend(session, prices, *rate_window(now))
+    rate_start, today = rate_window(now)
+    since = today - timedelta(days=LEARNER_MONTH_DAYS)
+    to_date = actual = recent = 0.0
+    by_country: dict[str, float] = {}
+    for group in spend_groups(session, min(month_start, since), now):
+        spend, charged = group_spend(group, prices)
+        if group.day >= month_start.date():
+            to_date, actual = to_date + spend, actual + charged
+        if rate_start.date() <= group.day < today.date():
+            recent += spend
+        if group.day >= since.date():
+            by_country[group.country] = by_country.get(group.country, 0.0) + spend
     status = BudgetStatus(
         currency=prices.currency,
         budget=settings.monthly_budget,
         projection=project_month(now, to_date, recent),
         actual_to_date=actual,
     )
-    since = now - timedelta(days=LEARNER_MONTH_DAYS)
-    by_country: dict[str, float] = {}
-    for group in spend_groups(session, since, now):
-        by_country[group.country] = by_country.get(group.country, 0.0) + group_spend(group, prices)[0]
     learners = active_learners_by_country(session, since)
     for country in sorted(set(by_country) | set(learners)):
         count = learners.get(country, 0)
