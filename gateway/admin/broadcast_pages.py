@@ -144,7 +144,12 @@ def create() -> Response | str:
             )
             return Response(
                 render_template(
-                    "admin/compose.html", form=request.form, shown=shown, error=error, previewed=previewed
+                    "admin/compose.html",
+                    form=request.form,
+                    shown=shown,
+                    error=error,
+                    previewed=previewed,
+                    over_budget=over_budget(shown.estimated_cost) if shown else None,
                 ),
                 409,
             )
