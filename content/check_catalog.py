@@ -58,6 +58,12 @@ SAMPLE_VALUES: dict[str, str | int] = {
     # Corrections (the flow shortens the reason to fit)
     "reason": "The key said B but current guidelines make C right.",
     "answer_text": "Intravenous ceftriaxone 2 g daily",
+    # The budget alert to admins (amounts in the organisation's currency)
+    "month": "2026-11",
+    "currency": "USD",
+    "projected": "12345.67",
+    "budget": "10000.00",
+    "spent": "4567.89",
 }
 # Messages held to fewer segments than MESSAGE_SEGMENTS (HELP is checked on its own below).
 SEGMENT_BUDGETS = {

@@ -304,6 +304,7 @@ def broadcast(
         preview,
         run_fan_out,
     )
+    from workers.budget import budget_status
 
     settings = _settings()
     now = settings.clock.now()
@@ -312,11 +313,25 @@ def broadcast(
         schedule = Schedule.parse(at, local, now)
         with session_scope(settings.database_url) as session:
             shown = preview(session, text, segment, schedule, settings, load_prices(settings), now, template)
+            budget = budget_status(session, settings, now)
     except BroadcastError as exc:
         raise click.ClickException(str(exc)) from exc
     _echo_preview(shown)
     if not shown.recipients:
         raise click.ClickException("nobody in this segment can receive it; nothing sent")
+    if budget.needs_confirmation(shown.estimated_cost):
+        figures = budget.check(shown.estimated_cost)
+        click.echo(
+            f"budget:     {figures['month']} spend {figures['spend_to_date']:.2f}, projected "
+            f"{figures['projected']:.2f}, {figures['projected_with_broadcast']:.2f} with this broadcast, "
+            f"against a budget of {figures['budget']:.2f} {figures['currency']}"
+        )
+        # Over budget, an answer typed by reflex at a prompt is not enough: the command must say so.
+        if not yes:
+            raise click.ClickException(
+                "this month's spend projects over the monthly budget (ROUNDS_MONTHLY_BUDGET) with this "
+                "broadcast; nothing sent. Add --yes to send it anyway"
+            )
     if not yes:
         if not sys.stdin.isatty():
             raise click.ClickException("add --yes to send (no terminal to ask for confirmation)")

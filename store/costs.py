@@ -1,21 +1,35 @@
 """Prices and costs: per-country prices synced from Twilio's Pricing API, the messages whose actual
-price is still to be fetched, and the per-country cost figures the console, the API and the CLI
-show (groups under MIN_GROUP learners left out).
+price is still to be fetched, the per-country cost figures the console, the API and the CLI
+show (groups under MIN_GROUP learners left out), and the months whose spend was alerted over budget.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, exists, func, literal_column, or_, select, update
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from store.models import INBOUND, OUTBOUND, WHATSAPP, Base, Message, MessageStatus, Person, utcnow
+from store.models import INBOUND, OUTBOUND, STUDENT, WHATSAPP, Base, Message, MessageStatus, Person, utcnow
 from store.text import CleanString
 
 # Privacy: a per-country figure over fewer learners than this is never shown.
@@ -232,3 +246,99 @@ def window_groups(session: Session, start: datetime, end: datetime) -> list[Wind
         .order_by(country)
     ).all()
     return [WindowGroup(row[0], int(row[1]), int(row[2]), int(row[3] or 0)) for row in rows]
+
+
+@dataclass
+class SpendGroup:
+    """Billed outbound messages to one country on one channel on one UTC day: what Twilio charged
+    for those it has priced, and the SMS segments and messages of those it has not (to estimate)."""
+
+    day: date
+    country: str
+    channel: str
+    actual_cost: float
+    priced: int
+    unpriced_messages: int
+    unpriced_segments: int
+
+
+def spend_groups(session: Session, start: datetime, end: datetime) -> list[SpendGroup]:
+    """Every billed outbound message created in [start, end), by UTC day, recipient country and
+    channel: one scan, however many windows the caller cuts from it."""
+    country = func.coalesce(Person.country, "??").label("country")
+    postgres = session.get_bind().dialect.name == "postgresql"
+    day = (cast(Message.created_at, Date) if postgres else func.date(Message.created_at)).label("day")
+    unpriced = Message.actual_cost.is_(None)
+    rows = session.execute(
+        select(
+            day,
+            country,
+            Message.channel,
+            func.coalesce(func.sum(Message.actual_cost), 0.0),
+            func.count(Message.actual_cost),
+            func.coalesce(func.sum(case((unpriced, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((unpriced, Message.segments), else_=0)), 0),
+        )
+        .outerjoin(Person, Person.id == Message.person_id)
+        .where(
+            Message.direction == OUTBOUND,
+            Message.status.in_(BILLED_STATUSES),
+            Message.created_at >= start,
+            Message.created_at < end,
+        )
+        .group_by(day, country, Message.channel)
+    ).all()
+    return [
+        SpendGroup(
+            row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])),
+            row[1],
+            row[2],
+            float(row[3] or 0.0),
+            int(row[4]),
+            int(row[5] or 0),
+            int(row[6] or 0),
+        )
+        for row in rows
+    ]
+
+
+def active_learners_by_country(session: Session, since: datetime) -> dict[str, int]:
+    """Students who texted Rounds at or after `since`, by country ("??" where unknown)."""
+    country = func.coalesce(Person.country, "??").label("country")
+    rows = session.execute(
+        select(country, func.count())
+        .where(Person.role == STUDENT, Person.last_inbound_at >= since)
+        .group_by(country)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+class BudgetAlert(Base):
+    """A month whose spend projected over ROUNDS_MONTHLY_BUDGET: one row per month, so the alert
+    goes out once however many clock runs see it."""
+
+    __tablename__ = "budget_alerts"
+
+    month: Mapped[str] = mapped_column(CleanString(7), primary_key=True)  # YYYY-MM (UTC)
+    budget: Mapped[float] = mapped_column(Float)
+    spend: Mapped[float] = mapped_column(Float)  # month to date when it was raised
+    projected: Mapped[float] = mapped_column(Float)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # alert texts queued
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def record_budget_alert(session: Session, values: Mapping[str, object]) -> bool:
+    """Record the month's alert; False if another run already did (one statement, so two racing
+    runs cannot both win)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(BudgetAlert)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["month"])
+        .returning(BudgetAlert.month)
+    )
+    return session.execute(statement).scalar_one_or_none() is not None
+
+
+def budget_alert(session: Session, month: str) -> BudgetAlert | None:
+    return session.get(BudgetAlert, month)

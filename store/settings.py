@@ -6,11 +6,14 @@ nothing deeper reads `os.environ`.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import phonenumbers
 
 from store.clock import SYSTEM_CLOCK, Clock
 
@@ -83,6 +86,49 @@ def _env_equity_ratio(env: dict[str, str]) -> float:
     if ratio < 1:
         raise ValueError(f"ROUNDS_EQUITY_RATIO is a ratio of best to worst, 1 or more; got {ratio}")
     return ratio
+
+
+def _env_budget(env: dict[str, str]) -> float | None:
+    """ROUNDS_MONTHLY_BUDGET: the organisation's monthly message budget in USD (unset: no budget)."""
+    raw = env.get("ROUNDS_MONTHLY_BUDGET", "").strip().replace(",", "").replace("_", "")
+    if not raw:
+        return None
+    if raw[:3].upper() == "USD":
+        raw = raw[3:].strip()
+    raw = raw.removeprefix("$")
+    try:
+        amount = float(raw)
+    except ValueError:
+        amount = math.nan
+    if not math.isfinite(amount) or amount <= 0:
+        raise ValueError(
+            "ROUNDS_MONTHLY_BUDGET must be an amount in USD above 0, such as 1500 or 1500.00 "
+            f"(leave it unset for no budget); got {env['ROUNDS_MONTHLY_BUDGET']!r}"
+        )
+    return amount
+
+
+def _env_alert_numbers(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated E.164 numbers (`+2348030000001,+447700900123`), each checked and normalised."""
+    numbers: list[str] = []
+    for item in env.get(name, "").split(","):
+        raw = item.strip()
+        if not raw:
+            continue
+        try:
+            parsed = phonenumbers.parse(raw, None)
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError(
+                f"{name} must be E.164 numbers such as +2348030000001, comma-separated; got {raw!r}"
+            ) from exc
+        if not raw.startswith("+") or not phonenumbers.is_valid_number(parsed):
+            raise ValueError(
+                f"{name}: {raw!r} is not a valid phone number in E.164 form (+ country code and number)"
+            )
+        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if number not in numbers:
+            numbers.append(number)
+    return tuple(numbers)
 
 
 def _env_environment(env: dict[str, str]) -> str:
@@ -219,6 +265,10 @@ class Settings:
     correction_days: int = 60
     # The equity panel flags a figure whose best country is more than this many times its worst.
     equity_ratio: float = 2.0
+    # The organisation's monthly message budget in USD (None: no budget), and the numbers (E.164)
+    # told by SMS when the month's spend first projects over it.
+    monthly_budget: float | None = None
+    budget_alert_to: tuple[str, ...] = ()
     # Where every process reads the time; tests pass a FixedClock.
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -330,4 +380,6 @@ class Settings:
             serve_only_reviewed=_env_flag(env, "ROUNDS_SERVE_ONLY_REVIEWED"),
             correction_days=_env_correction_days(env),
             equity_ratio=_env_equity_ratio(env),
+            monthly_budget=_env_budget(env),
+            budget_alert_to=_env_alert_numbers(env, "ROUNDS_BUDGET_ALERT_TO"),
         )

@@ -42,9 +42,10 @@ def test_only_the_leader_enqueues(connection):
         "rounds.rollup",
         "rounds.fetch-costs",
         "rounds.sync-prices",
+        "rounds.budget-check",
     }
     assert enqueued_second == []
-    assert Queue(runtime.DEFAULT, connection=connection).count == 7
+    assert Queue(runtime.DEFAULT, connection=connection).count == 8
     assert connection.get(LEADER_KEY).decode() == first.name
 
 
@@ -57,7 +58,7 @@ def test_the_same_minute_is_enqueued_once_even_without_the_lease(connection):
     enqueued = second.enqueue_jobs()
     queue = Queue(runtime.DEFAULT, connection=connection)
     # A second clock in the same minute finds the unique job ids taken.
-    assert queue.count == 7
+    assert queue.count == 8
     assert enqueued == []
 
 

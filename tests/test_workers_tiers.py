@@ -38,6 +38,7 @@ TIERS = {
     "workers.pricing": 3,
     "workers.costs": 3,
     "workers.impact": 3,
+    "workers.budget": 3,
     "workers.clock": 4,
     "workers.worker": 4,
 }

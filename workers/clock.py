@@ -135,6 +135,11 @@ def build_scheduler(connection: Redis) -> GuardedCronScheduler:
     scheduler.register(
         jobs.fetch_costs, runtime.DEFAULT, interval=300, name="rounds.fetch-costs", result_ttl=600
     )
+    # The month's projection moves with each day's traffic: half-hourly catches a crossing the same
+    # morning; one alert per month however often it runs (workers/budget.py).
+    scheduler.register(
+        jobs.check_budget, runtime.DEFAULT, interval=1800, name="rounds.budget-check", result_ttl=3600
+    )
     # Prices change rarely; Monday 03:17 UTC keeps the sync off busy hours.
     scheduler.register_utc(
         jobs.sync_prices, runtime.DEFAULT, "17 3 * * 1", name="rounds.sync-prices", result_ttl=3600

@@ -1,6 +1,6 @@
 """Entry points the clock enqueues (by dotted path): the scheduling pass, the outbox sweep, the
-nightly message prune, the nightly impact rollup and the price jobs (the weekly price sync, the
-actual-cost fetch).
+nightly message prune, the nightly impact rollup, the price jobs (the weekly price sync, the
+actual-cost fetch) and the budget check.
 
 Each runs with the settings of the worker that picks it up.
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from flows.engine import OPT_OUT_WORDS
 from store.retention import SLOW_BATCH_MS, PruneReport, prune_messages
 from store.settings import Settings
-from workers import pricing, runtime
+from workers import budget, pricing, runtime
 from workers.impact import run_rollup
 from workers.schedule import run_tick
 from workers.send import sweep_outbox
@@ -69,3 +69,8 @@ def rollup() -> dict[str, object]:
 def fetch_costs() -> dict[str, object]:
     """The actual price of messages that reached a final status, in batches."""
     return pricing.fetch_message_costs(runtime.job_settings()).as_dict()
+
+
+def check_budget() -> dict[str, object]:
+    """Text the alert numbers the first time this month's spend projects over the budget."""
+    return budget.check_budget(runtime.job_settings())

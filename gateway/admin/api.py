@@ -24,6 +24,7 @@ from store.db import session_factory
 from store.models import MENTOR, Person
 from store.settings import Settings
 from workers import broadcasts
+from workers.budget import budget_status
 from workers.outbox import deliver
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -414,8 +415,34 @@ def create_broadcast() -> tuple[Response, int]:
         )
     except broadcasts.BroadcastError as exc:
         raise ApiError(400, str(exc)) from exc
+    if broadcast.status != DRAFT and (refused := _over_budget(data, shown.estimated_cost, shown.as_dict())):
+        session.rollback()
+        return refused
     session.commit()
     return _started(broadcast, shown.as_dict())
+
+
+def _over_budget(
+    data: dict[str, Any], cost: float, preview: dict[str, Any] | None = None
+) -> tuple[Response, int] | None:
+    """409 with the figures when sending `cost` now leaves the month projected over the budget,
+    unless the caller said `"over_budget_ok": true`."""
+    if data.get("over_budget_ok") is True:
+        return None
+    status = budget_status(db(), _settings(), _settings().clock.now())
+    if not status.needs_confirmation(cost):
+        return None
+    figures = status.check(cost)
+    payload: dict[str, Any] = {
+        "error": f"this month's spend projects to {figures['projected_with_broadcast']:.2f} "
+        f"{status.currency} with this broadcast, over the monthly budget of {figures['budget']:.2f}; send it "
+        "again with "
+        '"over_budget_ok": true to go ahead',
+        "budget": figures,
+    }
+    if preview is not None:
+        payload["preview"] = preview
+    return jsonify(payload), 409
 
 
 def _started(broadcast: Broadcast, preview: dict[str, Any] | None = None) -> tuple[Response, int]:
@@ -476,6 +503,11 @@ def cancel_broadcast(broadcast_id: int) -> Response:
 @needs(EDITOR)
 def send_broadcast(broadcast_id: int) -> tuple[Response, int]:
     broadcast = _broadcast(broadcast_id)
+    data = request.get_json(silent=True)
+    if broadcast.status == DRAFT and (
+        refused := _over_budget(data if isinstance(data, dict) else {}, float(broadcast.estimated_cost or 0))
+    ):
+        return refused
     try:
         broadcasts.send_draft(db(), broadcast)
     except broadcasts.BroadcastError as exc:

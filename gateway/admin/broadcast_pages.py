@@ -28,6 +28,7 @@ from gateway.admin.web import (
 )
 from store.admin import CANCELLED, DONE, DRAFT, Broadcast
 from workers import broadcasts
+from workers.budget import budget_status
 
 FORM_KEYS = tuple(key.replace("-", "_") for key in broadcasts.SEGMENT_KEYS)
 
@@ -81,9 +82,23 @@ def preview() -> Response | str:
     shown, error, previewed = _preview(request.form)
     page = "admin/_preview.html" if fragment else "admin/compose.html"
     status = 200 if error is None or fragment else 400
+    over = over_budget(shown.estimated_cost) if shown else None
     return Response(
-        render_template(page, form=request.form, shown=shown, error=error, previewed=previewed), status
+        render_template(
+            page, form=request.form, shown=shown, error=error, previewed=previewed, over_budget=over
+        ),
+        status,
     )
+
+
+# The compose form's box an editor ticks to send although the month projects over budget.
+OVER_BUDGET_OK = "over_budget_ok"
+
+
+def over_budget(cost: float) -> dict[str, Any] | None:
+    """The budget figures when sending `cost` now leaves the month projected over budget, else None."""
+    status = budget_status(db(), settings(), settings().clock.now())
+    return status.check(cost) if status.needs_confirmation(cost) else None
 
 
 def _preview(form: Mapping[str, Any]) -> tuple[broadcasts.Preview | None, str | None, str]:
@@ -129,11 +144,16 @@ def create() -> Response | str:
             )
             return Response(
                 render_template(
-                    "admin/compose.html", form=request.form, shown=shown, error=error, previewed=previewed
+                    "admin/compose.html",
+                    form=request.form,
+                    shown=shown,
+                    error=error,
+                    previewed=previewed,
+                    over_budget=over_budget(shown.estimated_cost) if shown else None,
                 ),
                 409,
             )
-        broadcast, _ = broadcasts.create_broadcast(
+        broadcast, shown = broadcasts.create_broadcast(
             session,
             text,
             segment,
@@ -144,6 +164,21 @@ def create() -> Response | str:
             template,
             draft=request.form["confirm"] == "draft",
         )
+        over = None if broadcast.status == DRAFT else over_budget(shown.estimated_cost)
+        if over and request.form.get(OVER_BUDGET_OK) != "yes":
+            session.rollback()
+            return Response(
+                render_template(
+                    "admin/compose.html",
+                    form=request.form,
+                    shown=shown,
+                    error="This month's spend projects over the budget with this broadcast: tick the box "
+                    "under the preview to send it anyway, or save it as a draft.",
+                    previewed=fingerprint(text, segment, schedule, template),
+                    over_budget=over,
+                ),
+                409,
+            )
     except broadcasts.BroadcastError as exc:
         return Response(
             render_template("admin/compose.html", form=request.form, shown=None, error=str(exc)), 400
@@ -188,7 +223,10 @@ def broadcast_detail(broadcast_id: int) -> str:
     session.commit()
     progress = broadcasts.progress(session, broadcast.id, settings().clock.now())
     live = broadcast.status not in (DRAFT, DONE, CANCELLED)
-    return render_template("admin/broadcast.html", b=broadcast, progress=progress, live=live)
+    over = over_budget(float(broadcast.estimated_cost or 0)) if broadcast.status == DRAFT else None
+    return render_template(
+        "admin/broadcast.html", b=broadcast, progress=progress, live=live, over_budget=over
+    )
 
 
 @console.post("/broadcasts/<int:broadcast_id>/cancel")
@@ -213,6 +251,19 @@ def cancel(broadcast_id: int) -> Response:
 def send_draft(broadcast_id: int) -> Response:
     session = db()
     broadcast = _broadcast_or_404(broadcast_id)
+    if (
+        broadcast.status == DRAFT
+        and (over := over_budget(float(broadcast.estimated_cost or 0)))
+        and request.form.get(OVER_BUDGET_OK) != "yes"
+    ):
+        return back(
+            "admin.broadcast_detail",
+            f"This month's spend projects to {over['projected_with_broadcast']:.2f} {over['currency']} with "
+            f"this broadcast, over the budget of {over['budget']:.2f}: tick 'send although over budget' "
+            "to send it.",
+            "error",
+            broadcast_id=broadcast_id,
+        )
     try:
         broadcasts.send_draft(session, broadcast)
     except broadcasts.BroadcastError as exc:

@@ -1,11 +1,13 @@
-"""GET /api/v1/costs: estimated and actual cost by country and channel over a date range
-(any token); groups under 10 learners are left out and only counted."""
+"""GET /api/v1/costs: estimated and actual cost by country and channel over a date range, and this
+month's spend against the budget with cost per active learner-month by country (any token);
+groups under 10 learners are left out and only counted."""
 
 from __future__ import annotations
 
 from flask import Response, jsonify, request
 
 from gateway.admin.api import ApiError, _settings, api, db
+from workers.budget import budget_status
 from workers.costs import cost_sheet, parse_period
 
 
@@ -17,4 +19,6 @@ def costs() -> Response:
         )
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc
-    return jsonify(cost_sheet(db(), _settings(), start, end).as_dict())
+    sheet = cost_sheet(db(), _settings(), start, end).as_dict()
+    sheet["budget"] = budget_status(db(), _settings(), _settings().clock.now()).as_dict()
+    return jsonify(sheet)

@@ -127,6 +127,11 @@ BROADCAST_INPUT = {
             "description": "approved template ContentSid for recipients outside the 24 h window",
         },
         "draft": {"type": "boolean", "description": "store without sending"},
+        "over_budget_ok": {
+            "type": "boolean",
+            "description": "send although the month's spend projects over ROUNDS_MONTHLY_BUDGET (or this "
+            "broadcast would push it over); without it such a broadcast is answered 409 with the figures",
+        },
     },
 }
 
@@ -201,6 +206,63 @@ COST_SHEET = {
                 },
             },
         },
+        "budget": {"$ref": "#/components/schemas/Budget"},
+    },
+}
+_MONEY = {"type": "number", "description": "in the price table's currency (USD by default)"}
+BUDGET = {
+    "type": "object",
+    "description": "this UTC month's spend against ROUNDS_MONTHLY_BUDGET; projected is the spend so far "
+    "plus the mean daily spend of the last rate_days whole days times the days left",
+    "properties": {
+        "month": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"},
+        "currency": {"type": "string"},
+        "budget": {"type": ["number", "null"], "description": "null: no budget set"},
+        "spend_to_date": _MONEY | {"description": "Twilio's price where known, else the estimate"},
+        "actual_to_date": _MONEY | {"description": "the part of spend_to_date Twilio has priced"},
+        "daily_rate": _MONEY,
+        "rate_days": {"type": "integer"},
+        "days_left": {"type": "number"},
+        "projected": _MONEY,
+        "over_budget": {"type": "boolean"},
+        "alerted_at": {"type": ["string", "null"], "format": "date-time"},
+        "learner_month_days": {"type": "integer"},
+        "min_group": {"type": "integer"},
+        "suppressed_groups": {"type": "integer", "description": "countries under min_group active learners"},
+        "cost_per_learner_month": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "country": {"type": "string"},
+                    "learners": {"type": "integer", "description": "students who texted in the last 30 days"},
+                    "spend": _MONEY,
+                    "per_learner_month": _MONEY,
+                },
+            },
+        },
+    },
+}
+BUDGET_CONFLICT = {
+    "type": "object",
+    "required": ["error", "budget"],
+    "properties": {
+        "error": {"type": "string"},
+        "budget": {
+            "type": "object",
+            "properties": {
+                name: _MONEY
+                for name in (
+                    "budget",
+                    "spend_to_date",
+                    "projected",
+                    "broadcast_cost",
+                    "projected_with_broadcast",
+                )
+            }
+            | {"month": {"type": "string"}, "currency": {"type": "string"}},
+        },
+        "preview": {"type": "object"},
     },
 }
 
@@ -621,7 +683,9 @@ def spec(server: str) -> dict[str, Any]:
             "/broadcasts": {
                 "get": {"summary": "Broadcast history", "parameters": PAGING, "responses": ok(obj) | ERRORS},
                 "post": {
-                    "summary": "Create and send a broadcast (editor); 202 while it fans out, 201 for a draft",
+                    "summary": "Create and send a broadcast (editor); 202 while it fans out, 201 for a "
+                    "draft; 409 with the budget figures when the month projects over budget, unless "
+                    "over_budget_ok",
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref("BroadcastInput")}},
@@ -629,6 +693,7 @@ def spec(server: str) -> dict[str, Any]:
                     "responses": {
                         "202": _json(obj, "Accepted"),
                         "201": _json(obj, "Draft stored"),
+                        "409": _json(_ref("BudgetConflict"), "Over budget: confirm with over_budget_ok"),
                         "503": {"$ref": "#/components/responses/Unavailable"},
                     }
                     | WRITE_ERRORS,
@@ -660,9 +725,13 @@ def spec(server: str) -> dict[str, Any]:
             },
             "/broadcasts/{id}/send": {
                 "post": {
-                    "summary": "Send a draft (editor)",
+                    "summary": 'Send a draft (editor); over budget, needs {"over_budget_ok": true} '
+                    "like POST /broadcasts",
                     "parameters": [_id("id")],
-                    "responses": {"202": _json(obj, "Accepted")} | WRITE_ERRORS | NOT_FOUND,
+                    "responses": {"202": _json(obj, "Accepted")}
+                    | WRITE_ERRORS
+                    | NOT_FOUND
+                    | {"409": _json(_ref("BudgetConflict"), "Over budget: confirm with over_budget_ok")},
                 }
             },
             "/stats": {
@@ -766,8 +835,9 @@ def spec(server: str) -> dict[str, Any]:
             "/costs": {
                 "get": {
                     "summary": "Estimated cost (synced prices, else prices.yaml; each group says which) next "
-                    "to the actual cost Twilio charged, by country and channel; groups under 10 learners "
-                    "are left out and counted in suppressed_groups",
+                    "to the actual cost Twilio charged, by country and channel; and under budget, this "
+                    "month's spend, its projection against ROUNDS_MONTHLY_BUDGET and the cost per active "
+                    "learner-month by country; groups under 10 learners are left out and counted",
                     "parameters": [
                         _query("from", {"type": "string", "format": "date"}, "default: 30 days before to"),
                         _query("to", {"type": "string", "format": "date"}, "inclusive; default: today (UTC)"),
@@ -934,6 +1004,8 @@ def spec(server: str) -> dict[str, Any]:
                 "OpportunityInput": OPPORTUNITY_INPUT,
                 "Clicks": CLICKS,
                 "CostSheet": COST_SHEET,
+                "Budget": BUDGET,
+                "BudgetConflict": BUDGET_CONFLICT,
                 "QuestionInput": QUESTION_INPUT,
                 "ProgramInput": PROGRAM_INPUT,
                 "Report": REPORT,

@@ -9,6 +9,7 @@ from flask import Response, flash, redirect, render_template, request, session, 
 from sqlalchemy import select
 
 from gateway.admin import accounts, charts, exports, stats
+from gateway.admin.cost_pages import budget_context
 from gateway.admin.web import (
     ADMIN,
     EDITOR,
@@ -114,6 +115,7 @@ def dashboard() -> str:
         outbox=outbox,
         prune=latest_run(db()),
         retention_days=settings().message_retention_days,
+        **budget_context(),
     )
 
 
