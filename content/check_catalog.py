@@ -58,6 +58,9 @@ SAMPLE_VALUES: dict[str, str | int] = {
     # Corrections (the flow shortens the reason to fit)
     "reason": "The key said B but current guidelines make C right.",
     "answer_text": "Intravenous ceftriaxone 2 g daily",
+    # One person, two channels
+    "wa_link": "wa.me/14155238886",
+    "other": "WhatsApp",
 }
 # Messages held to fewer segments than MESSAGE_SEGMENTS (HELP is checked on its own below).
 SEGMENT_BUDGETS = {
@@ -68,6 +71,18 @@ SEGMENT_BUDGETS = {
     "report_how": 1,
     "report_unknown": 1,
     "report_no_question": 1,
+    **dict.fromkeys(
+        [
+            "stopped",
+            "stopped_channel",
+            "whatsapp_link",
+            "whatsapp_already",
+            "whatsapp_unavailable",
+            "sms_set",
+            "sms_no_number",
+        ],
+        1,
+    ),
 }
 DEFAULT_SAMPLE = "sample value"
 
