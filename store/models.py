@@ -93,8 +93,6 @@ class Person(Base):
             postgresql_where=text("channel = 'whatsapp'"),
             sqlite_where=text("channel = 'whatsapp'"),
         ),
-        # The same nudge, by the last WhatsApp text of anyone who has one (SMS-only people have none).
-        Index("ix_people_whatsapp_inbound", "whatsapp_inbound_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

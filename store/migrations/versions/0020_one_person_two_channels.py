@@ -23,7 +23,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("whatsapp_inbound_at", sa.DateTime(), nullable=True))
         for name in ("prefers_sms", "sms_blocked", "whatsapp_blocked"):
             batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.text("false")))
-    op.create_index("ix_people_whatsapp_inbound", "people", ["whatsapp_inbound_at"])
     # Until now a person's channel was where they last wrote from: that text opened the window.
     op.execute("UPDATE people SET whatsapp_inbound_at = last_inbound_at WHERE channel = 'whatsapp'")
     op.execute("UPDATE people SET sms_blocked = true, whatsapp_blocked = true WHERE status = 'opted_out'")
@@ -35,7 +34,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_people_whatsapp_inbound", table_name="people")
     with op.batch_alter_table("people") as batch_op:
         for name in ("whatsapp_blocked", "sms_blocked", "prefers_sms", "whatsapp_inbound_at"):
             batch_op.drop_column(name)
