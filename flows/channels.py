@@ -15,7 +15,10 @@ from store.models import ACTIVE, OPTED_OUT, SMS, WHATSAPP, Person
 # WhatsApp's customer-service window: free-form messages within 24 h of the person's last text.
 WHATSAPP_WINDOW = timedelta(hours=24)
 # The words that name a channel after STOP.
-CHANNEL_WORDS = {**dict.fromkeys(["SMS", "TEXT", "TEXTO"], SMS), **dict.fromkeys(["WHATSAPP", "WA"], WHATSAPP)}
+CHANNEL_WORDS = {
+    **dict.fromkeys(["SMS", "TEXT", "TEXTO"], SMS),
+    **dict.fromkeys(["WHATSAPP", "WA"], WHATSAPP),
+}
 CHANNEL_NAMES = {SMS: "SMS", WHATSAPP: "WhatsApp"}
 # How a push leaves.
 FREE_FORM, TEMPLATE = "whatsapp", "template"
@@ -76,7 +79,9 @@ def stop_one(ctx: Context, person: Person, command: Command) -> Outcome | None:
         person.status = ACTIVE
         person.paused_until = None
         reschedule(person, ctx.now)
-    return reply(ctx.say(person, "stopped_channel", channel=CHANNEL_NAMES[channel], other=CHANNEL_NAMES[other]))
+    return reply(
+        ctx.say(person, "stopped_channel", channel=CHANNEL_NAMES[channel], other=CHANNEL_NAMES[other])
+    )
 
 
 @dataclass(frozen=True)

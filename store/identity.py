@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     MetaData,
     Table,
+    UniqueConstraint,
     and_,
     bindparam,
     case,
@@ -146,15 +147,12 @@ def _references(tables: MetaData, people: Table) -> Iterable[tuple[Table, Column
 def _unique_sets(table: Table, column: Column[Any]) -> list[list[Column[Any]]]:
     """Column sets `column` is unique in together with others (primary key, constraints, indexes)."""
     sets: list[list[Column[Any]]] = []
-    if column.name in table.primary_key.columns:
-        sets.append(list(table.primary_key.columns))
-    for constraint in table.constraints:
-        columns = list(getattr(constraint, "columns", []))
-        if constraint.__class__.__name__ == "UniqueConstraint" and column in columns:
-            sets.append(columns)
-    for index in table.indexes:
-        if index.unique and column in index.columns:
-            sets.append(list(index.columns))
+    candidates = [table.primary_key.columns]
+    candidates += [c.columns for c in table.constraints if isinstance(c, UniqueConstraint)]
+    candidates += [index.columns for index in table.indexes if index.unique]
+    for columns in candidates:
+        if column.name in columns.keys():
+            sets.append(list(columns))
     return sets
 
 

@@ -158,7 +158,9 @@ def route_for(
             )
         if way is not None:
             return Route(
-                Outgoing(address, message.body, settings.whatsapp_from, "", callback), WHATSAPP, settings.whatsapp_from
+                Outgoing(address, message.body, settings.whatsapp_from, "", callback),
+                WHATSAPP,
+                settings.whatsapp_from,
             )
         if reach.whatsapp_blocked and (reach.sms_blocked or not reach.has_number):
             raise NoChannel("every channel that reaches this person was stopped")

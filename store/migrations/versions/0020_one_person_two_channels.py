@@ -19,10 +19,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("people") as batch_op:
-        batch_op.add_column(sa.Column("whatsapp_inbound_at", sa.DateTime(), nullable=True))
-        for name in ("prefers_sms", "sms_blocked", "whatsapp_blocked"):
-            batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.text("false")))
+    # Plain ADD COLUMN, never a batch copy: on SQLite, with foreign keys on, dropping the old
+    # `people` table would fire every ON DELETE (answers and cards cascade away).
+    op.add_column("people", sa.Column("whatsapp_inbound_at", sa.DateTime(), nullable=True))
+    for name in ("prefers_sms", "sms_blocked", "whatsapp_blocked"):
+        op.add_column("people", sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.text("false")))
     # Until now a person's channel was where they last wrote from: that text opened the window.
     op.execute("UPDATE people SET whatsapp_inbound_at = last_inbound_at WHERE channel = 'whatsapp'")
     op.execute("UPDATE people SET sms_blocked = true, whatsapp_blocked = true WHERE status = 'opted_out'")
