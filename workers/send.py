@@ -149,7 +149,7 @@ def route_for(
         )
         if way == SMS:
             return sms
-        if way == TEMPLATE:
+        if way == TEMPLATE and template:
             variables = json.dumps({"1": message.body})
             return Route(
                 Outgoing(address, message.body, settings.whatsapp_from, "", callback, template, variables),
@@ -467,11 +467,12 @@ class SendJob:
             message.updated_at = now
             return "suppressed"
         last_inbound_at = person.last_inbound_at if person is not None else None
-        routing = {}
-        if person is not None:
-            routing = {"reach": reach_of(person), "prices": self.prices, "country": person.country}
+        reach = reach_of(person) if person is not None else None
+        country = person.country if person is not None else None
         try:
-            route = route_for(message, last_inbound_at, self.settings, now, **routing)
+            route = route_for(
+                message, last_inbound_at, self.settings, now, reach=reach, prices=self.prices, country=country
+            )
         except NoChannel:
             message.status = MessageStatus.SUPPRESSED
             message.updated_at = now
@@ -487,7 +488,14 @@ class SendJob:
         if route.channel == WHATSAPP and not route.outgoing.content_sid:
             try:
                 fallback = route_for(
-                    message, last_inbound_at, self.settings, now, force_template=True, **routing
+                    message,
+                    last_inbound_at,
+                    self.settings,
+                    now,
+                    force_template=True,
+                    reach=reach,
+                    prices=self.prices,
+                    country=country,
                 )
             except NoChannel as exc:
                 fallback = OutsideWindow(str(exc))

@@ -23,7 +23,9 @@ def upgrade() -> None:
     # `people` table would fire every ON DELETE (answers and cards cascade away).
     op.add_column("people", sa.Column("whatsapp_inbound_at", sa.DateTime(), nullable=True))
     for name in ("prefers_sms", "sms_blocked", "whatsapp_blocked"):
-        op.add_column("people", sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.text("false")))
+        op.add_column(
+            "people", sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.text("false"))
+        )
     # Until now a person's channel was where they last wrote from: that text opened the window.
     op.execute("UPDATE people SET whatsapp_inbound_at = last_inbound_at WHERE channel = 'whatsapp'")
     op.execute("UPDATE people SET sms_blocked = true, whatsapp_blocked = true WHERE status = 'opted_out'")
