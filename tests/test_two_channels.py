@@ -180,14 +180,18 @@ def test_history_streak_and_cards_are_kept_and_no_second_daily_question(web, two
     assert run_tick(two_settings, at + timedelta(days=1)).questions == 1
 
 
-def test_stop_on_either_channel_ends_both_and_start_on_either_restores(web, two_settings, twilio):
+@pytest.mark.parametrize(("stop_on", "start_on"), [("whatsapp", "sms"), ("sms", "whatsapp")])
+def test_stop_on_either_channel_ends_both_and_start_on_either_restores(
+    web, two_settings, twilio, stop_on, start_on
+):
     sms, whatsapp = Phone(web, NUMBER), Phone(web, NUMBER, whatsapp=True)
+    by = {"sms": sms, "whatsapp": whatsapp}
     onboard(sms)
     whatsapp.text("SCORE")
     # A push is waiting in the outbox when STOP arrives on WhatsApp.
     with session_scope(two_settings.database_url) as session:
         waiting = queue_message(session, session.get(Person, 1), "A push", "question", now=NOW)
-    (stopped,) = whatsapp.text("STOP")
+    (stopped,) = by[stop_on].text("STOP")
     assert "SMS and WhatsApp" in stopped and "STOP SMS" in stopped
     (person,) = person_rows(two_settings)
     assert (person.status, person.sms_blocked, person.whatsapp_blocked, person.next_push_at) == (
@@ -213,12 +217,18 @@ def test_stop_on_either_channel_ends_both_and_start_on_either_restores(web, two_
     assert {
         m.status for m in person_messages(two_settings) if m.direction == "out" and m.kind != "reply"
     } == {"suppressed"}
-    # START on SMS restores both.
-    (restarted,) = sms.text("START")
+    # START on either channel restores both.
+    (restarted,) = by[start_on].text("START")
     assert restarted.startswith("Welcome back to Rounds")
     (person,) = person_rows(two_settings)
     assert (person.status, person.sms_blocked, person.whatsapp_blocked) == ("active", False, False)
     assert person.next_push_at is not None
+    with session_scope(two_settings.database_url) as session:
+        again = queue_message(session, session.get(Person, 1), "Back again", "question", now=NOW)
+    enqueue_send(two_settings, [again])
+    drain(two_settings)
+    (sent,) = twilio.sent
+    assert sent["Body"] == "Back again" and sent["To"] == f"whatsapp:{NUMBER}"  # in the window: free
 
 
 def person_messages(settings) -> list[Message]:
