@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from content import segments
 from content.prices import PriceTable, load_prices
@@ -85,6 +85,20 @@ class OutsideWindow(Exception):
 
 class NoChannel(Exception):
     """A push to someone who stopped every channel that could reach them (STOP SMS and STOP WHATSAPP)."""
+
+
+# What the send path reads of a person: their state and what routing needs, not their whole row.
+ROUTING_COLUMNS = (
+    Person.status,
+    Person.phone,
+    Person.channel,
+    Person.country,
+    Person.last_inbound_at,
+    Person.whatsapp_inbound_at,
+    Person.prefers_sms,
+    Person.sms_blocked,
+    Person.whatsapp_blocked,
+)
 
 
 def reach_of(person: Person) -> Reach:
@@ -435,6 +449,7 @@ class SendJob:
         return list(
             self.session.execute(
                 select(Message, Person)
+                .options(load_only(*ROUTING_COLUMNS))
                 .outerjoin(Person, Person.id == Message.person_id)
                 .where(Message.id.in_(owned))
                 .order_by(Message.id)
