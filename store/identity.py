@@ -8,6 +8,7 @@ It works on the models' tables and on tables a migration reflected, so the migra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Index,
     MetaData,
     Table,
     UniqueConstraint,
@@ -144,32 +146,47 @@ def _references(tables: MetaData, people: Table) -> Iterable[tuple[Table, Column
                 yield table, fk.parent
 
 
-def _unique_sets(table: Table, column: Column[Any]) -> list[list[Column[Any]]]:
-    """Column sets `column` is unique in together with others (primary key, constraints, indexes)."""
-    sets: list[list[Column[Any]]] = []
-    candidates = [table.primary_key.columns]
-    candidates += [c.columns for c in table.constraints if isinstance(c, UniqueConstraint)]
-    candidates += [index.columns for index in table.indexes if index.unique]
-    for columns in candidates:
-        if column.name in columns.keys():
-            sets.append(list(columns))
-    return sets
+# A partial unique index's condition, when it is one column equal to a constant (`status = 'active'`,
+# or as PostgreSQL gives it back, `((status)::text = 'active'::text)`).
+_EQUALS = re.compile(r"^\(*\s*(\w+)\s*\)?(?:::\w+)?\s*=\s*'([^']*)'(?:::\w+)?\s*\)*$")
+
+
+def _index_condition(index: Index) -> tuple[str, str] | None | bool:
+    """None for a plain unique index; (column, value) for a partial one on `column = 'value'`;
+    True for a partial one whose condition is not of that shape (then treated as plain)."""
+    for dialect in ("postgresql", "sqlite"):
+        options = index.dialect_options.get(dialect) if dialect in index.dialect_options else None
+        where = options.get("where") if options is not None else None
+        if where is not None:
+            found = _EQUALS.match(str(where).strip())
+            return (found[1], found[2]) if found else True
+    return None
+
+
+def _unique_sets(table: Table, column: Column[Any]) -> list[tuple[list[Column[Any]], tuple[str, str] | None]]:
+    """Column sets `column` is unique in together with others (primary key, constraints, indexes),
+    each with the condition of a partial index, if it has one."""
+    candidates: list[tuple[Any, tuple[str, str] | None]] = [(table.primary_key.columns, None)]
+    candidates += [(c.columns, None) for c in table.constraints if isinstance(c, UniqueConstraint)]
+    for index in table.indexes:
+        if index.unique:
+            condition = _index_condition(index)
+            candidates.append((index.columns, condition if isinstance(condition, tuple) else None))
+    return [(list(columns), where) for columns, where in candidates if column.name in columns.keys()]
 
 
 def _move(connection: Connection, table: Table, column: Column[Any], mapping: dict[int, int]) -> None:
     drops = list(mapping)
     kept = case(mapping, value=column)
     clashes = []
-    for columns in _unique_sets(table, column):
+    for columns, where in _unique_sets(table, column):
         other = table.alias("kept_side")
-        clashes.append(
-            exists().where(
-                and_(
-                    other.c[column.name] == kept,
-                    *(other.c[c.name] == c for c in columns if c.name != column.name),
-                )
-            )
-        )
+        same = [other.c[column.name] == kept]
+        same += [other.c[c.name] == c for c in columns if c.name != column.name]
+        if where is not None:
+            # A partial index clashes only when both rows are in it (two active mentor pairs).
+            same += [other.c[where[0]] == where[1], table.c[where[0]] == where[1]]
+        clashes.append(exists().where(and_(*same)))
     moving = update(table).where(column.in_(drops)).values({column.name: kept})
     if clashes:
         moving = moving.where(~or_(*clashes))

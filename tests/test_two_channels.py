@@ -399,6 +399,8 @@ def test_merge_keeps_the_older_row_and_moves_everything(db, now):
             Card(person_id=older.id, question_id=101, due=now, state={}),
             Card(person_id=younger.id, question_id=101, due=now, state={}),  # the kept one wins
             Card(person_id=younger.id, question_id=103, due=now, state={}),
+            # A mentor pair that ended on the older row does not stop the active one moving.
+            Pair(mentor_id=mentor.id, student_id=older.id, number=10, status="ended"),
             Pair(mentor_id=mentor.id, student_id=younger.id, number=11),
         ]
     )
@@ -435,11 +437,31 @@ def test_merge_keeps_the_older_row_and_moves_everything(db, now):
         103,
     ]
     assert db.scalar(select(func.count()).select_from(Card)) == 2
-    (pair,) = db.scalars(select(Pair)).all()
-    assert pair.student_id == older_id
+    pairs = db.scalars(select(Pair).order_by(Pair.number)).all()
+    assert [(p.student_id, p.number, p.status) for p in pairs] == [
+        (older_id, 10, "ended"),
+        (older_id, 11, "active"),
+    ]
     (message,) = db.scalars(select(Message)).all()
     assert message.person_id == older_id
     assert merge_duplicates(db.connection(), metadata) == 0  # nothing left to merge
+
+
+def test_merge_keeps_one_active_mentor(db, now):
+    mentor = Person(phone="+2348030000001", role="mentor", status="active", flow_state={})
+    db.add(mentor)
+    older, younger = duplicate_pair(db, now)
+    db.add_all(
+        [
+            Pair(mentor_id=mentor.id, student_id=older.id, number=10),
+            Pair(mentor_id=mentor.id, student_id=younger.id, number=11),
+        ]
+    )
+    db.commit()
+    merge_people(db.connection(), metadata, [Merge(older.id, younger.id)])
+    db.commit()
+    (pair,) = db.scalars(select(Pair)).all()
+    assert (pair.student_id, pair.number) == (older.id, 10)
 
 
 def test_merge_keeps_every_opt_out(db, now):
