@@ -22,6 +22,7 @@ from bench import (
     memory,
     prune,
     report,
+    routing,
     search,
     send,
     services,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "cost": cost.run,
     "languages": cost.run_languages,  # French and Spanish students' segments (bench/cost.py)
     "search": search.run,
+    "routing": routing.run,  # cost per student-day, SMS only against two channels, by country
     "prune": prune.run,
     "itemstats": itemstats.run,
     "impact": impact.run,

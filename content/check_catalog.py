@@ -64,6 +64,9 @@ SAMPLE_VALUES: dict[str, str | int] = {
     "projected": "12345.67",
     "budget": "10000.00",
     "spent": "4567.89",
+    # One person, two channels
+    "wa_link": "wa.me/14155238886",
+    "other": "WhatsApp",
 }
 # Messages held to fewer segments than MESSAGE_SEGMENTS (HELP is checked on its own below).
 SEGMENT_BUDGETS = {
@@ -74,6 +77,18 @@ SEGMENT_BUDGETS = {
     "report_how": 1,
     "report_unknown": 1,
     "report_no_question": 1,
+    **dict.fromkeys(
+        [
+            "stopped",
+            "stopped_channel",
+            "whatsapp_link",
+            "whatsapp_already",
+            "whatsapp_unavailable",
+            "sms_set",
+            "sms_no_number",
+        ],
+        1,
+    ),
 }
 DEFAULT_SAMPLE = "sample value"
 

@@ -151,5 +151,6 @@ def _opt_out(ctx: Context, person: Person) -> Outcome:
 def _opt_in(ctx: Context, person: Person) -> Outcome:
     person.status = ACTIVE
     person.paused_until = None
+    person.sms_blocked = person.whatsapp_blocked = False  # START on either channel restarts both
     reschedule(person, ctx.now)  # their daily question starts again
     return reply(ctx.say(person, "restarted"))

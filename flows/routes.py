@@ -7,6 +7,7 @@ this table's order, never an import order. `handle` is the engine's one entry po
 from __future__ import annotations
 
 from flows import (
+    channels,
     checkins,
     mentors,
     onboarding,
@@ -58,6 +59,8 @@ KEYWORDS: dict[str, Handler] = {
     **dict.fromkeys(["VERIFY", "VERIFIER", "VERIFICAR"], programs.verify),
     "WEEKLY": weekly.weekly,
     **dict.fromkeys(["REPORT", "SIGNALER", "REPORTAR"], reports.report),
+    "WHATSAPP": channels.whatsapp,  # how to reach Rounds on WhatsApp (pushes go there again)
+    "SMS": channels.sms,  # pushes by SMS
 }
 # People whose role has a conversation of its own, after the opt-out words.
 ROLE_HANDLERS: dict[str, Handler] = {MENTOR: mentors.handle_mentor, ONCALL: safeguarding.handle_oncall}
@@ -126,7 +129,8 @@ def unknown(ctx: Context, person: Person, command: Command) -> Outcome:
 
 
 ROUTES: tuple[tuple[str, Route], ...] = (
-    ("opt-out word", opt_out),  # STOP and the like, from anyone, in any flow
+    ("opt-out word", opt_out),  # STOP and the like, from anyone, in any flow: both channels end
+    ("one channel's opt-out", channels.stop_one),  # STOP SMS / STOP WHATSAPP: the other goes on
     ("opted out", opted_out),  # START and HELP; nothing else is answered
     ("help or start", help_or_start),
     ("role", role),  # mentors and the on-call number

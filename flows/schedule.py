@@ -184,6 +184,8 @@ def window_push_at(person: Person, chosen: datetime, settings: Settings) -> date
     """
     if person.channel != WHATSAPP or person.last_inbound_at is None or person.status != ACTIVE:
         return None
+    if person.prefers_sms or person.whatsapp_blocked:
+        return None  # their pushes go by SMS (flows/channels.py): no window to catch
     closes = person.last_inbound_at + WHATSAPP_WINDOW
     if closes >= chosen:
         return None  # still open at the chosen time: nothing to gain

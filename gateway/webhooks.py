@@ -29,10 +29,12 @@ from flows.phones import Address, BadPhoneNumber, inbound_address, mask, parse_a
 from flows.programs import is_verify, verify_text
 from gateway import metrics
 from store.db import insert_or_ignore, session_factory
+from store.identity import person_for_whatsapp_id
 from store.models import (
     INBOUND,
     OUTBOUND,
     STATUS_RANK,
+    WHATSAPP,
     Message,
     MessageStatus,
     Person,
@@ -240,6 +242,14 @@ _NOTE_SENDER = (
     .values(
         channel=bindparam("sender_channel", type_=_people.c.channel.type),
         last_inbound_at=bindparam("received_at", type_=_people.c.last_inbound_at.type),
+        # A WhatsApp text opens (or keeps open) the 24 h window; an SMS leaves it as it was.
+        whatsapp_inbound_at=case(
+            (
+                bindparam("sender_channel", type_=_people.c.channel.type) == WHATSAPP,
+                bindparam("received_at", type_=_people.c.last_inbound_at.type),
+            ),
+            else_=_people.c.whatsapp_inbound_at,
+        ),
         country=case(
             (
                 or_(_people.c.country.is_(None), _people.c.country == ""),
@@ -309,8 +319,10 @@ def _record(
 
     None if the MessageSid was recorded before (a retry): the caller rolls back and replays.
     """
+    # A WhatsApp business-scoped id is the person its number (or the id itself) already belongs to.
+    key = person_for_whatsapp_id(session, address.bsuid, address.number) if address.bsuid else None
     sender = {
-        "sender_phone": address.phone,
+        "sender_phone": key or address.phone,
         "sender_channel": address.channel,
         "received_at": now,
         "sender_country": address.country,
@@ -334,6 +346,8 @@ def _record(
         person, created = _person_for(session, address, now)
         person.channel = address.channel
         person.last_inbound_at = now
+        if address.channel == WHATSAPP:
+            person.whatsapp_inbound_at = now
         if not person.country and address.country:
             person.country = address.country
     inbound_id = insert_or_ignore(session, Message, {**inbound, "person_id": person.id}, ["twilio_sid"])

@@ -121,6 +121,12 @@ class Person(Base):
     flow_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     last_inbound_at: Mapped[datetime | None]
+    # One person on both channels: their last WhatsApp text (the 24 h window is counted from it),
+    # whether they asked for pushes by SMS (`SMS`), and each channel they stopped on its own.
+    whatsapp_inbound_at: Mapped[datetime | None]
+    prefers_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    sms_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    whatsapp_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -131,6 +137,7 @@ class Person(Base):
         scheduled pushes included, until START; queued rows are suppressed when their turn comes."""
         self.status = OPTED_OUT
         self.next_push_at = None
+        self.sms_blocked = self.whatsapp_blocked = True
 
     @property
     def address(self) -> str:

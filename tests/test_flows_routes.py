@@ -23,6 +23,7 @@ NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 def test_the_routes_are_tried_in_this_order():
     assert [name for name, _ in ROUTES] == [
         "opt-out word",
+        "one channel's opt-out",
         "opted out",
         "help or start",
         "role",

@@ -243,6 +243,10 @@ def nudge_query(at: datetime) -> Select:
         Person.channel == literal_column(f"'{WHATSAPP}'"),
         Person.last_inbound_at > closes_from,
         Person.last_inbound_at <= closes_from + NUDGE_BEFORE_CLOSE,
+        # On the WhatsApp channel the last text is the last WhatsApp text (people.whatsapp_inbound_at);
+        # someone who asked for SMS, or stopped WhatsApp alone, is not nudged there.
+        Person.prefers_sms.is_(False),
+        Person.whatsapp_blocked.is_(False),
         Person.status == "active",
         open_question,
     )

@@ -14,14 +14,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from content import segments
+from content.prices import PriceTable, load_prices
+from flows.channels import TEMPLATE, Reach, push_route
 from flows.phones import mask
 from store.db import session_factory
 from store.models import OPTED_OUT, OUTBOUND, SMS, WHATSAPP, Message, MessageStatus, Person
@@ -81,6 +83,40 @@ class OutsideWindow(Exception):
     """A WhatsApp push outside the 24 h window with no template and no SMS fallback."""
 
 
+class NoChannel(Exception):
+    """A push to someone who stopped every channel that could reach them (STOP SMS and STOP WHATSAPP)."""
+
+
+# What the send path reads of a person: their state and what routing needs, not their whole row.
+ROUTING_COLUMNS = (
+    Person.status,
+    Person.phone,
+    Person.channel,
+    Person.country,
+    Person.last_inbound_at,
+    Person.whatsapp_inbound_at,
+    Person.prefers_sms,
+    Person.sms_blocked,
+    Person.whatsapp_blocked,
+)
+
+
+def reach_of(person: Person) -> Reach:
+    """What routing needs to know of a person (their last text, if on WhatsApp, opened the window)."""
+    opened = person.whatsapp_inbound_at
+    if person.channel == WHATSAPP and person.last_inbound_at is not None:
+        opened = max(opened or person.last_inbound_at, person.last_inbound_at)
+    return Reach(
+        status=person.status,
+        has_number=person.phone.startswith("+"),
+        on_whatsapp=person.channel == WHATSAPP or opened is not None,
+        whatsapp_inbound_at=opened,
+        prefers_sms=bool(person.prefers_sms),
+        sms_blocked=bool(person.sms_blocked),
+        whatsapp_blocked=bool(person.whatsapp_blocked),
+    )
+
+
 @dataclass(frozen=True)
 class Route:
     outgoing: Outgoing
@@ -94,8 +130,14 @@ def route_for(
     settings: Settings,
     now: datetime,
     force_template: bool = False,
+    reach: Reach | None = None,
+    prices: Callable[[], PriceTable] | None = None,
+    country: str | None = None,
 ) -> Route:
-    """How `message` leaves: free-form, a WhatsApp template, or SMS instead of WhatsApp."""
+    """How `message` leaves: free-form, a WhatsApp template, or SMS instead of WhatsApp.
+
+    A push to a person (`reach` given) goes by the cheapest channel that reaches them now
+    (`flows.channels.push_route`); a reply goes back on the channel the text came in on."""
     callback = status_callback_url(settings)
     sms_sender = settings.sms_from or settings.messaging_service_sid
     # A WhatsApp row that falls back to SMS was rendered in full: fold it as SMS would be.
@@ -105,9 +147,40 @@ def route_for(
         SMS,
         sms_sender,
     )
+    address = f"whatsapp:{message.phone}"
+    template = message.content_sid or settings.whatsapp_templates.get(message.kind)
+    if reach is not None and message.kind != "reply":
+        if force_template or message.error_code in OUTSIDE_WINDOW_CODES:
+            reach = replace(reach, whatsapp_inbound_at=None)  # Twilio said the window is closed
+        table = prices() if prices is not None and template else None
+        way = push_route(
+            reach,
+            now,
+            sms_cost=table.price(SMS, country) * segments.count(sms_body).segments if table else 0.0,
+            template_cost=table.price(WHATSAPP, country) if table else None,
+            sms_ready=bool(sms_sender)
+            and (message.channel == SMS or reach.prefers_sms or settings.whatsapp_fallback == "sms"),
+        )
+        if way == SMS:
+            return sms
+        if way == TEMPLATE and template:
+            variables = json.dumps({"1": message.body})
+            return Route(
+                Outgoing(address, message.body, settings.whatsapp_from, "", callback, template, variables),
+                WHATSAPP,
+                settings.whatsapp_from,
+            )
+        if way is not None:
+            return Route(
+                Outgoing(address, message.body, settings.whatsapp_from, "", callback),
+                WHATSAPP,
+                settings.whatsapp_from,
+            )
+        if reach.whatsapp_blocked and (reach.sms_blocked or not reach.has_number):
+            raise NoChannel("every channel that reaches this person was stopped")
+        raise OutsideWindow("outside the WhatsApp 24-hour window and no template or SMS fallback configured")
     if message.channel != WHATSAPP:
         return sms
-    address = f"whatsapp:{message.phone}"
     in_window = message.kind == "reply" or within_whatsapp_window(last_inbound_at, now)
     # Twilio already answered this row's free-form send with 63016 (in a status callback): the
     # window is closed, whatever Rounds noted.
@@ -118,7 +191,6 @@ def route_for(
             WHATSAPP,
             settings.whatsapp_from,
         )
-    template = message.content_sid or settings.whatsapp_templates.get(message.kind)
     if template:
         variables = json.dumps({"1": message.body})
         return Route(
@@ -324,6 +396,13 @@ class SendJob:
         self.sent = SentRows(session)
         self.in_flight = InFlight(transport, settings.send_concurrency)
         self.tally = {"sent": 0, "failed": 0, "suppressed": 0, "retry": 0, "skipped": 0, "deferred": 0}
+        self._prices: PriceTable | None = None
+
+    def prices(self) -> PriceTable:
+        """The price table, read once per job and only when a push could go as a template."""
+        if self._prices is None:
+            self._prices = load_prices(self.settings)
+        return self._prices
 
     def run(self, ids: list[int]) -> dict[str, int]:
         session, sent = self.session, self.sent
@@ -332,20 +411,18 @@ class SendJob:
             for start in range(0, len(ids), CLAIM_EVERY):
                 unclaimed = ids[start + CLAIM_EVERY :]
                 rows = self.claim(ids[start : start + CLAIM_EVERY])
-                for index, (message, person_status, last_inbound_at) in enumerate(rows):
+                for index, (message, person) in enumerate(rows):
                     if time.monotonic() >= deadline:
                         # A slow sender has kept this job long enough: the rest go to a new job,
                         # behind whatever else (urgent replies first) waits for this worker.
-                        self.hand_back([m.id for m, _, _ in rows[index:]], unclaimed, 0.0)
+                        self.hand_back([m.id for m, _ in rows[index:]], unclaimed, 0.0)
                         return self.settle_all()
                     while self.in_flight.full:
                         self.settle(RECORD_WITHIN)
-                    outcome = self.start(
-                        message, person_status, last_inbound_at, upcoming=len(ids) - start - index
-                    )
+                    outcome = self.start(message, person, upcoming=len(ids) - start - index)
                     if isinstance(outcome, float):
                         # The sender is busy for a while: give the rest back and come back later.
-                        self.hand_back([m.id for m, _, _ in rows[index:]], unclaimed, outcome)
+                        self.hand_back([m.id for m, _ in rows[index:]], unclaimed, outcome)
                         return self.settle_all()
                     if outcome:
                         self.tally[outcome] += 1
@@ -366,12 +443,13 @@ class SendJob:
             self.in_flight.close()
 
     def claim(self, ids: list[int]) -> list:
-        """Claim these rows (a chunk of the job at a time) and load them with their person's state."""
+        """Claim these rows (a chunk of the job at a time) and load them with their person."""
         owned = claim(self.session, ids, self.settings.clock.now())
         self.tally["skipped"] += len(ids) - len(owned)
         return list(
             self.session.execute(
-                select(Message, Person.status, Person.last_inbound_at)
+                select(Message, Person)
+                .options(load_only(*ROUTING_COLUMNS))
                 .outerjoin(Person, Person.id == Message.person_id)
                 .where(Message.id.in_(owned))
                 .order_by(Message.id)
@@ -394,19 +472,26 @@ class SendJob:
         self.sent.record()
         return self.tally
 
-    def start(
-        self, message: Message, person_status: str | None, last_inbound_at: datetime | None, upcoming: int
-    ) -> str | float | None:
+    def start(self, message: Message, person: Person | None, upcoming: int) -> str | float | None:
         """Start the message's request (None); else how it ended without one, or how long its
         sender is busy for."""
         now = self.settings.clock.now()
-        if person_status == OPTED_OUT:
+        if person is not None and person.status == OPTED_OUT:
             # Checked again at the last moment: a STOP may have arrived after queuing.
             message.status = MessageStatus.SUPPRESSED
             message.updated_at = now
             return "suppressed"
+        last_inbound_at = person.last_inbound_at if person is not None else None
+        reach = reach_of(person) if person is not None else None
+        country = person.country if person is not None else None
         try:
-            route = route_for(message, last_inbound_at, self.settings, now)
+            route = route_for(
+                message, last_inbound_at, self.settings, now, reach=reach, prices=self.prices, country=country
+            )
+        except NoChannel:
+            message.status = MessageStatus.SUPPRESSED
+            message.updated_at = now
+            return "suppressed"
         except OutsideWindow as exc:
             return _record_failure(
                 self.settings, self.session, message, SendFailed(str(exc), 63016, retryable=False), now
@@ -417,7 +502,18 @@ class SendJob:
         fallback: Route | OutsideWindow | None = None
         if route.channel == WHATSAPP and not route.outgoing.content_sid:
             try:
-                fallback = route_for(message, last_inbound_at, self.settings, now, force_template=True)
+                fallback = route_for(
+                    message,
+                    last_inbound_at,
+                    self.settings,
+                    now,
+                    force_template=True,
+                    reach=reach,
+                    prices=self.prices,
+                    country=country,
+                )
+            except NoChannel as exc:
+                fallback = OutsideWindow(str(exc))
             except OutsideWindow as exc:
                 fallback = exc
         self.in_flight.start(Request(message.id, route, fallback, now), message)

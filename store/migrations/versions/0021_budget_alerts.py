@@ -1,7 +1,7 @@
 """budget alerts: one row per month whose spend projected over ROUNDS_MONTHLY_BUDGET
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import store.models
 
 revision: str = "0021"
-down_revision: str | Sequence[str] | None = "0019"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
