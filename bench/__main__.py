@@ -22,6 +22,7 @@ from bench import (
     memory,
     prune,
     report,
+    rush,
     search,
     send,
     services,
@@ -35,6 +36,7 @@ BENCHMARKS = {
     "send": send.run,
     "fanout": fanout.run,
     "tick": tick.run,
+    "rush": rush.run,  # 100,000 due in one minute, 1 to 3 scheduling passes
     "weekly": weekly.run,
     "cost": cost.run,
     "languages": cost.run_languages,  # French and Spanish students' segments (bench/cost.py)

@@ -162,6 +162,22 @@ def _release(lock: Lock) -> None:
         log.warning("the tick's lease was already gone when it ended", exc_info=True)
 
 
+def due_batch(at: datetime, size: int = BATCH) -> Select:
+    """The next `size` students due at `at` that no other pass is planning.
+
+    Ordered by next_push_at alone: in a rush every student shares one instant, and a tie-break on
+    id would make PostgreSQL read and sort all of them for every batch. Rows another pass holds are
+    skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite ignores the clause and runs one pass).
+    """
+    return (
+        select(Person)
+        .where(Person.next_push_at <= at)
+        .order_by(Person.next_push_at)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def _daily_questions(settings: Settings, at: datetime, report: TickReport, batch_size: int = BATCH) -> None:
     catalog = get_catalog(settings.content_path)
     handled: set[int] = set()
@@ -169,18 +185,7 @@ def _daily_questions(settings: Settings, at: datetime, report: TickReport, batch
     try:
         hold_questions(session)
         while True:
-            batch = (
-                session.execute(
-                    select(Person)
-                    .where(Person.next_push_at <= at)
-                    .order_by(Person.next_push_at, Person.id)
-                    .limit(batch_size)
-                    # Rows another pass is planning are left to it (PostgreSQL; SQLite ignores this).
-                    .with_for_update(skip_locked=True)
-                )
-                .scalars()
-                .all()
-            )
+            batch = session.execute(due_batch(at, batch_size)).scalars().all()
             if not batch:
                 break
             people = []
