@@ -140,6 +140,8 @@ def test_a_tick_with_three_passes_shares_the_minute_with_two_worker_processes(ti
     assert questions_each(tick_settings) == {pid: 1 for pid in pids}
     assert attempts_each(tick_settings) == {pid: 1 for pid in pids}
     assert still_due(tick_settings) == 0
+    # `--queue default` workers left the questions' send jobs (1,500 rows, 500 a job at most) to send workers.
+    assert Queue(runtime.BULK, connection=redis).count >= 3
 
 
 def runtime_workers(redis: Redis) -> list[Worker]:
