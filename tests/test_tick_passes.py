@@ -199,3 +199,15 @@ def test_a_rush_batch_reads_its_own_rows_not_every_due_student(tick_settings):  
     assert "ix_people_next_push_at" in plan and "Sort" not in plan, plan
     index_rows = re.search(r"Index Scan .*actual time=\S+ rows=(\d+)", plan)
     assert index_rows and int(index_rows.group(1)) == 20, plan
+
+
+def test_loading_content_leaves_the_planner_the_bank_size(tick_settings):  # noqa: F811
+    """The bank is analyzed as it is loaded: planned against an unanalyzed questions table (autovacuum
+    off, or not yet round), the pass's cards query walked a whole index per question, 20x slower."""
+    on_postgresql(tick_settings)
+    with get_engine(tick_settings.database_url).connect() as conn:
+        counted = conn.execute(text("SELECT count(*) FROM questions")).scalar_one()
+        estimated = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'questions'")
+        ).scalar_one()
+    assert counted > 100 and estimated == counted
