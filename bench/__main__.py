@@ -23,6 +23,7 @@ from bench import (
     prune,
     report,
     routing,
+    rush,
     search,
     send,
     services,
@@ -37,6 +38,7 @@ BENCHMARKS = {
     "send": send.run,
     "fanout": fanout.run,
     "tick": tick.run,
+    "rush": rush.run,  # 100,000 due in one minute, 1 to 3 scheduling passes
     "weekly": weekly.run,
     "cost": cost.run,
     "languages": cost.run_languages,  # French and Spanish students' segments (bench/cost.py)

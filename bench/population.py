@@ -66,8 +66,10 @@ def load_students(
     whatsapp_share: float = 0.0,
     seed: int = 7,
     first_number: int = 0,
+    daily_time: str | None = None,
 ) -> None:
-    """COPY `count` onboarded students; next_push_at is each one's first daily time after `after`."""
+    """COPY `count` onboarded students; next_push_at is each one's first daily time after `after`.
+    Their daily times cover every minute of the day, or are all `daily_time` (a morning rush)."""
     rng = random.Random(seed)
     pushes: dict[tuple[str, str], datetime | None] = {}
     now = _naive(after)
@@ -76,7 +78,7 @@ def load_students(
             for n in range(first_number, first_number + count):
                 zone = zones[rng.randrange(len(zones))]
                 minute = rng.randrange(1440)
-                daily = f"{minute // 60:02d}:{minute % 60:02d}"
+                daily = daily_time or f"{minute // 60:02d}:{minute % 60:02d}"
                 key = (zone, daily)
                 if key not in pushes:
                     shape = SimpleNamespace(

@@ -22,7 +22,7 @@ from bench.report import Figure, Results
 from store.db import get_engine, session_scope
 from store.models import Attempt, Card, Person, Question
 from store.settings import Settings
-from workers.schedule import BATCH, nudge_query, run_tick
+from workers.schedule import BATCH, due_batch, nudge_query, run_tick
 
 # A Tuesday noon UTC (check-ins go out on Sundays); the first instant warms the process up.
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -31,9 +31,7 @@ HISTORY = 20  # answered questions (and cards) per due student
 
 def due_query(at: datetime):
     """The pass's own due query (workers/schedule.py), for EXPLAIN."""
-    return (
-        select(Person).where(Person.next_push_at <= at).order_by(Person.next_push_at, Person.id).limit(BATCH)
-    )
+    return due_batch(at, BATCH)
 
 
 def explain(url: str, statement) -> str:

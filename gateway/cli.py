@@ -181,14 +181,25 @@ def tick(at: str | None) -> None:
 @click.option(
     "--with-scheduler/--without-scheduler", default=True, help="run RQ's scheduler for delayed jobs"
 )
-def worker(burst: bool, simple: bool, with_scheduler: bool) -> None:
+@click.option(
+    "--queue",
+    "queue_names",
+    multiple=True,
+    type=click.Choice(["urgent", "default", "bulk"]),
+    help="take jobs only from this queue (repeatable; default all three, urgent first)",
+)
+def worker(burst: bool, simple: bool, with_scheduler: bool, queue_names: tuple[str, ...]) -> None:
     """Process queued jobs (sends, ticks, sweeps)."""
+    from workers import runtime
     from workers.worker import SettingsWorker, SimpleSettingsWorker, warm_up
 
     settings = _settings()
     warm_up(settings)
     worker_class = SimpleSettingsWorker if simple else SettingsWorker
-    worker_process = worker_class(settings)
+    # Kept in urgency order whatever order they were given in.
+    chosen = [name for name in runtime.QUEUE_NAMES if name.removeprefix("rounds-") in queue_names]
+    queues = [runtime.queue(settings, name) for name in chosen] or None
+    worker_process = worker_class(settings, queues)
     worker_process.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 

@@ -129,6 +129,12 @@ def _env_alert_numbers(env: dict[str, str], name: str) -> tuple[str, ...]:
         if number not in numbers:
             numbers.append(number)
     return tuple(numbers)
+def _env_tick_passes(env: dict[str, str]) -> int:
+    """ROUNDS_TICK_PASSES: scheduling passes per tick, 1 (the tick alone) or more."""
+    passes = _env_int(env, "ROUNDS_TICK_PASSES", 1)
+    if passes < 1:
+        raise ValueError(f"ROUNDS_TICK_PASSES must be 1 or more (passes per tick), got {passes}")
+    return passes
 
 
 def _env_environment(env: dict[str, str]) -> str:
@@ -241,6 +247,8 @@ class Settings:
     # Requests to Twilio a send job keeps in flight at once (1: one after another).
     send_concurrency: int = 8
     sweep_after_seconds: int = 60
+    # Scheduling passes a minute's tick runs at once (the tick's own plus helpers on RQ); PostgreSQL only.
+    tick_passes: int = 1
     twilio_timeout_seconds: float = 10.0
     # Mentoring: safeguarding alerts go to this number (E.164) when set; the helpline text is
     # put into the supportive reply; check-ins go out on this weekday (0 Monday ... 6 Sunday).
@@ -367,6 +375,7 @@ class Settings:
             send_batch_size=_env_int(env, "ROUNDS_SEND_BATCH", 500),
             send_concurrency=max(1, _env_int(env, "ROUNDS_SEND_CONCURRENCY", 8)),
             sweep_after_seconds=_env_int(env, "ROUNDS_SWEEP_AFTER", 60),
+            tick_passes=_env_tick_passes(env),
             twilio_timeout_seconds=_env_float(env, "TWILIO_TIMEOUT", 10.0),
             oncall_phone=env.get("ROUNDS_ONCALL_PHONE", "").strip(),
             helpline_text=env.get("ROUNDS_HELPLINE", "").strip(),

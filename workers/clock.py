@@ -64,9 +64,17 @@ class GuardedCronScheduler(CronScheduler):
     def __init__(self, connection: Redis, **kwargs: Any):
         super().__init__(connection, **kwargs)
         self._lease = connection.register_script(_LEASE_SCRIPT)
+        self._leading: bool | None = None
 
     def is_leader(self) -> bool:
-        return bool(self._lease(keys=[LEADER_KEY], args=[self.name, LEASE_MS]))
+        leading = bool(self._lease(keys=[LEADER_KEY], args=[self.name, LEASE_MS]))
+        if leading != self._leading:  # said once per change, so an operator sees who leads
+            if leading:
+                log.info("clock %s leads: it enqueues the periodic jobs", self.name)
+            else:
+                log.info("clock %s follows: %s leads", self.name, _text(self.connection.get(LEADER_KEY)))
+            self._leading = leading
+        return leading
 
     def enqueue_jobs(self) -> list[CronJob]:
         enqueue_time = now()
@@ -111,6 +119,10 @@ class GuardedCronScheduler(CronScheduler):
         """Give the lease up (on shutdown) so another clock can take over at once."""
         if self.connection.get(LEADER_KEY) == self.name.encode():
             self.connection.delete(LEADER_KEY)
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def build_scheduler(connection: Redis) -> GuardedCronScheduler:

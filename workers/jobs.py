@@ -14,7 +14,7 @@ from store.retention import SLOW_BATCH_MS, PruneReport, prune_messages
 from store.settings import Settings
 from workers import budget, pricing, runtime
 from workers.impact import run_rollup
-from workers.schedule import run_tick
+from workers.schedule import run_daily_pass, run_tick
 from workers.send import sweep_outbox
 
 
@@ -23,6 +23,12 @@ def tick(at: str | None = None) -> dict[str, int]:
     settings = runtime.job_settings()
     instant = datetime.fromisoformat(at) if at else settings.clock.now()
     return run_tick(settings, instant).as_dict()
+
+
+def tick_pass(at: str) -> dict[str, int]:
+    """A helper pass over the daily questions due at `at`, beside the tick that queued it
+    (ROUNDS_TICK_PASSES)."""
+    return run_daily_pass(runtime.job_settings(), datetime.fromisoformat(at)).as_dict()
 
 
 def sweep() -> int:

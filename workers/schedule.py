@@ -3,15 +3,20 @@
 Due students are found by one index range scan on `people.next_push_at`; each push has an
 idempotency key (person + local date), so running the pass twice sends nothing twice. A WhatsApp
 student whose free 24 h window closes within the hour before their time is sent it early, inside
-the window (flows.schedule.window_push_at decides; `window_query` finds the few to ask).
+the window (flows.schedule.window_push_at decides; `window_query` finds the few to ask). On
+PostgreSQL several passes can share one minute's due students (ROUNDS_TICK_PASSES): each
+claims its batches with `FOR UPDATE SKIP LOCKED`, so no two passes plan the same student.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 from sqlalchemy import Select, and_, exists, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,10 +33,11 @@ from flows.schedule import (
     early_push_due,
     reschedule,
 )
-from store.db import session_factory
+from store.db import get_engine, session_factory
 from store.models import OPTED_OUT, WHATSAPP, Attempt, Person
 from store.programs import PROGRAM_DAY
 from store.settings import Settings
+from workers import runtime
 from workers.corrections import run_corrections
 from workers.mentoring import run_checkins
 from workers.opportunities import run_opportunities
@@ -41,6 +47,11 @@ from workers.weekly import run_weekly_progress
 log = logging.getLogger("rounds.tick")
 
 BATCH = 500
+# A tick holds its minute's lease this long at most: longer than any pass, short enough that a
+# tick whose process died does not keep the next run of that minute out for long.
+TICK_LEASE_SECONDS = 600
+# The job a helper pass runs (by dotted path: workers.jobs imports this module).
+HELPER_PASS_JOB = "workers.jobs.tick_pass"
 # Nudge a WhatsApp student with an open question when this little of their window is left.
 NUDGE_BEFORE_CLOSE = timedelta(hours=1)
 
@@ -56,51 +67,137 @@ class TickReport:
     weekly: int = 0
     corrections: int = 0
     conflicts: int = 0
+    # Scheduling passes over the due students: this one plus the helpers it put on RQ.
+    passes: int = 1
+    # 1 when another tick for the same minute held the lease, so this one did nothing.
+    overlapped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if k != "at"}
 
     def __str__(self) -> str:
+        if self.overlapped:
+            return f"tick at {self.at}: another tick for this minute is still running; nothing done"
+        helpers = (
+            f" ({self.passes} passes: the helpers' questions are not counted here)" if self.passes > 1 else ""
+        )
         return (
             f"tick at {self.at}: {self.due} due, {self.questions} question(s) ({self.early} early, in the "
             f"WhatsApp window), {self.checkins} check-in(s), "
             f"{self.nudges} nudge(s), {self.weekly} weekly progress message(s), "
-            f"{self.corrections} correction(s) queued"
+            f"{self.corrections} correction(s) queued{helpers}"
         )
 
 
 def run_tick(settings: Settings, at: datetime) -> TickReport:
     """One scheduling pass at `at`: weekly progress, daily questions, mentor check-ins, WhatsApp nudges,
-    opportunities and corrections."""
+    opportunities and corrections. With ROUNDS_TICK_PASSES=N on PostgreSQL, N-1 helper passes on RQ
+    share the daily questions with this one."""
     report = TickReport(at.isoformat())
-    # Before the daily questions move the due students on: a pass stopped in between finds them again.
-    report.weekly = run_weekly_progress(settings, at)
-    _daily_questions(settings, at, report)
-    _whatsapp_nudges(settings, at, report)
-    report.checkins = run_checkins(settings, at)
-    run_opportunities(settings, at)  # expiry, weekly digests, saved reminders
-    report.corrections = run_corrections(settings, at)  # owed after a question was retracted
+    lease = _take_minute_lease(settings, at)
+    if lease is False:
+        report.overlapped = 1
+        log.info("%s", report)
+        return report
+    try:
+        # Before the daily questions move the due students on: a pass stopped in between finds them again.
+        report.weekly = run_weekly_progress(settings, at)
+        report.passes = 1 + _start_helper_passes(settings, at, tick_passes(settings) - 1)
+        _daily_questions(settings, at, report)
+        _whatsapp_nudges(settings, at, report)
+        report.checkins = run_checkins(settings, at)
+        run_opportunities(settings, at)  # expiry, weekly digests, saved reminders
+        report.corrections = run_corrections(settings, at)  # owed after a question was retracted
+    finally:
+        if lease:
+            _release(lease)
     log.info("%s", report)
     return report
 
 
-def _daily_questions(settings: Settings, at: datetime, report: TickReport) -> None:
+def run_daily_pass(settings: Settings, at: datetime, batch: int = BATCH) -> TickReport:
+    """One pass over the daily questions due at `at` and nothing else: a helper pass, run beside
+    the tick's own, or several at once in tests."""
+    report = TickReport(at.isoformat())
+    _daily_questions(settings, at, report, batch)
+    return report
+
+
+def tick_passes(settings: Settings) -> int:
+    """Passes a tick runs: ROUNDS_TICK_PASSES on PostgreSQL; always 1 on SQLite, which lets one
+    writer in at a time, so more passes would only wait for each other."""
+    if settings.tick_passes > 1 and get_engine(settings.database_url).dialect.name != "postgresql":
+        log.info("ROUNDS_TICK_PASSES=%d ignored: SQLite runs one pass", settings.tick_passes)
+        return 1
+    return settings.tick_passes
+
+
+def _start_helper_passes(settings: Settings, at: datetime, count: int) -> int:
+    """Put `count` helper passes on RQ (each needs an idle worker to run beside this one); the
+    number queued, 0 when Redis is away: then this pass does the whole minute alone."""
+    if count < 1 or not settings.redis_url:
+        return 0
+    queue = runtime.queue(settings, runtime.DEFAULT)
+    try:
+        queue.enqueue_many(
+            [
+                queue.prepare_data(
+                    HELPER_PASS_JOB, args=(at.isoformat(),), result_ttl=600, timeout=TICK_LEASE_SECONDS
+                )
+                for _ in range(count)
+            ]
+        )
+    except RedisError:
+        log.warning("could not queue %d helper pass(es); this pass runs alone", count, exc_info=True)
+        return 0
+    return count
+
+
+def _take_minute_lease(settings: Settings, at: datetime) -> Lock | Literal[False] | None:
+    """The Redis lease of `at`'s minute: the lock if taken, False if another tick holds it, None when
+    there is no Redis to ask (a tick is idempotent, so it then runs unguarded)."""
+    if not settings.redis_url:
+        return None
+    slot = at.astimezone(UTC).strftime("%Y%m%d%H%M")
+    lock = runtime.redis_for(settings).lock(f"rounds:tick:{slot}", timeout=TICK_LEASE_SECONDS)
+    try:
+        return lock if lock.acquire(blocking=False) else False
+    except RedisError:
+        log.warning("Redis did not answer for the tick's lease; running unguarded", exc_info=True)
+        return None
+
+
+def _release(lock: Lock) -> None:
+    try:
+        lock.release()
+    except (LockError, RedisError):  # expired, or Redis away: it runs out on its own
+        log.warning("the tick's lease was already gone when it ended", exc_info=True)
+
+
+def due_batch(at: datetime, size: int = BATCH) -> Select:
+    """The next `size` students due at `at` that no other pass is planning.
+
+    Ordered by next_push_at alone: in a rush every student shares one instant, and a tie-break on
+    id would make PostgreSQL read and sort all of them for every batch. Rows another pass holds are
+    skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite ignores the clause and runs one pass).
+    """
+    return (
+        select(Person)
+        .where(Person.next_push_at <= at)
+        .order_by(Person.next_push_at)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _daily_questions(settings: Settings, at: datetime, report: TickReport, batch_size: int = BATCH) -> None:
     catalog = get_catalog(settings.content_path)
     handled: set[int] = set()
     session = session_factory(settings.database_url)()
     try:
         hold_questions(session)
         while True:
-            batch = (
-                session.execute(
-                    select(Person)
-                    .where(Person.next_push_at <= at)
-                    .order_by(Person.next_push_at, Person.id)
-                    .limit(BATCH)
-                )
-                .scalars()
-                .all()
-            )
+            batch = session.execute(due_batch(at, batch_size)).scalars().all()
             if not batch:
                 break
             people = []
@@ -152,7 +249,9 @@ def _early_in_window(
 
     Each moves on past its own chosen time, so the local date still gets exactly one push.
     """
-    found = session.execute(window_query(at).order_by(Person.next_push_at, Person.id)).scalars().all()
+    # Helper passes run this too: rows another pass is planning are skipped, as in due_batch.
+    early = window_query(at).order_by(Person.next_push_at, Person.id).with_for_update(skip_locked=True)
+    found = session.execute(early).scalars().all()
     people = [p for p in found if p.id not in handled and early_push_due(p, at, settings)]
     if not people:
         return
