@@ -129,6 +129,8 @@ def _env_alert_numbers(env: dict[str, str], name: str) -> tuple[str, ...]:
         if number not in numbers:
             numbers.append(number)
     return tuple(numbers)
+
+
 def _env_tick_passes(env: dict[str, str]) -> int:
     """ROUNDS_TICK_PASSES: scheduling passes per tick, 1 (the tick alone) or more."""
     passes = _env_int(env, "ROUNDS_TICK_PASSES", 1)
