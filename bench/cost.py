@@ -315,9 +315,10 @@ def simulate_program(
     cohort.onboard(start)
     tally = ProgramTally()
     session = cohort.sessions()
-    if program is None:
-        program = typical_program(session)
-        sync_programs(session, [program])
+    # The program open alone (syncing closes the others): the typical one, or a bundled one again
+    # after an earlier run closed it.
+    program = program or typical_program(session)
+    sync_programs(session, [program])
     several = {n for n, day in enumerate(program.days, start=1) if len(day.questions) > 1}
     if program.tracks:  # a track's program (PLAB): its students are on that track
         for person in session.scalars(select(Person).where(Person.phone.in_(cohort.phones))):
