@@ -265,6 +265,7 @@ PROGRAM_DAYS = 14
 # The days that carry two questions; the shared format has most days carry one.
 TWO_QUESTION_DAYS = (7, 14)
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "programs" / "tst.yaml"
+BUNDLED_PROGRAMS = Path(__file__).resolve().parents[1] / "content" / "data" / "programs"
 
 
 def typical_program(session) -> ProgramItem:
@@ -289,29 +290,47 @@ class ProgramTally:
     by_day: Counter[tuple[str, date]] = field(default_factory=Counter)  # (phone, local date) -> segments
     days_on_program: int = 0
     two_questions: set[tuple[str, date]] = field(default_factory=set)  # days that sent a two-question day
+    numbers: dict[tuple[str, date], int] = field(default_factory=dict)  # (phone, local date) -> program day
 
     def add(self, phone: str, day: date, text: str) -> None:
-        self.by_day[phone, day] += segments.count(text).segments
+        # As the send path sends it by SMS: the accents GSM-7 lacks folded (workers/outbox.py).
+        self.by_day[phone, day] += segments.count(segments.for_channel(text, segments.SMS)).segments
+
+    def worst_by_number(self) -> dict[int, int]:
+        """Program day number -> the most segments any student was sent for it on one day."""
+        worst: dict[int, int] = {}
+        for key, number in self.numbers.items():
+            worst[number] = max(worst.get(number, 0), self.by_day[key])
+        return dict(sorted(worst.items()))
 
 
-def simulate_program(settings: Settings, language: str, size: int, seed: int) -> ProgramTally:
-    """Students JOIN the typical program, then each day get the program day at their daily time and
-    answer each question 20 minutes later (with ANSWER_SHARE), for the program's length plus the days
-    missed answers add (a missed day waits)."""
+def simulate_program(
+    settings: Settings, language: str, size: int, seed: int, program: ProgramItem | None = None
+) -> ProgramTally:
+    """Students JOIN the typical program (or `program`, one of the bundled ones, already loaded), then
+    each day get the program day at their daily time and answer each question 20 minutes later (with
+    ANSWER_SHARE), for the program's length plus the days missed answers add (a missed day waits)."""
     cohort = Cohort(settings, language, size, seed)
     start = FIRST_DAY - timedelta(days=1)
     cohort.onboard(start)
     tally = ProgramTally()
     session = cohort.sessions()
-    sync_programs(session, [typical_program(session)])
+    # The program open alone (syncing closes the others): the typical one, or a bundled one again
+    # after an earlier run closed it.
+    program = program or typical_program(session)
+    sync_programs(session, [program])
+    several = {n for n, day in enumerate(program.days, start=1) if len(day.questions) > 1}
+    if program.tracks:  # a track's program (PLAB): its students are on that track
+        for person in session.scalars(select(Person).where(Person.phone.in_(cohort.phones))):
+            person.track = program.tracks[0]
     session.commit()
     joined = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
     for phone in cohort.phones:
-        cohort.text(session, phone, "JOIN COST", joined, "onboarding", "onboarding")
+        cohort.text(session, phone, f"JOIN {program.code}", joined, "onboarding", "onboarding")
     session.commit()
     answers = dict(session.execute(select(Question.id, Question.answer)).all())
     enrolled = set(cohort.phones)
-    for offset in range(PROGRAM_DAYS * 2):
+    for offset in range(len(program.days) * 2):
         day = FIRST_DAY + timedelta(days=offset)
         people = list(session.scalars(select(Person).where(Person.phone.in_(enrolled))))
         for person in people:
@@ -324,7 +343,8 @@ def simulate_program(settings: Settings, language: str, size: int, seed: int) ->
             tally.days_on_program += 1
             tally.add(person.phone, day, sent[0].text)
             number = int(sent[0].text.split(" ", 2)[1].split("/")[0])  # `COST 7/14: ...`
-            if number in TWO_QUESTION_DAYS:
+            tally.numbers[person.phone, day] = number
+            if number in several:
                 tally.two_questions.add((person.phone, day))
             later = at + timedelta(minutes=20)
             while (attempt := open_attempt(Learning(session), person, later)) is not None:
@@ -347,8 +367,20 @@ def simulate_program(settings: Settings, language: str, size: int, seed: int) ->
     return tally
 
 
+def first_week(tally: ProgramTally) -> float:
+    """Segments per student-day over the first week on the program, each day counted whether sent or not."""
+    per_student = [
+        sum(tally.by_day.get((phone, FIRST_DAY + timedelta(days=d)), 0) for d in range(7)) / 7
+        for phone in {phone for phone, _ in tally.by_day}
+    ]
+    return sum(per_student) / max(len(per_student), 1)
+
+
+PROGRAM_LANGUAGES = (("en", 4), ("fr", 5), ("es", 6))
+
+
 def program_figures(results: Results, settings: Settings, size: int) -> None:
-    for language, seed in (("en", 4), ("fr", 5)):
+    for language, seed in PROGRAM_LANGUAGES:
         tally = simulate_program(settings, language, size, seed)
         per_day = list(tally.by_day.values())
         average = sum(per_day) / max(tally.days_on_program, 1)
@@ -356,12 +388,7 @@ def program_figures(results: Results, settings: Settings, size: int) -> None:
         two = [n for key, n in tally.by_day.items() if key in tally.two_questions]
         worst, worst_two = max(one, default=0), max(two, default=0)
         over = sum(1 for n in one if n > 4) / max(len(one), 1) * 100
-        # Every student-day of the first week on the program, each day counted whether sent or not.
-        first_week = [
-            sum(tally.by_day.get((phone, FIRST_DAY + timedelta(days=d)), 0) for d in range(7)) / 7
-            for phone in {phone for phone, _ in tally.by_day}
-        ]
-        week = sum(first_week) / max(len(first_week), 1)
+        week = first_week(tally)
         results.add(
             Figure(
                 "cost",
@@ -388,6 +415,48 @@ def program_figures(results: Results, settings: Settings, size: int) -> None:
         results.add(
             Figure("cost", f"{language}: program student, worst two-question day", "segments", [worst_two])
         )
+
+
+def bundled_program_figures(results: Results, settings: Settings, size: int) -> None:
+    """Each bundled program (content/data/programs) as its students receive it by SMS, per language:
+    the worst program day, the days over 4 segments, and the first week's segments per student-day."""
+    problems: list = []
+    for order, path in enumerate(sorted(BUNDLED_PROGRAMS.glob("*.yaml"))):
+        program = read_program(path, problems)
+        assert program is not None, problems
+        for language, seed in PROGRAM_LANGUAGES:
+            # Seeds of their own: a cohort's phone numbers come from its seed.
+            tally = simulate_program(settings, language, size, 20 + 3 * order + seed, program)
+            worst = tally.worst_by_number()
+            over = [number for number, n in worst.items() if n > 4]
+            top = max(worst.values(), default=0)
+            week = first_week(tally)
+            results.add(
+                Figure(
+                    "cost",
+                    f"{language}: {program.code} ({len(program.days)} days), worst program day",
+                    "segments",
+                    [top],
+                    target="<= 4",
+                    met=top <= 4,
+                )
+            )
+            results.add(
+                Figure(
+                    "cost",
+                    f"{language}: {program.code}, first week",
+                    "segments/day",
+                    [week],
+                    target="<= 3.2",
+                    met=week <= 3.2,
+                )
+            )
+            results.note(
+                "cost",
+                f"{program.code} {language}: most segments sent for each program day "
+                + " ".join(str(n) for n in worst.values())
+                + f"; days over 4: {', '.join(map(str, over)) or 'none'}",
+            )
 
 
 # --- French and Spanish students ----------------------------------------------------------------
@@ -519,6 +588,7 @@ def run(results: Results, quick: bool, redis: services.RedisServer, memory: dict
     with services.sqlite_database("cost") as url:
         settings = Settings(database_url=url, environment="test")
         program_figures(results, settings, others)
+        bundled_program_figures(results, settings, 10 if quick else others)
         english = simulate(settings, "en", size, seed=1)
         per_kind = {kind: n / size / DAYS for kind, n in english.kinds.items()}
         core = per_kind.get("daily question", 0) + per_kind.get("answer feedback", 0)

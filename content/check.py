@@ -24,9 +24,10 @@ from content.bank import (
     load_bank,
     render_question,
 )
+from content.catalog import Catalog
 from content.check_catalog import check_catalog
 from content.check_translations import check_translations
-from content.programs import check_programs
+from content.programs import DayTexts, QuestionText, check_programs
 from content.report import Problem, Report
 from content.rules import check_item_rules, check_near_duplicates, check_rules
 from content.segments import count, normalise
@@ -73,8 +74,20 @@ def check_bank(bank: Bank, today: date) -> list[Problem]:
     _check_synonyms(bank, out)
     check_catalog(bank, out)
     check_translations(bank, out)
-    check_programs(bank.programs, {q.id for q in bank.questions}, bank.taxonomy.track_keys, out)
+    check_programs(
+        bank.programs, {q.id for q in bank.questions}, bank.taxonomy.track_keys, out, program_day_texts(bank)
+    )
     return sorted(out.problems, key=lambda p: (str(p.file), p.line, p.message))
+
+
+def program_day_texts(bank: Bank) -> DayTexts | None:
+    """The catalog and question texts a program day's cost is counted from (None without English)."""
+    if "en" not in bank.catalogs:
+        return None  # reported by check_catalog
+    questions = {(q.id, "en"): QuestionText(q.stem, q.options) for q in bank.questions}
+    questions.update({(t.id, t.language): QuestionText(t.stem, t.options) for t in bank.translations})
+    catalog = Catalog({language: file.messages for language, file in bank.catalogs.items()})
+    return DayTexts(catalog, questions)
 
 
 def check_item(bank: Bank, q: QuestionItem, today: date) -> list[Problem]:

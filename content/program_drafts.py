@@ -15,13 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content.bank import read_taxonomy
-from content.programs import LANGUAGES, ProgramDay, ProgramItem, check_programs
+from content.catalog import get_catalog
+from content.programs import LANGUAGES, DayTexts, ProgramDay, ProgramItem, QuestionText, check_programs
 from content.report import Report
 from content.seed import quote
 from store.admin import AdminUser
 from store.authoring import PUBLISHED
 from store.models import Question
 from store.program_authoring import ProgramVersion, published_console_versions, submit
+from store.translations import translations_for
 
 
 def as_item(version: ProgramVersion) -> ProgramItem:
@@ -53,6 +55,16 @@ def published_question_ids(session: Session) -> set[int]:
     )
 
 
+def day_texts(session: Session, version: ProgramVersion, root: Path | str | None) -> DayTexts:
+    """The catalog and the published texts (English and translations) of the draft's questions."""
+    ids = {int(q) for day in version.days or [] for q in day.get("questions") or ()}
+    rows = session.execute(select(Question.id, Question.stem, Question.options).where(Question.id.in_(ids)))
+    questions = {(qid, "en"): QuestionText(stem, options or {}) for qid, stem, options in rows}
+    for (qid, language), translated in translations_for(session, ids, LANGUAGES).items():
+        questions[qid, language] = QuestionText(translated.stem, translated.options)
+    return DayTexts(get_catalog(str(root) if root else ""), questions)
+
+
 def _missing(version: ProgramVersion) -> list[str]:
     """Languages the files require that the draft lacks (the YAML reader's rule)."""
     problems = []
@@ -78,7 +90,13 @@ def program_problems(session: Session, version: ProgramVersion, root: Path | str
     """Every problem the checker finds in the draft, as plain sentences for its author."""
     report = Report([])
     taxonomy = read_taxonomy(root)
-    check_programs([as_item(version)], published_question_ids(session), taxonomy.track_keys, report)
+    check_programs(
+        [as_item(version)],
+        published_question_ids(session),
+        taxonomy.track_keys,
+        report,
+        day_texts(session, version, root),
+    )
     return _missing(version) + [p.message for p in report.problems if p.is_error]
 
 

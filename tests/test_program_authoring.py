@@ -43,6 +43,14 @@ def day_json(day, en: str | None = None, questions: list[int] | None = None) -> 
     }
 
 
+def within_budget(tst) -> list[dict]:
+    """The fixture's days as the API takes them, day 2 asking only its first question: its two
+    questions make 5 SMS segments, over a day's budget, which the editor refuses."""
+    days = [day_json(d) for d in tst.days]
+    days[1] = day_json(tst.days[1], questions=list(tst.days[1].questions[:1]))
+    return days
+
+
 NEW_FORM = {
     "code": "NEWP",
     "tracks": "",
@@ -188,8 +196,12 @@ def test_the_api_mirrors_the_question_workflow(client, people, app_settings):
     ]
     failed = call("POST", "/programs/TST/submit", writer)
     assert failed.status_code == 400
+    # The files' two-question day 2 (for the transcript) is over a day's SMS budget: refused too.
     assert failed.get_json()["problems"] == [
-        "program TST day 3 lesson (en) is 3 SMS segments with its label; at most 2"
+        "program TST day 2 is over the SMS budget: 5 segments in en, 5 segments in fr, 5 segments in es "
+        "as a student receives it (questions, verdicts, lesson); at most 4 a day. Shorten the lesson or "
+        "ask fewer or shorter questions",
+        "program TST day 3 lesson (en) is 3 SMS segments with its label; at most 2",
     ]
     days[2] = day_json(tst.days[2])
     days[1] = day_json(tst.days[1], questions=[1104])
@@ -301,7 +313,7 @@ def test_load_keeps_console_programs_and_export_round_trips_through_check(
     client, people, app_settings, runner, tmp_path: Path
 ):
     tst = fixture_program()
-    days = [day_json(d) for d in tst.days][:3]
+    days = within_budget(tst)[:3]
     publish_over_api(client, app_settings, days)
     writer = make_token(app_settings, "educator", "author@example.org")
     new = {
@@ -335,7 +347,7 @@ def test_load_keeps_console_programs_and_export_round_trips_through_check(
     problems: list = []
     written = read_program(out / "programs" / "tst.yaml", problems)
     assert not problems and written is not None
-    assert [list(d.questions) for d in written.days] == [list(d.questions) for d in tst.days][:3]
+    assert [list(d.questions) for d in written.days] == [d["questions"] for d in days]
     assert written.title == tst.title and written.days[0].lesson == tst.days[0].lesson
     checked = runner.invoke(args=["content", "check", str(out)])
     assert checked.exit_code == 0, checked.output
@@ -351,7 +363,7 @@ def test_the_store_sets_approvals_aside_when_the_text_changes(app_settings):
         writer = create_admin(session, "writer@example.org", "correct horse battery", "educator")
         rev1 = create_admin(session, "rev1@example.org", "correct horse battery", "reviewer")
         rev2 = create_admin(session, "rev2@example.org", "correct horse battery", "reviewer")
-        days = [day_json(d) for d in tst.days]
+        days = within_budget(tst)
         edit(session, writer, "TST", {"days": days[:2]}, now)
         submit_program(session, writer, "TST", None, now)
         add_review(session, rev1, "TST", "approve", "", 2, now)

@@ -1,15 +1,14 @@
 """The bundled programs (content/data/programs/*.yaml) against the shared program format.
 
-Reads the files with plain PyYAML and content.segments, so it runs before any program
-loader exists: format, languages, each lesson's SMS budget with its `ECG 5/14: ` label,
-questions in the bank, and the cost of a program day. `python -m tests.test_program_content`
-prints the cost projection per program.
+Reads the files with plain PyYAML and content.segments: format, languages, each lesson's SMS
+budget with its `ECG 5/14: ` label, questions in the bank; and the cost of each program day as a
+student receives it by SMS, counted by `content.programs.day_segments` (what `rounds content
+check` holds to 4 a day). `python -m tests.test_program_content` prints the cost per program.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ import pytest
 import yaml
 
 from content import content_root
-from content.bank import Bank, load_bank, render_question
+from content.bank import Bank, load_bank
+from content.check import program_day_texts
+from content.programs import DAY_SEGMENTS, day_segments
 from content.segments import count, for_channel
 
 PROGRAMS = content_root() / "programs"
@@ -29,9 +30,7 @@ REVIEW_KEYS = {"by", "date", "review_by"}
 TITLE_MAX, SUMMARY_MAX = 30, 60
 PREFIX_MAX = 12  # "PLAB 21/21: ": the label the program-day push puts before a lesson
 LESSON_SEGMENTS = 2
-DAY_SEGMENTS = 4  # a program day on SMS, lesson and questions packed (issue 15)
 WEEK_AVERAGE = 3.2  # segments per student-day over any 7 program days (issue 15)
-FEEDBACK_SEGMENTS = 1  # each answer's feedback fits one segment (content/README.md)
 
 
 def program_files() -> list[Path]:
@@ -132,26 +131,12 @@ def lesson_problems(program: dict[str, Any]) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class DayCost:
-    lesson: int  # the labelled lesson alone
-    push: int  # the lesson and questions as sent, packed into as few texts as the budget allows
-    feedback: int  # one feedback per answered question
-
-    @property
-    def total(self) -> int:
-        return self.push + self.feedback
-
-
-def day_cost(program: dict[str, Any], number: int, language: str, bank: Bank) -> DayCost:
-    """A program day on SMS: label, lesson and first question in one text; further questions alone."""
-    questions = {q.id: q for q in bank.questions}
-    day = program["days"][number - 1]
-    lesson = prefix(program["code"], number, len(program["days"])) + day["lesson"][language].strip()
-    rendered = [render_question(questions[i]) for i in day["questions"]]
-    push = count(sms(lesson + "\n" + rendered[0])).segments
-    push += sum(count(sms(text)).segments for text in rendered[1:])
-    return DayCost(count(sms(lesson)).segments, push, FEEDBACK_SEGMENTS * len(rendered))
+def day_costs(bank: Bank, code: str, language: str) -> list[int]:
+    """Each day of the bundled program `code` in SMS segments as a `language` student receives it."""
+    (program,) = [p for p in bank.programs if p.code == code]
+    texts = program_day_texts(bank)
+    assert texts is not None
+    return [day_segments(program, n, language, texts) for n in range(1, len(program.days) + 1)]
 
 
 def week_averages(costs: list[int]) -> list[float]:
@@ -164,17 +149,12 @@ def cost_report(bank: Bank) -> list[str]:
     lines = []
     for path in program_files():
         program = read_program(path)
-        days = range(1, len(program["days"]) + 1)
         for language in LANGUAGES:
-            costs = [day_cost(program, n, language, bank) for n in days]
-            push = week_averages([c.push for c in costs])
-            total = week_averages([c.total for c in costs])
-            one = sum(c.lesson == 1 for c in costs)
+            costs = day_costs(bank, program["code"], language)
             lines.append(
-                f"{program['code']:<5} {language}: {len(costs)} days, lessons in 1 segment "
-                f"{one}/{len(costs)}; push max {max(c.push for c in costs)}/day, worst week "
-                f"{max(push):.2f}/day; with feedback max {max(c.total for c in costs)}/day, "
-                f"worst week {max(total):.2f}/day"
+                f"{program['code']:<5} {language}: {len(costs)} days, segments a day "
+                f"{' '.join(map(str, costs))}; max {max(costs)}/day, average {sum(costs) / len(costs):.2f}, "
+                f"worst week {max(week_averages(costs)):.2f}/day"
             )
     return lines
 
@@ -202,10 +182,11 @@ def test_every_lesson_fits_two_segments_with_its_label(path: Path) -> None:
 
 @pytest.mark.parametrize("path", program_files(), ids=lambda p: p.stem)
 def test_program_days_stay_within_the_sms_cost(path: Path, bank: Bank) -> None:
-    """The push (lesson and questions) within 4 segments a day and 3.2 over any week, in every language."""
-    program = read_program(path)
+    """Each day as received (questions, verdicts, lesson) within 4 segments and 3.2 a day over any
+    week, in every language."""
+    code = read_program(path)["code"]
     for language in LANGUAGES:
-        costs = [day_cost(program, n, language, bank).push for n in range(1, len(program["days"]) + 1)]
+        costs = day_costs(bank, code, language)
         assert max(costs) <= DAY_SEGMENTS, (language, costs)
         assert max(week_averages(costs)) <= WEEK_AVERAGE, (language, costs)
 

@@ -30,12 +30,17 @@ days:
 """
 
 
+# The fixture's day 2 asks two questions, for the transcript's two-question path; by SMS that is
+# 5 segments, over a day's budget, so the content the checker must pass asks only the first.
+WITHIN_BUDGET = FIXTURE.read_text(encoding="utf-8").replace("[1105, 1104]", "[1105]")
+
+
 @pytest.fixture
 def content(tmp_path) -> Path:
     root = tmp_path / "content"
     shutil.copytree(BUNDLED, root, ignore=shutil.ignore_patterns("programs"))
     (root / "programs").mkdir()
-    shutil.copy(FIXTURE, root / "programs" / "tst.yaml")
+    (root / "programs" / "tst.yaml").write_text(WITHIN_BUDGET, encoding="utf-8")
     return root
 
 
@@ -45,6 +50,37 @@ def messages(root: Path) -> list[str]:
 
 def test_the_fixture_program_is_clean(content):
     assert [m for m in messages(content) if "tst.yaml" in m] == []
+
+
+def test_a_day_over_the_sms_budget_is_refused_in_every_language_it_is_over(content, runner):
+    shutil.copy(FIXTURE, content / "programs" / "tst.yaml")
+    assert [m for m in messages(content) if "tst.yaml" in m] == [
+        "tst.yaml: program TST day 2 is over the SMS budget: 5 segments in en, 5 segments in fr, "
+        "5 segments in es as a student receives it (questions, verdicts, lesson); at most 4 a day. "
+        "Shorten the lesson or ask fewer or shorter questions"
+    ]
+    result = runner.invoke(args=["content", "check", str(content)])
+    assert result.exit_code == 1 and "program TST day 2 is over the SMS budget" in result.output
+    # A lesson that fits two segments under its 9-character label `TST 2/4: ` but not after the
+    # 13-character verdict `No, es la A. ` it is sent with: a one-question day over, in Spanish only.
+    lesson = ("Las cohortes siguen la exposición y dan un riesgo relativo. " * 5)[:295].strip()
+    (content / "programs" / "tst.yaml").write_text(
+        WITHIN_BUDGET.replace(
+            "Los casos y controles parten del desenlace: odds ratio (a x d)/(b x c). Las cohortes siguen "
+            "la exposición: riesgo relativo.",
+            lesson,
+        ),
+        encoding="utf-8",
+    )
+    assert [m for m in messages(content) if "tst.yaml" in m] == [
+        "tst.yaml: program TST day 2 is over the SMS budget: 5 segments in es as a student receives "
+        "it (questions, verdicts, lesson); at most 4 a day. Shorten the lesson or ask fewer or shorter "
+        "questions"
+    ]
+
+
+def test_the_bundled_programs_are_within_the_day_budget():
+    assert [p.message for p in check_bank(load_bank(BUNDLED), TODAY) if "SMS budget" in p.message] == []
 
 
 def test_every_rule_of_the_format_is_checked(content):
@@ -67,7 +103,7 @@ def test_every_rule_of_the_format_is_checked(content):
 def test_content_check_command_fails_on_a_bad_program(content, runner):
     assert runner.invoke(args=["content", "check", str(content)]).exit_code == 0
     (content / "programs" / "tst.yaml").write_text(
-        FIXTURE.read_text().replace("[1103]", "[424242]"), encoding="utf-8"
+        WITHIN_BUDGET.replace("[1103]", "[424242]"), encoding="utf-8"
     )
     result = runner.invoke(args=["content", "check", str(content)])
     assert result.exit_code == 1 and "no question 424242 in the bank" in result.output
@@ -77,11 +113,11 @@ def test_loading_programs_is_idempotent_and_keeps_removed_ones(db, content, now)
     first = load_content(db, content, now.date())
     assert first.programs.inserted == 1
     program = db.scalar(select(Program).where(Program.code == "TST"))
-    assert program.days == 4 and program.questions == 5 and program.title["fr"] == "Bases des études"
+    assert program.days == 4 and program.questions == 4 and program.title["fr"] == "Bases des études"
     days = db.scalars(
         select(ProgramDay).where(ProgramDay.program_id == program.id).order_by(ProgramDay.day)
     ).all()
-    assert [d.questions for d in days] == [[1112], [1105, 1104], [1103], [1101]]
+    assert [d.questions for d in days] == [[1112], [1105], [1103], [1101]]
     again = load_content(db, content, now.date())
     assert again.programs.unchanged == 1 and not again.changed
     (content / "programs" / "tst.yaml").unlink()
