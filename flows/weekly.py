@@ -267,7 +267,7 @@ def plan_weekly_progress(ctx: Context, at: datetime) -> list[Planned]:
         reading = _reading(ctx, weekly, today)
         scope = [s.id for s in group] if len(group) <= LISTED_MOST else weekly.due_ids(at)
         figures = weekly.figures(scope, today)
-        programs = program_day_labels(ctx.session, list(figures))
+        programs = program_day_labels(ctx.session, scope)
         topic = partial(reading.topic, ctx)
         texts = reading.texts
         for student in group:
