@@ -186,6 +186,14 @@ def segment_count(text: str) -> int:
     return count(text).segments
 
 
+def fits(text: str, segments: int) -> bool:
+    """Whether `text` costs at most `segments` as one SMS: `segment_count(text) <= segments`, by its
+    length alone for plain GSM-7 (a pass fits 100,000 texts)."""
+    if _PLAIN_GSM7.fullmatch(text):
+        return len(text) <= (GSM7_SINGLE if segments == 1 else segments * GSM7_PART)
+    return count(text).segments <= segments
+
+
 def truncate_to(text: str, segments: int, ellipsis: str = "...") -> str:
     """Cut `text` so it fits `segments`, ending with `ellipsis` when it had to be cut."""
     if segment_count(text) <= segments:

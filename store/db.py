@@ -340,4 +340,4 @@ def copy_rows_or_ignore(
         f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {staging} "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
     )
-    return [tuple(row) for row in result]
+    return [tuple(row) for row in result.all()]  # one fetch, not one a row
