@@ -140,6 +140,15 @@ def for_channel(text: str, channel: str | None) -> str:
     return fold_for_sms(plain)
 
 
+def rendered(text: str, channel: str | None) -> tuple[str, SegmentCount]:
+    """`for_channel(text, channel)` and its `count`, with one look at a text of plain GSM-7."""
+    if _PLAIN_GSM7.fullmatch(text):
+        units = len(text)
+        return text, SegmentCount("GSM-7", units, 1 if units <= GSM7_SINGLE else -(-units // GSM7_PART))
+    sent = for_channel(text, channel)
+    return sent, count(sent)
+
+
 def _split_units(text: str) -> tuple[str, list[int]]:
     """The encoding and each character's cost in units, keeping pairs whole."""
     if is_gsm7(text):
@@ -175,6 +184,14 @@ def _walk(text: str) -> SegmentCount:
 
 def segment_count(text: str) -> int:
     return count(text).segments
+
+
+def fits(text: str, segments: int) -> bool:
+    """Whether `text` costs at most `segments` as one SMS: `segment_count(text) <= segments`, by its
+    length alone for plain GSM-7 (a pass fits 100,000 texts)."""
+    if _PLAIN_GSM7.fullmatch(text):
+        return len(text) <= (GSM7_SINGLE if segments == 1 else segments * GSM7_PART)
+    return count(text).segments <= segments
 
 
 def truncate_to(text: str, segments: int, ellipsis: str = "...") -> str:

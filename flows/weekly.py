@@ -18,7 +18,7 @@ from functools import partial
 from typing import cast
 
 from content.catalog import Catalog
-from content.segments import for_channel, segment_count, truncate_to
+from content.segments import fits, for_channel, truncate_to
 from flows.engine import Command, Context, Outcome, reply
 from flows.onboarding import TRACK_NAMES, in_progress
 from flows.opportunities import may_push
@@ -81,6 +81,7 @@ class Places:
 
     group: int
     scores: list[int]  # every student's score, ascending
+    known: dict[int, int | None] = field(default_factory=dict)  # score -> place: a pass has few scores
 
     @classmethod
     def of(cls, spread: Counter[int]) -> Places:
@@ -88,8 +89,10 @@ class Places:
         return cls(len(scores), scores)
 
     def top(self, score: int) -> int | None:
-        better = self.group - bisect.bisect_right(self.scores, score)
-        return top_percent(better, self.group)
+        if score not in self.known:
+            better = self.group - bisect.bisect_right(self.scores, score)
+            self.known[score] = top_percent(better, self.group)
+        return self.known[score]
 
 
 # --- the pass's part ----------------------------------------------------------------------------
@@ -101,6 +104,7 @@ class Texts:
 
     catalog: Catalog
     cache: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    shapes: dict[tuple[str, str, bool, bool, bool, bool], tuple[str, ...]] = field(default_factory=dict)
 
     def template(self, key: str, language: str, channel: str) -> str:
         found = self.cache.get((key, language, channel))
@@ -120,6 +124,31 @@ class Texts:
             self.cache[name, language, channel] = found
         return found
 
+    def variants(
+        self, language: str, channel: str, last: bool, topics: bool, program: bool, place: bool
+    ) -> tuple[str, ...]:
+        """The message's templates joined, for the parts a student has, in the order they are tried:
+        all of them, then without the optional parts in turn (`_DROPPED_IN_TURN`), each once."""
+        shape = (language, channel, last, topics, program, place)
+        found = self.shapes.get(shape)
+        if found is None:
+            keys = ["weekly_progress" if last else "weekly_progress_new", "", "", "", "weekly_footer"]
+            for part, key, present in (
+                (_TOPICS, "weekly_topics", topics),
+                (_PROGRAM, "weekly_program", program),
+                (_PLACE, "weekly_place", place),
+            ):
+                if present:
+                    keys[part] = key
+            joined = []
+            for dropped in _DROPPED_IN_TURN:
+                chosen = tuple(key for part, key in enumerate(keys) if key and part not in dropped)
+                template = self.joined(chosen, language, channel)
+                if template not in joined:
+                    joined.append(template)
+            found = self.shapes[shape] = tuple(joined)
+        return found
+
     def value(self, text: str, channel: str) -> str:
         found = self.cache.get(("", text, channel))
         if found is None:
@@ -136,8 +165,12 @@ class Planned:
 
 def week_key(person_id: int, day: date) -> str:
     """The idempotency key: one weekly message per person per ISO week (of their local date)."""
+    return f"weekly:{person_id}:{iso_week(day)}"
+
+
+def iso_week(day: date) -> str:
     year, week, _ = day.isocalendar()
-    return f"weekly:{person_id}:{year}-W{week:02d}"
+    return f"{year}-W{week:02d}"
 
 
 # The parts of the message in order, and which go first when it is too long: topics, then the
@@ -157,8 +190,8 @@ def compose(
     """The message for one student, at most MAX_SEGMENTS on their channel: the optional parts go,
     topics first, then the program day and the place, until it fits.
 
-    The parts' templates are joined once per language, channel and choice of parts, so a student
-    costs one `format` and one count (a pass composes 100,000).
+    The parts' templates are joined once per language, channel and choice of parts (`Texts.variants`),
+    so a student costs one `format` and one length check (a pass composes 100,000).
     """
     language, channel = person.language or "en", person.channel
     values: dict[str, object] = {
@@ -166,29 +199,28 @@ def compose(
         "accuracy": round(100 * figures.correct / figures.answered),
         "streak": figures.streak,
     }
-    keys = ["weekly_progress_new", "", "", "", "weekly_footer"]
-    if figures.last_answered:
-        keys[_HEAD] = "weekly_progress"
+    last = bool(figures.last_answered)
+    if last:
         values["last_answered"] = figures.last_answered
         values["last_accuracy"] = round(100 * figures.last_correct / figures.last_answered)
+    topics = placed = False
     if figures.strongest and figures.weakest:
-        keys[_TOPICS] = "weekly_topics"
+        topics = True
         values["strongest"] = texts.value(topic(figures.strongest), channel)
         values["weakest"] = texts.value(topic(figures.weakest), channel)
         values["topic_key"] = figures.weakest
     if program:
-        keys[_PROGRAM] = "weekly_program"
         values["program"] = texts.value(program, channel)
     if place is not None and person.track:
-        keys[_PLACE] = "weekly_place"
+        placed = True
         values["top"] = place
         values["track"] = texts.value(TRACK_NAMES.get(person.track, person.track), channel)
-    for dropped in _DROPPED_IN_TURN:
-        chosen = tuple(key for part, key in enumerate(keys) if key and part not in dropped)
-        text = texts.joined(chosen, language, channel).format_map(values)
-        if segment_count(text) <= MAX_SEGMENTS:
+    for template in texts.variants(language, channel, last, topics, bool(program), placed):
+        text = template.format_map(values)
+        if fits(text, MAX_SEGMENTS):
             return text
-    return truncate_to(texts.template(keys[_HEAD], language, channel).format_map(values), MAX_SEGMENTS)
+    head = "weekly_progress" if last else "weekly_progress_new"
+    return truncate_to(texts.template(head, language, channel).format_map(values), MAX_SEGMENTS)
 
 
 _PASS = "rounds.weekly_pass"
@@ -267,15 +299,15 @@ def plan_weekly_progress(ctx: Context, at: datetime) -> list[Planned]:
         reading = _reading(ctx, weekly, today)
         scope = [s.id for s in group] if len(group) <= LISTED_MOST else weekly.due_ids(at)
         figures = weekly.figures(scope, today)
-        programs = program_day_labels(ctx.session, list(figures))
+        programs = program_day_labels(ctx.session, scope)
         topic = partial(reading.topic, ctx)
-        texts = reading.texts
+        texts, places, week = reading.texts, reading.places, iso_week(today)
         for student in group:
             found = figures.get(student.id)
             if found is None:
                 continue  # nothing answered this week: no message
-            track = reading.places.get(student.track or "")
+            track = places.get(student.track or "")
             place = track.top(found.correct) if track is not None else None
             text = compose(texts, student, found, place, programs.get(student.id), topic)
-            planned.append(Planned(student, text, week_key(student.id, today)))
+            planned.append(Planned(student, text, f"weekly:{student.id}:{week}"))  # week_key's
     return planned

@@ -9,6 +9,7 @@ counts too), so students in every zone share one Monday-to-Sunday range.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -95,20 +96,21 @@ def week_of(day: date) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def program_day_labels(session: Session, person_ids: list[int]) -> dict[int, str]:
+def program_day_labels(session: Session, person_ids: list[int] | Select) -> dict[int, str]:
     """person id -> where they are in a program (e.g. `ECG 5/14`: the last day sent), for those
-    enrolled and past their first day; one set-wise query, as the weekly pass asks for thousands."""
+    enrolled and past their first day; `person_ids` a list, or a statement selecting them (a big
+    pass: one statement, not thousands of bound ids, each compiled and parsed)."""
+    statement = (
+        select(Enrolment.person_id, Program.code, Enrolment.day, Program.days)
+        .join(Program, Program.id == Enrolment.program_id)
+        .where(Enrolment.status == ENROLLED, Enrolment.day > 0)
+    )
+    if not isinstance(person_ids, list):
+        rows = session.execute(statement.where(Enrolment.person_id.in_(person_ids)))
+        return {person: f"{code} {day}/{days}" for person, code, day, days in rows}
     labels: dict[int, str] = {}
     for start in range(0, len(person_ids), 5000):  # bound parameters per statement stay few
-        rows = session.execute(
-            select(Enrolment.person_id, Program.code, Enrolment.day, Program.days)
-            .join(Program, Program.id == Enrolment.program_id)
-            .where(
-                Enrolment.person_id.in_(person_ids[start : start + 5000]),
-                Enrolment.status == ENROLLED,
-                Enrolment.day > 0,
-            )
-        )
+        rows = session.execute(statement.where(Enrolment.person_id.in_(person_ids[start : start + 5000])))
         labels.update({person: f"{code} {day}/{days}" for person, code, day, days in rows})
     return labels
 
@@ -148,11 +150,13 @@ class Weekly:
             row.enabled, row.updated_at = enabled, now
         self.session.flush()
 
-    def due_students(self, at: datetime) -> list[Row]:
+    def due_students(self, at: datetime) -> Sequence[Row]:
         """Everyone the scheduling pass finds due at `at` (their daily time) who did not text
         WEEKLY OFF: the columns deciding and writing their message, as plain rows, in one query."""
-        return list(
-            self.session.execute(
+        # On the Core connection: plain rows without the ORM's loading, for 100,000 of them.
+        return (
+            self.session.connection()
+            .execute(
                 select(
                     Person.id,
                     Person.phone,
@@ -170,6 +174,7 @@ class Weekly:
                 .where(Person.next_push_at <= at, WeeklyProgressSwitch.enabled.is_not(False))
                 .order_by(Person.id)
             )
+            .all()
         )
 
     @staticmethod
@@ -211,55 +216,65 @@ class Weekly:
         last_week = attempts.c.local_date.between(last_monday, monday - timedelta(days=1))
         right = attempts.c.correct.is_(True)
         place = case({topic: slot for slot, topic in enumerate(topics)}, value=Question.topic, else_=0)
+        bit = literal_column("1").op("<<")(days_between(dialect, today, attempts.c.local_date))
+
+        def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
+            # An integer, so the per-person sums over it stay integers (a bigint's sum is a numeric).
+            return cast(func.sum(case((condition, 1), else_=0)), Integer)
+
+        # Grouped by the topic's number, not its name: no sort by collation of 1,000,000 strings.
+        per_topic_columns = [
+            attempts.c.person_id,
+            place.label("place"),
+            counted(this_week).label("n"),
+            counted(and_(this_week, right)).label("c"),
+            counted(last_week).label("last_n"),
+            counted(and_(last_week, right)).label("last_c"),
+        ]
+        if dialect == "postgresql":
+            # The answer days ride along (bit_or of bit_ors): one scan of the attempts, not two.
+            per_topic_columns.append(func.bit_or(bit).label("days"))
         per_topic = (
-            select(
-                attempts.c.person_id,
-                place.label("place"),
-                func.sum(case((this_week, 1), else_=0)).label("n"),
-                func.sum(case((and_(this_week, right), 1), else_=0)).label("c"),
-                func.sum(case((last_week, 1), else_=0)).label("last_n"),
-                func.sum(case((and_(last_week, right), 1), else_=0)).label("last_c"),
-            )
+            select(*per_topic_columns)
             .join(Question, Question.id == attempts.c.question_id)
             .where(*scope)
-            .group_by(attempts.c.person_id, Question.topic)
+            .group_by(attempts.c.person_id, place)
             .subquery()
         )
         # Integer division on both backends: (c + 1) / (n + 3) in millionths.
         strength = ((per_topic.c.c + 1) * STRENGTH_SCALE) // (per_topic.c.n + 3)
         answered_this_week = per_topic.c.n > 0
+        per_person_columns = [
+            per_topic.c.person_id,
+            func.sum(per_topic.c.n).label("n"),
+            func.sum(per_topic.c.c).label("c"),
+            func.sum(per_topic.c.last_n).label("last_n"),
+            func.sum(per_topic.c.last_c).label("last_c"),
+            # Ties: the strongest is the topic first in `topics`, the weakest the last.
+            func.max(
+                case((answered_this_week, strength * TOPIC_SLOTS + (TOPIC_SLOTS - 1 - per_topic.c.place)))
+            ).label("best"),
+            func.min(case((answered_this_week, strength * TOPIC_SLOTS + per_topic.c.place))).label("worst"),
+        ]
+        if dialect == "postgresql":
+            per_person_columns.append(func.bit_or(per_topic.c.days).label("days"))
         per_person = (
-            select(
-                per_topic.c.person_id,
-                func.sum(per_topic.c.n).label("n"),
-                func.sum(per_topic.c.c).label("c"),
-                func.sum(per_topic.c.last_n).label("last_n"),
-                func.sum(per_topic.c.last_c).label("last_c"),
-                # Ties: the strongest is the topic first in `topics`, the weakest the last.
-                func.max(
-                    case((answered_this_week, strength * TOPIC_SLOTS + (TOPIC_SLOTS - 1 - per_topic.c.place)))
-                ).label("best"),
-                func.min(case((answered_this_week, strength * TOPIC_SLOTS + per_topic.c.place))).label(
-                    "worst"
-                ),
+            select(*per_person_columns).group_by(per_topic.c.person_id).having(func.sum(per_topic.c.n) > 0)
+        )
+        if dialect == "postgresql":
+            rows = self.session.execute(per_person).all()
+        else:
+            # SQLite has no bit_or: the days' distinct powers of two, summed, per person.
+            days = (
+                select(attempts.c.person_id, func.sum(bit.distinct()).label("days"))
+                .where(*scope)
+                .group_by(attempts.c.person_id)
+                .subquery()
             )
-            .group_by(per_topic.c.person_id)
-            .having(func.sum(per_topic.c.n) > 0)
-            .subquery()
-        )
-        bit = literal_column("1").op("<<")(days_between(dialect, today, attempts.c.local_date))
-        mask = (
-            func.bit_or(bit) if dialect == "postgresql" else func.sum(bit.distinct())
-        )  # distinct powers of two
-        days = (
-            select(attempts.c.person_id, mask.label("days"))
-            .where(*scope)
-            .group_by(attempts.c.person_id)
-            .subquery()
-        )
-        rows = self.session.execute(
-            select(per_person, days.c.days).join(days, days.c.person_id == per_person.c.person_id)
-        ).all()
+            person = per_person.subquery()
+            rows = self.session.execute(
+                select(person, days.c.days).join(days, days.c.person_id == person.c.person_id)
+            ).all()
         found = {}
         longer = []
         for person_id, n, c, last_n, last_c, best, worst, answer_days in rows:

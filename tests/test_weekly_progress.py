@@ -432,3 +432,185 @@ def test_an_enrolled_student_s_week_names_the_program_day(tick_settings, runner)
     assert result.exit_code == 0, result.output
     (message,) = weekly_messages(tick_settings, pid)
     assert f"Program: TST 3/{days}." in message.body
+
+
+def expected_week(rows: list[tuple[int, str, date, bool]], topics: list[str], today: date) -> dict:
+    """Each student's week worked out by hand from their answers (person, topic, local date, right),
+    as SCORE and the message's rules say: (answered, right, last week's two, strongest, weakest,
+    streak) for everyone who answered this week; `topics` is the bank's, in order (ties go to the first)."""
+    monday = today - timedelta(days=today.weekday())
+    last_monday = monday - timedelta(days=7)
+    found = {}
+    for pid in sorted({row[0] for row in rows}):
+        mine = [row for row in rows if row[0] == pid]
+        week = [row for row in mine if monday <= row[2] <= today]
+        if not week:
+            continue
+        last = [row for row in mine if last_monday <= row[2] < monday]
+        strength = {}
+        for topic in {row[1] for row in week}:
+            n = sum(1 for row in week if row[1] == topic)
+            c = sum(1 for row in week if row[1] == topic and row[3])
+            strength[topic] = (c + 1) * 1_000_000 // (n + 3)
+        strongest = max(strength, key=lambda t: (strength[t], -topics.index(t)))
+        weakest = min(strength, key=lambda t: (strength[t], topics.index(t)))
+        if strength[strongest] == strength[weakest]:
+            strongest = weakest = None
+        days = {row[2] for row in mine}
+        start = today if today in days else today - timedelta(days=1)
+        streak = 0
+        while start - timedelta(days=streak) in days:
+            streak += 1
+        found[pid] = WeekFigures(
+            len(week),
+            sum(1 for row in week if row[3]),
+            len(last),
+            sum(1 for row in last if row[3]),
+            strongest,
+            weakest,
+            streak,
+        )
+    return found
+
+
+def expected_text(
+    settings: Settings, person: Person, week: WeekFigures, place: int | None, program: str | None
+) -> str:
+    """The message as the catalog's templates say, filled, joined, then rendered for the channel as
+    a whole and fitted to two segments: written out plainly, apart from the pass's caches."""
+    from content.segments import for_channel, truncate_to
+    from flows.onboarding import TRACK_NAMES
+    from flows.resources import load_taxonomy
+
+    catalog = get_catalog(settings.content_path)
+    names = {topic.key: topic.name for topic in load_taxonomy(settings.content_path)}
+    language, channel = person.language or "en", person.channel
+    values: dict[str, object] = {
+        "answered": week.answered,
+        "accuracy": round(100 * week.correct / week.answered),
+        "streak": week.streak,
+    }
+    head = "weekly_progress_new"
+    if week.last_answered:
+        head = "weekly_progress"
+        values.update(
+            last_answered=week.last_answered,
+            last_accuracy=round(100 * week.last_correct / week.last_answered),
+        )
+    optional = []
+    if week.strongest and week.weakest:
+        optional.append("weekly_topics")
+        values.update(
+            strongest=names.get(week.strongest, week.strongest.title()),
+            weakest=names.get(week.weakest, week.weakest.title()),
+            topic_key=week.weakest,
+        )
+    if program:
+        optional.append("weekly_program")
+        values["program"] = program
+    if place is not None and person.track:
+        optional.append("weekly_place")
+        values.update(top=place, track=TRACK_NAMES[person.track])
+
+    def filled(keys: list[str]) -> str:
+        return for_channel(
+            " ".join(catalog.template(k, language).strip().format(**values) for k in keys), channel
+        )
+
+    for left in range(len(optional) + 1):
+        text = filled([head, *optional[left:], "weekly_footer"])
+        if segment_count(text) <= MAX_SEGMENTS:
+            return text
+    return truncate_to(filled([head]), MAX_SEGMENTS)
+
+
+def test_every_student_s_message_in_a_mixed_pass_is_the_one_written_out_by_hand(tick_settings, runner):
+    """48 students in three languages, on SMS and WhatsApp, in four tracks, with a random fortnight
+    of answers: each gets exactly the message the templates give for their own week, in the
+    segments and encoding that text costs, under this week's key; the few who answered nothing this
+    week get none."""
+    import random
+
+    from store.programs import Enrolment, Program
+    from tests.programs_support import load_with_fixture
+
+    load_with_fixture(tick_settings)
+    rng = random.Random(15)
+    with session_scope(tick_settings.database_url) as session:
+        bank = session.execute(select(Question.id, Question.topic).order_by(Question.id)).all()
+        program = session.execute(select(Program).where(Program.code == "TST")).scalar_one()
+        program_label = f"TST 4/{program.days}"
+        program_id = program.id
+    people = []
+    for n in range(48):
+        language, channel = ("en", "fr", "es")[n % 3], ("sms", "whatsapp")[n // 3 % 2]
+        track = ("step1", "step2ck", "plab1", "general")[n // 6 % 4]
+        country = {"en": "NG", "fr": "CI", "es": "PE"}[language]
+        people.append(
+            student(
+                tick_settings,
+                f"+23480312{n:05d}",
+                language=language,
+                channel=channel,
+                track=track,
+                country=country,
+            )
+        )
+    rows = []
+    with session_scope(tick_settings.database_url) as session:
+        session.add(Enrolment(person_id=people[7], program_id=program_id, day=4))
+        for index, pid in enumerate(people):
+            odds = 0.0 if index % 16 == 5 else 0.75  # three answer nothing this week or last
+            for back in range(14):
+                day = SUNDAY - timedelta(days=back)
+                for n in range(rng.choice((1, 1, 2, 3)) if rng.random() < odds else 0):
+                    question_id, topic = bank[rng.randrange(len(bank))]
+                    right = rng.random() < 0.6
+                    rows.append((pid, topic, day, right))
+                    asked = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(
+                        hours=8, minutes=n
+                    )
+                    session.add(
+                        Attempt(
+                            person_id=pid,
+                            question_id=question_id,
+                            source="daily" if n == 0 else f"more:{n}",
+                            local_date=day,
+                            asked_at=asked,
+                            answered_at=asked + timedelta(minutes=5),
+                            choice="A",
+                            correct=right,
+                            skipped=False,
+                        )
+                    )
+
+    result = runner.invoke(args=["tick", "--at", LAGOS_SUNDAY_0730])
+    assert result.exit_code == 0, result.output
+
+    weeks = expected_week(rows, sorted({topic for _, topic in bank}), SUNDAY)
+    assert 40 <= len(weeks) < len(people)
+    by_track: dict[str, list[int]] = {}
+    with session_scope(tick_settings.database_url) as session:
+        students = {pid: session.get(Person, pid) for pid in people}
+        session.expunge_all()
+    for pid, week in weeks.items():
+        by_track.setdefault(students[pid].track or "", []).append(week.correct)
+    messages = {m.person_id: m for m in weekly_messages(tick_settings)}
+    assert set(messages) == set(weeks)
+    shapes = Counter()
+    for pid, week in weeks.items():
+        person, message = students[pid], messages[pid]
+        scores = by_track[person.track or ""]
+        place = top_percent(sum(1 for score in scores if score > week.correct), len(scores))
+        text = expected_text(tick_settings, person, week, place, program_label if pid == people[7] else None)
+        assert message.body == text, (person.language, person.channel, week, place)
+        counted = count(text)
+        assert (message.segments, message.encoding) == (counted.segments, counted.encoding)
+        assert message.segments <= MAX_SEGMENTS and message.channel == person.channel
+        assert message.idempotency_key == f"weekly:{pid}:2026-W48" and message.status == "queued"
+        shapes[(person.language, person.channel, "Strong" in text or "fort" in text or "mejor" in text)] += 1
+    # The pass covered every language on both channels, with and without the topics.
+    assert {(language, channel) for language, channel, _ in shapes} == {
+        (language, channel) for language in ("en", "fr", "es") for channel in ("sms", "whatsapp")
+    }
+    assert {topics for _, _, topics in shapes} == {True, False}

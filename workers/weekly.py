@@ -1,5 +1,6 @@
 """The scheduling pass's part for the weekly progress message: planned for everyone due at once
-(flows.weekly), then queued in chunks, each one COPY and INSERT and one commit, and signalled to the workers.
+(flows.weekly), then queued in chunks of plain rows, each one COPY and INSERT and one commit, and
+signalled to the workers.
 
 It runs before the daily questions move the due students on; each message's key (person + ISO
 week) makes a pass that runs again, or stops half way and is re-run, queue none twice.
@@ -15,7 +16,7 @@ from content.catalog import get_catalog
 from flows.weekly import KIND, plan_weekly_progress
 from store.db import session_factory
 from store.settings import Settings
-from workers.outbox import enqueue_send, message_row, queue_many_messages
+from workers.outbox import enqueue_send, queue_many_texts
 
 log = logging.getLogger("rounds.weekly")
 
@@ -32,8 +33,7 @@ def run_weekly_progress(settings: Settings, at: datetime) -> int:
         planned = plan_weekly_progress(ctx, at)
         for start in range(0, len(planned), CHUNK):
             chunk = planned[start : start + CHUNK]
-            rows = [message_row(p.person, p.text, KIND, p.key, now=at) for p in chunk]
-            ids = queue_many_messages(session, rows)
+            ids = queue_many_texts(session, ((p.person, p.text, p.key) for p in chunk), KIND, now=at)
             session.commit()
             enqueue_send(settings, ids)
             queued += len(ids)
