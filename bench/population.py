@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -66,16 +67,22 @@ def load_students(
     whatsapp_share: float = 0.0,
     seed: int = 7,
     first_number: int = 0,
+    draw: Callable[[random.Random], tuple[str, int]] | None = None,
 ) -> None:
-    """COPY `count` onboarded students; next_push_at is each one's first daily time after `after`."""
+    """COPY `count` onboarded students; next_push_at is each one's first daily time after `after`.
+
+    `draw(rng)` picks a student's (zone, minute of the day); by default both are uniform.
+    """
     rng = random.Random(seed)
     pushes: dict[tuple[str, str], datetime | None] = {}
     now = _naive(after)
     with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY people ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for n in range(first_number, first_number + count):
-                zone = zones[rng.randrange(len(zones))]
-                minute = rng.randrange(1440)
+                if draw is None:
+                    zone, minute = zones[rng.randrange(len(zones))], rng.randrange(1440)
+                else:
+                    zone, minute = draw(rng)
                 daily = f"{minute // 60:02d}:{minute % 60:02d}"
                 key = (zone, daily)
                 if key not in pushes:
