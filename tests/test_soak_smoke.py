@@ -54,6 +54,7 @@ def test_a_tiny_soak_produces_every_figure(redis_server):
         "disk_bytes_per_learner_day",
         "learners_by_cpu",
         "learners_by_tick",
+        "learners_real_time_equivalent",
     ):
         assert math.isfinite(figures[key]) and figures[key] > 0, key
     assert "learners_per_2_core_server" in figures
