@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -237,11 +238,9 @@ class Texter:
         self.local = threading.local()
         self.done: list[Inbound] = []
         self.lock = threading.Lock()
-        self.sequence = 0
 
     def post(self, phone: str, body: str, at: datetime) -> None:
-        self.sequence += 1
-        sid = f"SM{self.sequence:032x}"
+        sid = "SM" + uuid.uuid4().hex  # never one of the stand-in's SIDs (SM + a counter)
         form = {
             "ToCountry": "US",
             "SmsMessageSid": sid,
