@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from redis import Redis
 from rq import Queue
 from rq.job import Job
-from rq.registry import FinishedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
@@ -300,6 +300,7 @@ class Soak:
     questions: int = 0
     sends: int = 0
     broadcast: int = 0
+    failed_jobs: int = 0  # RQ jobs that raised, every queue
     tick_rate: float = 0.0  # students queued per second of tick-job time
     peak_minute_share: float = 0.0  # of the population due in the busiest minute
     disk_bytes: int = 0
@@ -501,6 +502,9 @@ def measure_outbox(
     # In production each minute's pass is enqueued on the minute: its questions are late by the
     # time from that enqueue to the pass's end (rows queued), which the RQ job records in wall time.
     connection = Redis.from_url(redis.url)
+    result.failed_jobs = sum(
+        FailedJobRegistry(name, connection=connection).count for name in runtime.QUEUE_NAMES
+    )
     queue = Queue(runtime.DEFAULT, connection=connection)
     ids = [i for i in FinishedJobRegistry(queue=queue).get_job_ids() if i.startswith("rounds-tick-")]
     passes: list[tuple[int, float]] = []
@@ -726,7 +730,8 @@ def report(results: Results, result: Soak, figures: dict[str, float], arithmetic
         f"{size}, simulated {result.simulated} at x{result.rate:g} in {result.wall_seconds:.0f} s; "
         f"{result.questions:,} questions, {len(result.inbound):,} texts in "
         f"({figures['reply_errors']:.0f} not 200), "
-        f"broadcast to {result.broadcast:,}, {result.sends:,} sends; replay lateness p99 "
+        f"broadcast to {result.broadcast:,}, {result.sends:,} sends, {result.failed_jobs} failed jobs; "
+        "replay lateness p99 "
         f"{figures['replay_lateness_p99_s_simulated']:.0f} simulated s (the x{result.rate:g} compression "
         "included)",
     )

@@ -38,6 +38,7 @@ def test_a_tiny_soak_produces_every_figure(redis_server):
     assert result.questions > 0 and result.inbound, "students got questions and answered them"
     assert result.broadcast > 0, "the broadcast went to one country's students"
     assert all(i.status == 200 for i in result.inbound), "every signed webhook was accepted"
+    assert result.failed_jobs == 0, "no job of the workers raised"
     for name in PROCESSES:
         assert f"cpu_ms_per_learner_day.{name}" in figures
         assert figures[f"rss_mib.{name}"] > 0
