@@ -27,6 +27,7 @@ from bench import (
     search,
     send,
     services,
+    soak,
     tick,
     webhook,
     weekly,
@@ -48,6 +49,7 @@ BENCHMARKS = {
     "itemstats": itemstats.run,
     "impact": impact.run,
     "window": window.run,  # WhatsApp pushes inside the free 24 h window
+    "soak": soak.run,  # one simulated day against the Procfile's processes (bench/soak.py)
     "memory": memory.run,  # last: it reports what webhook and send read
 }
 

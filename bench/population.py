@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -67,17 +68,23 @@ def load_students(
     seed: int = 7,
     first_number: int = 0,
     daily_time: str | None = None,
+    draw: Callable[[random.Random], tuple[str, int]] | None = None,
 ) -> None:
     """COPY `count` onboarded students; next_push_at is each one's first daily time after `after`.
-    Their daily times cover every minute of the day, or are all `daily_time` (a morning rush)."""
+
+    `draw(rng)` picks a student's (zone, minute of the day); by default both are uniform. With
+    `daily_time` every student's daily time is that one (a morning rush).
+    """
     rng = random.Random(seed)
     pushes: dict[tuple[str, str], datetime | None] = {}
     now = _naive(after)
     with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY people ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for n in range(first_number, first_number + count):
-                zone = zones[rng.randrange(len(zones))]
-                minute = rng.randrange(1440)
+                if draw is None:
+                    zone, minute = zones[rng.randrange(len(zones))], rng.randrange(1440)
+                else:
+                    zone, minute = draw(rng)
                 daily = daily_time or f"{minute // 60:02d}:{minute % 60:02d}"
                 key = (zone, daily)
                 if key not in pushes:

@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 class Clock:
     """The wall clock, in UTC."""
 
+    # Simulated seconds per wall second: above 1 only for a time-compressed replay.
+    rate = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -32,6 +35,25 @@ class FixedClock(Clock):
     def advance(self, **delta: float) -> datetime:
         self.at += timedelta(**delta)
         return self.at
+
+
+class ScaledClock(Clock):
+    """Time-compressed: reads `start` at the wall instant `origin`, then runs `rate` times faster.
+
+    For benchmark replays only (`bench/soak.py`): every process of a replay is given the same
+    start, origin and rate, so they agree on the simulated instant. Production refuses it.
+    """
+
+    def __init__(self, start: datetime, rate: float, origin: datetime, wall: Clock | None = None) -> None:
+        if start.tzinfo is None or origin.tzinfo is None:
+            raise ValueError("a ScaledClock needs aware datetimes")
+        if not rate > 0:
+            raise ValueError(f"a ScaledClock's rate must be above 0, got {rate}")
+        self.start, self.rate, self.origin = start, float(rate), origin
+        self.wall = wall or Clock()
+
+    def now(self) -> datetime:
+        return self.start + (self.wall.now() - self.origin) * self.rate
 
 
 SYSTEM_CLOCK = Clock()

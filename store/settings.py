@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
 
-from store.clock import SYSTEM_CLOCK, Clock
+from store.clock import SYSTEM_CLOCK, Clock, ScaledClock
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/rounds.db"
 DEFAULT_API_BASE = "https://api.twilio.com"
@@ -160,6 +161,39 @@ def _weak_secret(value: str) -> str | None:
     if len(value) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
     return None
+
+
+def _env_instant(env: dict[str, str], name: str) -> datetime | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an ISO 8601 instant (2026-12-01T00:00:00Z), got {raw!r}") from exc
+    if instant.tzinfo is None:
+        raise ValueError(f"{name} must carry its offset (+00:00 or Z), got {raw!r}")
+    return instant
+
+
+def _env_clock(env: dict[str, str], environment: str) -> Clock:
+    """ROUNDS_CLOCK_START / _ORIGIN / _RATE: a time-compressed clock for replays; refused in production."""
+    names = ("ROUNDS_CLOCK_START", "ROUNDS_CLOCK_ORIGIN", "ROUNDS_CLOCK_RATE")
+    given = [name for name in names if env.get(name, "").strip()]
+    if not given:
+        return SYSTEM_CLOCK
+    if environment == "production":
+        raise ValueError(
+            f"{', '.join(given)} set in production: a scaled clock is for benchmark replays only; unset it"
+        )
+    start = _env_instant(env, "ROUNDS_CLOCK_START")
+    origin = _env_instant(env, "ROUNDS_CLOCK_ORIGIN")
+    if start is None or origin is None:
+        raise ValueError("a scaled clock needs ROUNDS_CLOCK_START and ROUNDS_CLOCK_ORIGIN (the wall instant)")
+    rate = _env_float(env, "ROUNDS_CLOCK_RATE", 1.0)
+    if rate <= 0:
+        raise ValueError(f"ROUNDS_CLOCK_RATE must be above 0 (simulated seconds per second), got {rate}")
+    return ScaledClock(start.astimezone(UTC), rate, origin.astimezone(UTC))
 
 
 def _env_flag(env: dict[str, str], name: str) -> bool:
@@ -351,6 +385,7 @@ class Settings:
                 env = {**file_values, **os.environ}
             else:
                 env = dict(os.environ)
+        environment = _env_environment(env)
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=env.get("REDIS_URL", ""),
@@ -370,7 +405,7 @@ class Settings:
             whatsapp_fallback=env.get("ROUNDS_WHATSAPP_FALLBACK", "sms").strip().lower() or "sms",
             sending_timeout_seconds=_env_int(env, "ROUNDS_SENDING_TIMEOUT", 360),
             outbox_limit=_env_int(env, "ROUNDS_OUTBOX_LIMIT", 50_000),
-            environment=_env_environment(env),
+            environment=environment,
             quiet_start=env.get("ROUNDS_QUIET_START", "21:00"),
             quiet_end=env.get("ROUNDS_QUIET_END", "07:00"),
             daily_question_cap=_env_int(env, "ROUNDS_DAILY_QUESTION_CAP", 5),
@@ -393,4 +428,5 @@ class Settings:
             equity_ratio=_env_equity_ratio(env),
             monthly_budget=_env_budget(env),
             budget_alert_to=_env_alert_numbers(env, "ROUNDS_BUDGET_ALERT_TO"),
+            clock=_env_clock(env, environment),
         )
