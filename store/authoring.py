@@ -65,7 +65,34 @@ AUTHOR_MAX = 80
 SOURCE_TITLE_MAX = 200
 
 
-class QuestionVersion(Base):
+class VersionColumns:
+    """The workflow's columns on every versioned text (a question's, a program's): who wrote it,
+    who signed it off, where it stands and when it moved."""
+
+    author: Mapped[str] = mapped_column(CleanString(AUTHOR_MAX), default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+    # Who signed the published text off: [{"name": ..., "date": "YYYY-MM-DD"}]; [] for in-house.
+    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(CleanString(16), default=DRAFT)
+    origin: Mapped[str] = mapped_column(CleanString(8), default=CONSOLE)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+
+
+class ReviewColumns:
+    """One reviewer's verdict on one version (a question's or a program's)."""
+
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+    reviewer: Mapped[str] = mapped_column(CleanString(254))
+    verdict: Mapped[str] = mapped_column(CleanString(8))
+    note: Mapped[str] = mapped_column(CleanText, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    counts: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class QuestionVersion(VersionColumns, Base):
     """One version of one question in one language: a draft, a submission, or published text."""
 
     __tablename__ = "question_versions"
@@ -92,23 +119,13 @@ class QuestionVersion(Base):
     explanation: Mapped[str] = mapped_column(CleanText, default="")
     # [{"title": ..., "edition": "2023", "url": ...}], at least one before it can be submitted.
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    author: Mapped[str] = mapped_column(CleanString(AUTHOR_MAX), default="")
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
-    # Who signed the published text off: [{"name": ..., "date": "YYYY-MM-DD"}]; [] for in-house.
-    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     review: Mapped[str] = mapped_column(CleanString(16), default=INTERNAL)
     review_by: Mapped[date | None] = mapped_column(Date)
     pair_with: Mapped[list[int]] = mapped_column(JSON, default=list)
     pair_reason: Mapped[str] = mapped_column(CleanString(400), default="")
-    status: Mapped[str] = mapped_column(CleanString(16), default=DRAFT)
-    origin: Mapped[str] = mapped_column(CleanString(8), default=CONSOLE)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    submitted_at: Mapped[datetime | None]
-    published_at: Mapped[datetime | None]
 
 
-class QuestionReview(Base):
+class QuestionReview(ReviewColumns, Base):
     """One reviewer's verdict on one version; `counts` turns off when the text it judged changes."""
 
     __tablename__ = "question_reviews"
@@ -117,12 +134,6 @@ class QuestionReview(Base):
     version_id: Mapped[int] = mapped_column(
         ForeignKey("question_versions.id", ondelete="CASCADE"), index=True
     )
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
-    reviewer: Mapped[str] = mapped_column(CleanString(254))
-    verdict: Mapped[str] = mapped_column(CleanString(8))
-    note: Mapped[str] = mapped_column(CleanText, default="")
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    counts: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 # --- refusals: what the caller shows (the API maps `status` to its HTTP answer) ----------------

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, UniqueConstraint, func, select
+from sqlalchemy import JSON, ForeignKey, Index, Integer, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -37,13 +37,15 @@ from store.authoring import (
     Invalid,
     NotFound,
     Refused,
+    ReviewColumns,
+    VersionColumns,
     allow,
     approvers,
 )
 from store.authoring import _text as checked_text
-from store.models import Base, utcnow
+from store.models import Base
 from store.programs import Program, ProgramDay, put_program
-from store.text import CleanString, CleanText
+from store.text import CleanString
 
 LANGUAGES = ("en", "fr", "es")
 CODE = re.compile(r"[A-Z0-9]{2,8}")
@@ -53,7 +55,7 @@ MAX_DAYS = 60
 WHAT = "programs"
 
 
-class ProgramVersion(Base):
+class ProgramVersion(VersionColumns, Base):
     """One version of one program: a draft, a submission, published or retired text."""
 
     __tablename__ = "program_versions"
@@ -69,31 +71,15 @@ class ProgramVersion(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tracks: Mapped[list[str]] = mapped_column(default=list)
     days: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    author: Mapped[str] = mapped_column(CleanString(AUTHOR_MAX), default="")
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
-    # Who approved the published text: [{"name": ..., "date": "YYYY-MM-DD"}].
-    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(CleanString(16), default=DRAFT)
-    origin: Mapped[str] = mapped_column(CleanString(8), default=CONSOLE)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    submitted_at: Mapped[datetime | None]
-    published_at: Mapped[datetime | None]
 
 
-class ProgramReview(Base):
+class ProgramReview(ReviewColumns, Base):
     """One reviewer's verdict on one program version; `counts` turns off when the text changes."""
 
     __tablename__ = "program_reviews"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("program_versions.id", ondelete="CASCADE"), index=True)
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
-    reviewer: Mapped[str] = mapped_column(CleanString(254))
-    verdict: Mapped[str] = mapped_column(CleanString(8))
-    note: Mapped[str] = mapped_column(CleanText, default="")
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    counts: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 # --- reading -------------------------------------------------------------------------------------
