@@ -100,6 +100,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def machine_clock_env() -> dict[str, str]:
+    """The environment for a server that is not Rounds (redis-server, PostgreSQL): it keeps the
+    machine's clock when `make test-future` preloads libfaketime, which redis-server cannot start under."""
+    return {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
+
+
 class RedisServer:
     """A private redis-server on a free port, without persistence, for one benchmark run."""
 
@@ -115,6 +121,7 @@ class RedisServer:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
             + ["--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
+            env=machine_clock_env(),
         )
         wait_for_port(self.port, self.process)
 

@@ -168,6 +168,7 @@ class PrivatePostgres:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.folder,
+            env=services.machine_clock_env(),
         )
         self.port = services.free_port()
         self.log = (self.folder / "postgres.log").open("ab")
@@ -178,6 +179,7 @@ class PrivatePostgres:
             stdout=self.log,
             stderr=self.log,
             cwd=self.folder,
+            env=services.machine_clock_env(),
         )
         services.wait_for_port(self.port, self.process)
         admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
