@@ -6,14 +6,12 @@ channel that can reach someone now (`push_route`), which the send path applies t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flows.engine import OPT_OUT_WORDS, Command, Context, Outcome, reply
-from flows.schedule import reschedule
+from flows.schedule import WHATSAPP_WINDOW, reschedule
 from store.models import ACTIVE, OPTED_OUT, SMS, WHATSAPP, Person
 
-# WhatsApp's customer-service window: free-form messages within 24 h of the person's last text.
-WHATSAPP_WINDOW = timedelta(hours=24)
 # The words that name a channel after STOP.
 CHANNEL_WORDS = {
     **dict.fromkeys(["SMS", "TEXT", "TEXTO"], SMS),
