@@ -191,9 +191,10 @@ def tick(at: str | None) -> None:
 def worker(burst: bool, simple: bool, with_scheduler: bool, queue_names: tuple[str, ...]) -> None:
     """Process queued jobs (sends, ticks, sweeps)."""
     from workers import runtime
-    from workers.worker import SettingsWorker, SimpleSettingsWorker, warm_up
+    from workers.worker import SettingsWorker, SimpleSettingsWorker, lower_priority, warm_up
 
     settings = _settings()
+    lower_priority(settings)
     warm_up(settings)
     worker_class = SimpleSettingsWorker if simple else SettingsWorker
     # Kept in urgency order whatever order they were given in.

@@ -140,6 +140,16 @@ def _env_tick_passes(env: dict[str, str]) -> int:
     return passes
 
 
+def _env_worker_nice(env: dict[str, str]) -> int:
+    """ROUNDS_WORKER_NICE: how much lower than the web processes `rounds worker` runs, 0 to 19."""
+    nice = _env_int(env, "ROUNDS_WORKER_NICE", 0)
+    if not 0 <= nice <= 19:
+        raise ValueError(
+            f"ROUNDS_WORKER_NICE must be 0 (as the web processes) to 19 (yield the most), got {nice}"
+        )
+    return nice
+
+
 def _env_environment(env: dict[str, str]) -> str:
     """ROUNDS_ENV, exactly `development` or `production`: a near miss is an error, never development."""
     if "ROUNDS_ENV" not in env:
@@ -285,6 +295,8 @@ class Settings:
     sweep_after_seconds: int = 60
     # Scheduling passes a minute's tick runs at once (the tick's own plus helpers on RQ); PostgreSQL only.
     tick_passes: int = 1
+    # Niceness `rounds worker` adds to itself, so that on a shared host replies go first.
+    worker_nice: int = 0
     twilio_timeout_seconds: float = 10.0
     # Mentoring: safeguarding alerts go to this number (E.164) when set; the helpline text is
     # put into the supportive reply; check-ins go out on this weekday (0 Monday ... 6 Sunday).
@@ -413,6 +425,7 @@ class Settings:
             send_concurrency=max(1, _env_int(env, "ROUNDS_SEND_CONCURRENCY", 8)),
             sweep_after_seconds=_env_int(env, "ROUNDS_SWEEP_AFTER", 60),
             tick_passes=_env_tick_passes(env),
+            worker_nice=_env_worker_nice(env),
             twilio_timeout_seconds=_env_float(env, "TWILIO_TIMEOUT", 10.0),
             oncall_phone=env.get("ROUNDS_ONCALL_PHONE", "").strip(),
             helpline_text=env.get("ROUNDS_HELPLINE", "").strip(),

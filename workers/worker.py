@@ -6,6 +6,8 @@ different settings in one process (tests, say) never see each other's.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from rq import Queue, SimpleWorker, Worker
@@ -19,6 +21,8 @@ from store.db import get_engine
 from store.settings import Settings
 from workers import runtime
 from workers.send import transport_for
+
+log = logging.getLogger(__name__)
 
 
 class _BindsSettings(BaseWorker):
@@ -64,6 +68,14 @@ class SimpleSettingsWorker(_BindsSettings, SimpleWorker):
 def rounds_queues(settings: Settings) -> list[Queue]:
     """Rounds' queues, most urgent first (a worker takes the first that has a job)."""
     return [runtime.queue(settings, name) for name in runtime.QUEUE_NAMES]
+
+
+def lower_priority(settings: Settings) -> None:
+    """Run below the web processes by ROUNDS_WORKER_NICE (inherited by every job's fork): on a
+    host that serves webhooks too, a student's reply then waits less behind a scheduling pass."""
+    if settings.worker_nice:
+        niceness = os.nice(settings.worker_nice)
+        log.info("worker running at niceness %d (ROUNDS_WORKER_NICE)", niceness)
 
 
 def warm_up(settings: Settings) -> None:
