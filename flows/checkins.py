@@ -19,6 +19,7 @@ from content.segments import segment_count, truncate_to
 from flows.engine import Command, Context, Outcome, Push
 from flows.mentors import (
     active_pair_of_student,
+    best_mentor,
     first_name,
     match,
     pairing_notices,
@@ -108,16 +109,25 @@ def plan_checkins(session: Session, catalog: Catalog, settings: Settings, at: da
 def plan_waiting_matches(
     session: Session, catalog: Catalog, settings: Settings, at: datetime
 ) -> list[Planned]:
-    """Pair waiting students (oldest first) with mentors who now have room; tell both."""
+    """Pair waiting students (oldest first) with mentors who now have room; tell both.
+
+    The mentors are read once a pass, and a student is looked at in the database only when one
+    of them could take them: a long waiting list with every mentor full costs two reads a minute.
+    """
     planned: list[Planned] = []
     mentoring = Mentoring(session)
-    for student in mentoring.waiting():
-        if student.status == OPTED_OUT or student.role != STUDENT or active_pair_of_student(session, student):
+    waiting = mentoring.waiting()
+    mentors = mentoring.available_mentors() if waiting else []
+    for student in waiting:
+        if student.status == OPTED_OUT or student.role != STUDENT:
             mentoring.leave_waitlist(student.id)
             continue
-        if in_quiet_hours(student, at, settings):
+        if in_quiet_hours(student, at, settings) or best_mentor(student, mentors) is None:
             continue
-        new_pair = match(session, student, at)
+        if active_pair_of_student(session, student):
+            mentoring.leave_waitlist(student.id)
+            continue
+        new_pair = match(session, student, at, mentors)
         if new_pair is not None:
             planned += [
                 (p.person_id, p.body, p.kind, p.key) for p in pairing_notices(session, catalog, new_pair)

@@ -283,9 +283,26 @@ def find_mentor(session: Session, student: Person) -> Person | None:
     return best_mentor(student, Mentoring(session).available_mentors())
 
 
-def match(session: Session, student: Person, now: datetime) -> Pair | None:
-    """Pair the student with the best free mentor; None when nobody is free."""
-    mentor = find_mentor(session, student)
+def match(
+    session: Session,
+    student: Person,
+    now: datetime,
+    mentors: list[tuple[Person, MentorProfile, int]] | None = None,
+) -> Pair | None:
+    """Pair the student with the best free mentor; None when nobody is free.
+
+    `mentors`: the available mentors read once for a run of matches (the waiting list at a
+    tick); each pair made here is counted against its mentor in that list.
+    """
+    if mentors is None:
+        return _pair_with(session, find_mentor(session, student), student, now)
+    created = _pair_with(session, best_mentor(student, mentors), student, now)
+    if created is not None:
+        mentors[:] = [(m, p, count + (m.id == created.mentor_id)) for m, p, count in mentors]
+    return created
+
+
+def _pair_with(session: Session, mentor: Person | None, student: Person, now: datetime) -> Pair | None:
     return _create_pair(session, mentor, student, now) if mentor is not None else None
 
 

@@ -17,9 +17,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     UniqueConstraint,
     delete,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -192,6 +194,22 @@ def open_flags(session: Session, limit: int = 100) -> list[Flag]:
     )
 
 
+def available_mentors_query() -> Select:
+    """Active, reachable mentors who are not away, with their profiles, in id order."""
+    return (
+        select(Person, MentorProfile)
+        .join(MentorProfile, MentorProfile.person_id == Person.id)
+        .where(
+            # A literal, so both databases match it to the partial index on the mentors.
+            Person.role == literal_column(f"'{MENTOR}'"),
+            Person.status == ACTIVE,
+            Person.unreachable.is_(False),
+            MentorProfile.away.is_(False),
+        )
+        .order_by(Person.id)
+    )
+
+
 class Mentoring:
     """The mentoring queries over one session (the caller commits); flows reach it as `ctx.mentoring`."""
 
@@ -230,17 +248,7 @@ class Mentoring:
                 .group_by(Pair.mentor_id)
             ).all()
         )
-        rows = self.session.execute(
-            select(Person, MentorProfile)
-            .join(MentorProfile, MentorProfile.person_id == Person.id)
-            .where(
-                Person.role == MENTOR,
-                Person.status == ACTIVE,
-                Person.unreachable.is_(False),
-                MentorProfile.away.is_(False),
-            )
-            .order_by(Person.id)
-        ).all()
+        rows = self.session.execute(available_mentors_query()).all()
         return [(mentor, profile, counts.get(mentor.id, 0)) for mentor, profile in rows]
 
     # --- pairs ----------------------------------------------------------------------------

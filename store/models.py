@@ -93,6 +93,14 @@ class Person(Base):
             postgresql_where=text("channel = 'whatsapp'"),
             sqlite_where=text("channel = 'whatsapp'"),
         ),
+        # Finding a free mentor (a MENTOR text, the waiting list at each tick) reads the mentors
+        # alone, however many students there are.
+        Index(
+            "ix_people_mentors",
+            "id",
+            postgresql_where=text("role = 'mentor'"),
+            sqlite_where=text("role = 'mentor'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
