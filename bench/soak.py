@@ -1,9 +1,10 @@
 """The soak: one simulated day, time-compressed, against the processes of the Procfile.
 
-gunicorn (web), two RQ workers and the clock run as separate processes on a private
-PostgreSQL cluster and the run's Redis, all reading one ScaledClock (ROUNDS_CLOCK_*); the Twilio
-stand-in takes the sends. Students spread over zones and daily times like a real population
-answer their questions through signed webhooks; a broadcast goes out in the morning peak.
+gunicorn (web, 3 sync workers as in the Procfile), two RQ workers and the clock run as separate
+processes on a private PostgreSQL cluster and the run's Redis, all reading one ScaledClock
+(ROUNDS_CLOCK_*); the Twilio stand-in takes the sends. Students spread over zones and daily times
+like a real population answer their questions through signed webhooks; a broadcast goes out in
+the morning peak.
 CPU comes from /proc/<pid>/stat of each process tree, so every figure is per process.
 """
 
@@ -73,6 +74,7 @@ ANSWER_MEDIAN_MINUTES, ANSWER_SIGMA = 4.0, 1.1
 BROADCAST_SHARE, BROADCAST_AT = 0.10, timedelta(hours=6, minutes=45)
 # Targets (issue 17) and the headroom the server keeps.
 REPLY_P99_MS, LATENESS_P99_S, HEADROOM, CORES = 50.0, 60.0, 0.30, 2
+HARNESS = "harness"  # the replay's own CPU, sampled beside the server's processes
 PEAK_WINDOW = timedelta(minutes=15)  # the busiest quarter-hour is "the peak"
 WARM_UP = 20  # HELP texts before the replay starts, not measured
 SEND_RATE = 500.0  # segments/s per sender at the stand-in: the carrier's share is reported apart
@@ -140,7 +142,8 @@ def tree_rss(pid: int) -> dict[int, int]:
 class PrivatePostgres:
     """An initdb'd PostgreSQL cluster of our own, so its process tree is this run's alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, statements: bool = False) -> None:
+        """`statements`: load pg_stat_statements, to name the statements the database spent its time on."""
         binary = shutil.which("initdb")
         if binary is None:
             raise services.Unavailable("initdb is not installed (Debian: apt-get install postgresql)")
@@ -175,7 +178,8 @@ class PrivatePostgres:
         self.log = (self.folder / "postgres.log").open("ab")
         self.process = subprocess.Popen(
             [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder)]
-            + ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+            + ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"]
+            + (["-c", "shared_preload_libraries=pg_stat_statements"] if statements else []),
             user=user,
             stdout=self.log,
             stderr=self.log,
@@ -195,6 +199,35 @@ class PrivatePostgres:
                     raise
                 time.sleep(0.2)
         admin.dispose()
+        self.statements = statements
+        if statements:
+            self._execute("CREATE EXTENSION pg_stat_statements")
+
+    def _execute(self, sql: str) -> list:
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            result = conn.execute(text(sql))
+            rows = result.all() if result.returns_rows else []
+        engine.dispose()
+        return rows
+
+    def reset_statements(self) -> None:
+        if self.statements:
+            self._execute("SELECT pg_stat_statements_reset()")
+
+    def top_statements(self, count: int = 12) -> list[str]:
+        """The statements that took the most time since the reset, one line each."""
+        if not self.statements:
+            return []
+        rows = self._execute(
+            "SELECT calls, total_exec_time, mean_exec_time, regexp_replace(query, '\\s+', ' ', 'g') "
+            f"FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT {int(count)}"
+        )
+        return [
+            f"PostgreSQL statement: {total / 1000:.1f} s in {calls:,} calls ({mean:.2f} ms each): "
+            + _shortened(query)
+            for calls, total, mean, query in rows
+        ]
 
     def url(self, name: str = "soak") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
@@ -217,6 +250,14 @@ class PrivatePostgres:
                 self.process.wait()
         self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _shortened(query: str) -> str:
+    """A statement's start and, for a long column list, what follows its first FROM."""
+    cut = query.find(" FROM ")
+    if len(query) <= 240 or cut < 80:
+        return query[:240]
+    return f"{query[:60]} ... {query[cut : cut + 180]}"
 
 
 # --- the students' side ------------------------------------------------------------------
@@ -292,6 +333,7 @@ class Soak:
     rate: float
     simulated: timedelta
     worker_nice: int = 0  # ROUNDS_WORKER_NICE of the `rounds worker` processes
+    web_workers: int = 3  # gunicorn's sync workers (the Procfile's WEB_CONCURRENCY)
     wall_seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU-seconds per process tree, whole run
     cpu_series: list[tuple[datetime, dict[str, float]]] = field(default_factory=list)
@@ -320,12 +362,14 @@ def run_soak(
     workers: int = 2,
     seed: int = 17,
     worker_nice: int = 0,
+    web_workers: int = 3,
+    statements: bool = False,
 ) -> Soak:
     """Replay `start`..`end` of DAY (offsets from its midnight UTC) at `rate` simulated seconds per second."""
     if not services.executable("gunicorn").exists():
         raise services.Unavailable("gunicorn is not installed in this environment")
-    result = Soak(learners, rate, end - start, worker_nice=worker_nice)
-    pg = PrivatePostgres()
+    result = Soak(learners, rate, end - start, worker_nice=worker_nice, web_workers=web_workers)
+    pg = PrivatePostgres(statements)
     folder = services.run_dir()
     processes: dict[str, subprocess.Popen] = {}
     gunicorn: Gunicorn | None = None
@@ -359,7 +403,7 @@ def run_soak(
             ROUNDS_CLOCK_RATE=str(rate),
             ROUNDS_WORKER_NICE=str(worker_nice),
         )
-        gunicorn = Gunicorn("gateway.wsgi:app", env, folder)
+        gunicorn = Gunicorn("gateway.wsgi:app", env, folder, workers=web_workers)
         log = (folder / "processes.log").open("ab")
         rounds = str(services.executable("rounds"))
         for n in range(workers):
@@ -372,7 +416,8 @@ def run_soak(
         roots |= {name: p.pid for name, p in processes.items()}
 
         def sample() -> dict[str, float]:
-            return {name: tree_cpu(pid) for name, pid in roots.items()}
+            # HARNESS: this process, the load generator, on the same cores (not counted as the server's)
+            return {name: tree_cpu(pid) for name, pid in roots.items()} | {HARNESS: time.process_time()}
 
         texter = Texter(gunicorn.port)
         for person_id in list(phones)[:WARM_UP]:  # both web workers past their first requests
@@ -386,6 +431,7 @@ def run_soak(
         pending: list[tuple[datetime, int, str]] = []  # (simulated due, person id, body)
         seen_question = 0
         broadcast_done = not (start <= BROADCAST_AT < end)
+        pg.reset_statements()
         cpu_start, began = sample(), time.perf_counter()
         result.cpu_series.append((clock.now(), cpu_start))
         last_sample = began
@@ -446,6 +492,7 @@ def run_soak(
         result.cpu = {name: cpu_end[name] - cpu_start[name] for name in roots}
         result.inbound = texter.done
         measure_outbox(result, engine, scheduled, clock, redis, replay_end)
+        result.notes += pg.top_statements()
         result.disk_bytes = pg.size() - size_before
         engine.dispose()
     finally:
@@ -600,6 +647,7 @@ def derive(result: Soak) -> tuple[dict[str, float], list[str]]:
 
     # Learners per server. The peak quarter-hour's CPU, at real speed, spread over 900 s:
     used = peak_cpu(result, first, last)
+    harness = used.pop(HARNESS, 0.0)
     peak_cpu_seconds = sum(used.values())
     window = PEAK_WINDOW.total_seconds()
     budget = CORES * (1 - HEADROOM) * window
@@ -617,6 +665,7 @@ def derive(result: Soak) -> tuple[dict[str, float], list[str]]:
     equivalent = n * result.rate
     capacity = min(by_cpu, by_tick, equivalent) if met else 0.0
     figures["peak_cpu_seconds"] = peak_cpu_seconds
+    figures["peak_harness_cpu_seconds"] = harness
     figures["learners_by_cpu"] = by_cpu
     figures["learners_by_tick"] = by_tick
     figures["learners_real_time_equivalent"] = equivalent
@@ -625,7 +674,8 @@ def derive(result: Soak) -> tuple[dict[str, float], list[str]]:
         f"peak quarter-hour (simulated {first:%H:%M}-{last:%H:%M} UTC): {len(peak):,} texts in; "
         f"CPU {peak_cpu_seconds:.1f} s for {n:,} learners ("
         + ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items()))
-        + ")",
+        + f"); the replay itself, posting the texts from the same 2 cores, {harness:.1f} CPU-s more "
+        f"({harness * result.rate / window:.2f} of a core through the peak), counted nowhere else",
         f"by CPU: {n:,} x ({CORES} cores x {1 - HEADROOM:.0%} x {window:.0f} s = {budget:.0f} CPU-s) "
         f"/ {peak_cpu_seconds:.1f} CPU-s = {by_cpu:,.0f} learners",
         f"by the tick: busiest minute holds {result.peak_minute_share:.2%} of learners; over "
@@ -746,12 +796,12 @@ def report(results: Results, result: Soak, figures: dict[str, float], arithmetic
             met=figures["learners_per_2_core_server"] >= 1_000_000,
         )
     )
-    for line in arithmetic:
+    for line in arithmetic + result.notes:
         results.note(name, line)
     results.note(
         name,
         f"{size}, simulated {result.simulated} at x{result.rate:g} in {result.wall_seconds:.0f} s, "
-        f"workers at ROUNDS_WORKER_NICE={result.worker_nice}; "
+        f"{result.web_workers} gunicorn workers, RQ workers at ROUNDS_WORKER_NICE={result.worker_nice}; "
         f"{result.questions:,} questions, {len(result.inbound):,} texts in "
         f"({figures['reply_errors']:.0f} not 200), "
         f"broadcast to {result.broadcast:,}, {result.sends:,} sends, {result.failed_jobs} failed jobs; "
@@ -762,15 +812,26 @@ def report(results: Results, result: Soak, figures: dict[str, float], arithmetic
 
 
 def run(results: Results, quick: bool, redis: services.RedisServer, readings: dict[str, int]) -> None:
-    """The morning (00:00-10:00 UTC, every zone's rush) at x60: about ten minutes. ROUNDS_SOAK_LEARNERS,
-    ROUNDS_SOAK_RATE and ROUNDS_SOAK_HOURS (`0-24` for the whole day) change it; the workers run at
-    the single server's recommended ROUNDS_WORKER_NICE=10 unless ROUNDS_SOAK_WORKER_NICE says otherwise."""
-    learners = int(os.environ.get("ROUNDS_SOAK_LEARNERS", 1_000 if quick else 10_000))
+    """The morning (00:00-10:00 UTC, every zone's rush) at x60 for 17,000 learners, who then arrive as
+    fast as 1,020,000 would in real time: about ten minutes. ROUNDS_SOAK_LEARNERS,
+    ROUNDS_SOAK_RATE and ROUNDS_SOAK_HOURS (`0-24` for the whole day) change it; the RQ workers run at
+    the single server's recommended ROUNDS_WORKER_NICE=10 unless ROUNDS_SOAK_WORKER_NICE says otherwise,
+    gunicorn with ROUNDS_SOAK_WEB_WORKERS sync workers (3, the Procfile's default)."""
+    learners = int(os.environ.get("ROUNDS_SOAK_LEARNERS", 1_000 if quick else 17_000))
     rate = float(os.environ.get("ROUNDS_SOAK_RATE", 60))
     first, _, last = os.environ.get("ROUNDS_SOAK_HOURS", "5-8" if quick else "0-10").partition("-")
     nice = int(os.environ.get("ROUNDS_SOAK_WORKER_NICE", 10))
+    web = int(os.environ.get("ROUNDS_SOAK_WEB_WORKERS", 3))
+    statements = os.environ.get("ROUNDS_SOAK_PG_STATEMENTS") == "1"  # the database's costliest statements
     result = run_soak(
-        redis, learners, rate, timedelta(hours=float(first)), timedelta(hours=float(last)), worker_nice=nice
+        redis,
+        learners,
+        rate,
+        timedelta(hours=float(first)),
+        timedelta(hours=float(last)),
+        worker_nice=nice,
+        web_workers=web,
+        statements=statements,
     )
     figures, arithmetic = derive(result)
     report(results, result, figures, arithmetic)

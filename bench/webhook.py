@@ -133,9 +133,9 @@ def write_pool(path: Path, numbers: list[str], body: str, rounds: int) -> int:
 
 
 class Gunicorn:
-    """`gunicorn SPEC` with 2 sync workers on a free port; the same flags for every app."""
+    """`gunicorn SPEC` with 2 sync workers (unless told) on a free port; the same flags for every app."""
 
-    def __init__(self, spec: str, env: dict[str, str], folder: Path):
+    def __init__(self, spec: str, env: dict[str, str], folder: Path, workers: int = WORKERS):
         self.port = services.free_port()
         self.log = folder / f"gunicorn-{self.port}.log"
         self.process = subprocess.Popen(
@@ -143,7 +143,7 @@ class Gunicorn:
                 str(services.executable("gunicorn")),
                 spec,
                 "--workers",
-                str(WORKERS),
+                str(workers),
                 "--worker-class",
                 "sync",
                 "--bind",
@@ -162,7 +162,7 @@ class Gunicorn:
         )
         services.wait_for_port(self.port, self.process)
         deadline = time.monotonic() + 20
-        while len(self.workers()) < WORKERS and time.monotonic() < deadline:
+        while len(self.workers()) < workers and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def workers(self) -> list[int]:

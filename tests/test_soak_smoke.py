@@ -59,6 +59,8 @@ def test_a_tiny_soak_produces_every_figure(redis_server):
     ):
         assert math.isfinite(figures[key]) and figures[key] > 0, key
     assert "learners_per_2_core_server" in figures
+    assert figures["peak_harness_cpu_seconds"] > 0, "the replay's own CPU is sampled apart from the server's"
+    assert "harness" not in result.cpu, "and never counted as the server's"
     assert any(line.startswith("learners per 2-core server = min(") for line in arithmetic)
 
     results = Results()
