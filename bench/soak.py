@@ -325,6 +325,42 @@ class Texter:
         self.pool.shutdown(wait=True)
 
 
+class DeliveredQuestions:
+    """The questions the stand-in has accepted since the last poll, each once.
+
+    Workers send out of id order, so "ids above the last one seen" would skip a question sent
+    after a newer one. Every question at or below `low` is known to be sent; those above it
+    already reported are remembered until `low` passes them. `low` is read before the sent rows,
+    so a question sent between the two reads is found by the next poll, not lost.
+    """
+
+    QUESTIONS = "FROM messages WHERE direction = 'out' AND kind = 'question' AND id > :low"
+
+    def __init__(self) -> None:
+        self.low = 0
+        self.reported: set[int] = set()
+
+    def poll(self, conn) -> list[tuple[int, datetime]]:
+        unsent, newest = conn.execute(
+            text(f"SELECT min(CASE WHEN sent_at IS NULL THEN id END), max(id) {self.QUESTIONS}"),
+            {"low": self.low},
+        ).one()
+        rows = conn.execute(
+            text(f"SELECT id, person_id, sent_at {self.QUESTIONS} AND sent_at IS NOT NULL ORDER BY id"),
+            {"low": self.low},
+        ).all()
+        new = [(person, sent_at) for message_id, person, sent_at in rows if message_id not in self.reported]
+        self.reported.update(message_id for message_id, _, _ in rows)
+        # Everything up to the first question unsent at the first read was sent; with none unsent,
+        # everything up to the newest then (later ones may be unsent yet).
+        if unsent is not None:
+            self.low = unsent - 1
+        elif newest is not None:
+            self.low = newest
+        self.reported = {message_id for message_id in self.reported if message_id > self.low}
+        return new
+
+
 @dataclass
 class Soak:
     """What one replay measured; `figures()` turns it into the report."""
@@ -429,7 +465,7 @@ def run_soak(
         settings = Settings(database_url=url, redis_url=redis.url, sms_from=services.SMS_FROM, clock=clock)
         rng = random.Random(seed)
         pending: list[tuple[datetime, int, str]] = []  # (simulated due, person id, body)
-        seen_question = 0
+        delivered = DeliveredQuestions()
         broadcast_done = not (start <= BROADCAST_AT < end)
         pg.reset_statements()
         cpu_start, began = sample(), time.perf_counter()
@@ -439,15 +475,8 @@ def run_soak(
         while clock.now() < replay_end:
             now = clock.now()
             with engine.connect() as conn:
-                rows = conn.execute(
-                    text(
-                        "SELECT id, person_id, sent_at FROM messages WHERE direction = 'out' "
-                        "AND kind = 'question' AND id > :seen AND sent_at IS NOT NULL ORDER BY id"
-                    ),
-                    {"seen": seen_question},
-                ).all()
-            for message_id, person_id, sent_at in rows:
-                seen_question = max(seen_question, message_id)
+                rows = delivered.poll(conn)
+            for person_id, sent_at in rows:
                 received = sent_at.replace(tzinfo=UTC)
                 if rng.random() < ANSWER_SHARE:
                     delay = min(120.0, rng.lognormvariate(math.log(ANSWER_MEDIAN_MINUTES), ANSWER_SIGMA))
