@@ -841,14 +841,14 @@ def report(results: Results, result: Soak, figures: dict[str, float], arithmetic
 
 
 def run(results: Results, quick: bool, redis: services.RedisServer, readings: dict[str, int]) -> None:
-    """The morning (00:00-10:00 UTC, every zone's rush) at x60 for 17,000 learners, who then arrive as
-    fast as 1,020,000 would in real time: about ten minutes. ROUNDS_SOAK_LEARNERS,
-    ROUNDS_SOAK_RATE and ROUNDS_SOAK_HOURS (`0-24` for the whole day) change it; the RQ workers run at
+    """One whole simulated day (every zone's rush) at x60 for 17,000 learners, who then arrive as
+    fast as 1,020,000 would in real time: about 25 minutes. ROUNDS_SOAK_LEARNERS,
+    ROUNDS_SOAK_RATE and ROUNDS_SOAK_HOURS (`0-10` for the morning alone) change it; the RQ workers run at
     the single server's recommended ROUNDS_WORKER_NICE=10 unless ROUNDS_SOAK_WORKER_NICE says otherwise,
     gunicorn with ROUNDS_SOAK_WEB_WORKERS sync workers (3, the Procfile's default)."""
     learners = int(os.environ.get("ROUNDS_SOAK_LEARNERS", 1_000 if quick else 17_000))
     rate = float(os.environ.get("ROUNDS_SOAK_RATE", 60))
-    first, _, last = os.environ.get("ROUNDS_SOAK_HOURS", "5-8" if quick else "0-10").partition("-")
+    first, _, last = os.environ.get("ROUNDS_SOAK_HOURS", "5-8" if quick else "0-24").partition("-")
     nice = int(os.environ.get("ROUNDS_SOAK_WORKER_NICE", 10))
     web = int(os.environ.get("ROUNDS_SOAK_WEB_WORKERS", 3))
     statements = os.environ.get("ROUNDS_SOAK_PG_STATEMENTS") == "1"  # the database's costliest statements
