@@ -112,7 +112,8 @@ def plan_waiting_matches(
     """Pair waiting students (oldest first) with mentors who now have room; tell both.
 
     The mentors are read once a pass, and a student is looked at in the database only when one
-    of them could take them: a long waiting list with every mentor full costs two reads a minute.
+    of them could take them: a long waiting list with every mentor full costs the same few reads
+    a minute as a short one.
     """
     planned: list[Planned] = []
     mentoring = Mentoring(session)
