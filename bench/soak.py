@@ -384,6 +384,7 @@ class Soak:
     broadcast: int = 0
     failed_jobs: int = 0  # RQ jobs that raised, every queue
     passes: list[tuple[int, float]] = field(default_factory=list)  # (questions, seconds) per tick job
+    harvested: set[str] = field(default_factory=set)  # tick job ids already read
     peak_minute_share: float = 0.0  # of the population due in the busiest minute
     disk_bytes: int = 0
     notes: list[str] = field(default_factory=list)
@@ -466,6 +467,7 @@ def run_soak(
         rng = random.Random(seed)
         pending: list[tuple[datetime, int, str]] = []  # (simulated due, person id, body)
         delivered = DeliveredQuestions()
+        jobs = Redis.from_url(redis.url)  # the scheduling passes' records, read as they finish
         broadcast_done = not (start <= BROADCAST_AT < end)
         pg.reset_statements()
         cpu_start, began = sample(), time.perf_counter()
@@ -500,6 +502,7 @@ def run_soak(
             if time.perf_counter() - last_sample >= 1.0:
                 last_sample = time.perf_counter()
                 result.cpu_series.append((clock.now(), sample()))
+                harvest_ticks(result, jobs)
                 for name, pid in roots.items():
                     now_rss = list(tree_rss(pid).values())
                     total, largest, count = result.rss.get(name, (0, 0, 0))
@@ -515,6 +518,7 @@ def run_soak(
                         )
             time.sleep(0.05)
         texter.close()
+        jobs.close()
         cpu_end = sample()
         result.cpu_series.append((clock.now(), cpu_end))
         result.wall_seconds = time.perf_counter() - began
@@ -587,20 +591,30 @@ def measure_outbox(
     result.failed_jobs = sum(
         FailedJobRegistry(name, connection=connection).count for name in runtime.QUEUE_NAMES
     )
+    harvest_ticks(result, connection)
+    connection.close()
+
+
+def harvest_ticks(result: Soak, connection: Redis) -> None:
+    """Record the scheduling passes that finished since the last harvest. Called through the
+    replay, not only at its end: RQ forgets a finished job after its result's TTL (minutes), so
+    a long replay read once at the end kept only its last passes."""
     queue = Queue(runtime.DEFAULT, connection=connection)
-    ids = [i for i in FinishedJobRegistry(queue=queue).get_job_ids() if i.startswith("rounds-tick-")]
-    passes: list[tuple[int, float]] = []
+    ids = [
+        i
+        for i in FinishedJobRegistry(queue=queue).get_job_ids()
+        if i.startswith("rounds-tick-") and i not in result.harvested
+    ]
     for job in Job.fetch_many(ids, connection=connection):
         if job is None or not job.enqueued_at or not job.ended_at or not job.started_at:
             continue
+        result.harvested.add(job.id)
         report = job.return_value() or {}
         count = int(report.get("questions", 0))
         if count:
             late = (job.ended_at - job.enqueued_at).total_seconds()
             result.lateness += [late] * count
-            passes.append((count, (job.ended_at - job.started_at).total_seconds()))
-    result.passes = passes
-    connection.close()
+            result.passes.append((count, (job.ended_at - job.started_at).total_seconds()))
 
 
 def tick_cost(passes: list[tuple[int, float]]) -> tuple[float, float]:
@@ -841,14 +855,16 @@ def report(results: Results, result: Soak, figures: dict[str, float], arithmetic
 
 
 def run(results: Results, quick: bool, redis: services.RedisServer, readings: dict[str, int]) -> None:
-    """One whole simulated day (every zone's rush) at x60 for 17,000 learners, who then arrive as
-    fast as 1,020,000 would in real time: about 25 minutes. ROUNDS_SOAK_LEARNERS,
-    ROUNDS_SOAK_RATE and ROUNDS_SOAK_HOURS (`0-10` for the morning alone) change it; the RQ workers run at
-    the single server's recommended ROUNDS_WORKER_NICE=10 unless ROUNDS_SOAK_WORKER_NICE says otherwise,
-    gunicorn with ROUNDS_SOAK_WEB_WORKERS sync workers (3, the Procfile's default)."""
+    """The morning (00:00-10:00 UTC, every zone's rush but New York's) at x60 for 17,000 learners,
+    who then arrive as fast as 1,020,000 would in real time: about ten minutes.
+
+    ROUNDS_SOAK_LEARNERS, ROUNDS_SOAK_RATE and ROUNDS_SOAK_HOURS (`0-24` for the whole day, 25
+    minutes) change it; the RQ workers run at the single server's recommended ROUNDS_WORKER_NICE=10
+    unless ROUNDS_SOAK_WORKER_NICE says otherwise, gunicorn with ROUNDS_SOAK_WEB_WORKERS sync
+    workers (3, the Procfile's default)."""
     learners = int(os.environ.get("ROUNDS_SOAK_LEARNERS", 1_000 if quick else 17_000))
     rate = float(os.environ.get("ROUNDS_SOAK_RATE", 60))
-    first, _, last = os.environ.get("ROUNDS_SOAK_HOURS", "5-8" if quick else "0-24").partition("-")
+    first, _, last = os.environ.get("ROUNDS_SOAK_HOURS", "5-8" if quick else "0-10").partition("-")
     nice = int(os.environ.get("ROUNDS_SOAK_WORKER_NICE", 10))
     web = int(os.environ.get("ROUNDS_SOAK_WEB_WORKERS", 3))
     statements = os.environ.get("ROUNDS_SOAK_PG_STATEMENTS") == "1"  # the database's costliest statements
