@@ -8,7 +8,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 import flows.routes as routes
 from content.catalog import get_catalog
@@ -19,6 +19,7 @@ from store.db import BUSY_TIMEOUT_MS, get_engine, session_factory
 from store.learning import Learning
 from store.models import INBOUND, OUTBOUND, Attempt, Card, Message, Person, Question
 from tests.conftest import NOW, Phone, sign
+from tests.db_support import recorded_statements
 from tests.flows_support import OPTIONS, content_folder, seed_bank
 from tests.flows_support import Phone as FlowPhone
 
@@ -131,16 +132,8 @@ def test_an_answer_takes_few_statements(app, database_url):
         person = _onboarded(session, NIGERIA)
         _ask(session, person, 17, NOW - timedelta(minutes=1), "more:1")
         session.commit()
-    statements: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(get_engine(database_url), "before_cursor_execute", seen)
-    try:
+    with recorded_statements(get_engine(database_url)) as statements:
         assert Phone(app.test_client(), NIGERIA).text("B")[0].startswith("Correct!")
-    finally:
-        event.remove(get_engine(database_url), "before_cursor_execute", seen)
     # The sender and the inbound row, the question with its card and answer days, the answer and
     # the card, the slow-answer history (a right answer), the reply: one statement fewer twice on
     # PostgreSQL, where writable CTEs join the first two and the answer to the card.

@@ -7,11 +7,10 @@ student per minute: 56,000 reads and 100 s of PostgreSQL in a ten-minute replay.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from content.catalog import get_catalog
 from flows.checkins import plan_waiting_matches
@@ -19,6 +18,7 @@ from flows.mentors import join_waitlist
 from store.db import get_engine, session_scope
 from store.mentoring import MENTOR_NOTICE, Mentoring, available_mentors_query
 from store.models import Person
+from tests.db_support import recorded_statements
 from tests.mentoring_support import MENTOR_PHONE, add_student, make_mentor, pairs, person, waiting
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # 12:00 in Lagos: nobody in quiet hours
@@ -41,19 +41,8 @@ def run_pass(settings) -> list:
         return plan_waiting_matches(session, get_catalog(settings.content_path), settings, MONDAY_NOON)
 
 
-@contextmanager
 def statements(settings):
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    engine = get_engine(settings.database_url)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    return recorded_statements(get_engine(settings.database_url))
 
 
 def test_waiting_students_are_paired_oldest_first_up_to_each_mentors_room(settings):

@@ -13,6 +13,7 @@ from flows.schedule import reschedule
 from store.db import get_engine, session_scope
 from store.models import Attempt, Message, Person
 from tests.conftest import NOW
+from tests.db_support import recorded_statements
 from workers.schedule import run_tick
 
 
@@ -219,8 +220,6 @@ def test_whatsapp_student_with_an_open_question_is_nudged_once_before_the_window
 
 
 def test_a_pass_plans_a_batch_in_a_few_statements_not_a_few_per_student(tick_settings):
-    from sqlalchemy import event
-
     start = at("2026-11-25T12:00:00+00:00")
     pids = [student(tick_settings, f"+23480312350{n:02d}", "Africa/Lagos", "08:00", start) for n in range(40)]
     # Half of them have a history: answered questions, so cards and topic stats exist.
@@ -228,17 +227,8 @@ def test_a_pass_plans_a_batch_in_a_few_statements_not_a_few_per_student(tick_set
     with session_scope(tick_settings.database_url) as session:
         for attempt in session.scalars(select(Attempt).where(Attempt.person_id.in_(pids[:20]))):
             attempt.answered_at, attempt.choice, attempt.correct = attempt.asked_at, "A", True
-    statements: list[str] = []
-    engine = get_engine(tick_settings.database_url)
-
-    def seen(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(get_engine(tick_settings.database_url)) as statements:
         report = run_tick(tick_settings, at("2026-11-27T07:00:00+00:00"))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert report.questions == 40
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ATTEMPTS")]
     assert len(inserts) == 1  # one for the batch, not one per student

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content.catalog import get_catalog
@@ -27,6 +27,7 @@ from store.translations import (
 )
 from tests.conftest import Phone as WebPhone
 from tests.content_samples import translation, write_content
+from tests.db_support import recorded_statements
 from tests.flows_support import (
     BANK,
     Phone,
@@ -266,19 +267,10 @@ def test_the_daily_pass_reads_translations_in_one_query(db, chat_settings, now):
             phone.send(text)
         people.append(phone.person)
     at = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)  # 08:00 in Lagos
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(db.get_bind()) as statements:
         planned = plan_daily_questions(
             Context(db, get_catalog(chat_settings.content_path), chat_settings, at), people, at
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert len(planned) == 6
     assert sum("question_translations" in s for s in statements) == 1
     for one in planned:
